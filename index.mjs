@@ -1,0 +1,20 @@
+// ES module entry: the same objects as the CommonJS entry, so `instanceof` agrees across both.
+import cjs from './index.js'
+
+export const {
+  Client,
+  ChatStream,
+  parseChatStream,
+  SseParser,
+  StreamDeltaError,
+  APIError,
+  AuthenticationError,
+  RateLimitError,
+  ConnectionError,
+  TimeoutError,
+  AbortError,
+  StreamError,
+  ParseError,
+  IncompleteStreamError,
+} = cjs
+export default cjs

@@ -1,0 +1,147 @@
+'use strict'
+// The Client: validates options once, in JS, so bad arguments throw a TypeError naming the
+// field synchronously; then hands the engine a plain JSON config.
+
+const { NativeClient } = require('../binding.js')
+const { EngineSource } = require('./sources')
+const { ChatStream } = require('./streams')
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
+const DEFAULT_TIMEOUT = 600_000
+const DEFAULT_IDLE_TIMEOUT = 120_000
+const DEFAULT_MAX_RETRIES = 2
+
+function fail(message) {
+  throw new TypeError(`streamdelta: ${message}`)
+}
+
+function optionalString(value, name) {
+  if (value !== undefined && value !== null && typeof value !== 'string') fail(`${name} must be a string, got ${typeof value}`)
+  return value ?? undefined
+}
+
+function optionalMs(value, name) {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
+  return Math.round(value)
+}
+
+function optionalCount(value, name) {
+  if (value === undefined || value === null) return undefined
+  if (!Number.isInteger(value) || value < 0) fail(`${name} must be a non-negative integer, got ${String(value)}`)
+  return value
+}
+
+/** `{ name: value }` -> `[[name, value]]`; undefined/null values are skipped. */
+function pairs(value, name) {
+  if (value === undefined || value === null) return []
+  if (typeof value !== 'object' || Array.isArray(value)) fail(`${name} must be an object of string values`)
+  const out = []
+  for (const [key, v] of Object.entries(value)) {
+    if (v === undefined || v === null) continue
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${name}.${key} must be a string`)
+    out.push([key, String(v)])
+  }
+  return out
+}
+
+function parseBaseURL(value) {
+  if (typeof value !== 'string') fail(`baseURL must be a string, got ${typeof value}`)
+  let url
+  try {
+    url = new URL(value)
+  } catch {
+    fail(`baseURL is not a valid URL: '${value}'`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`baseURL must be an http(s) URL, got '${url.protocol}'`)
+  return value.replace(/\/+$/, '')
+}
+
+class Client {
+  #native
+  #config
+
+  /**
+   * @param {object} [options] see index.d.ts `ClientOptions`
+   */
+  constructor(options = {}) {
+    if (options === null || typeof options !== 'object') fail('options must be an object')
+    const azure = options.azure
+    if (azure !== undefined && azure !== null) {
+      if (typeof azure !== 'object') fail('azure must be an object { apiVersion, deployment? }')
+      if (typeof azure.apiVersion !== 'string' || azure.apiVersion === '') fail('azure.apiVersion must be a non-empty string')
+      optionalString(azure.deployment, 'azure.deployment')
+    }
+    const config = {
+      baseUrl: parseBaseURL(options.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL),
+      apiKey: optionalString(options.apiKey, 'apiKey') ?? process.env.OPENAI_API_KEY ?? undefined,
+      organization: optionalString(options.organization, 'organization'),
+      project: optionalString(options.project, 'project'),
+      headers: pairs(options.headers, 'headers'),
+      query: pairs(options.query, 'query'),
+      timeoutMs: optionalMs(options.timeout, 'timeout') ?? DEFAULT_TIMEOUT,
+      idleTimeoutMs: optionalMs(options.idleTimeout, 'idleTimeout') ?? DEFAULT_IDLE_TIMEOUT,
+      maxRetries: optionalCount(options.maxRetries, 'maxRetries') ?? DEFAULT_MAX_RETRIES,
+      maxEventBytes: optionalCount(options.maxEventBytes, 'maxEventBytes'),
+      azure: azure ? { apiVersion: azure.apiVersion, deployment: azure.deployment ?? undefined } : undefined,
+    }
+    this.#config = config
+    this.#native = new NativeClient(JSON.stringify(config))
+  }
+
+  /** The base URL requests go to (never includes the key). */
+  get baseURL() {
+    return this.#config.baseUrl
+  }
+
+  /**
+   * Streams a chat completion: POST `/chat/completions` with `stream: true`.
+   * @returns {ChatStream}
+   */
+  chat(body, options) {
+    const model = checkBody(body, this.#config)
+    const request = requestOptions(options)
+    const payload = JSON.stringify({ ...body, stream: true })
+    const native = request.signal?.aborted
+      ? null
+      : this.#native.open('chat', 'POST', '/chat/completions', payload, JSON.stringify(request.wire), model)
+    return new ChatStream(native ? new EngineSource(native) : abortedSource(), { signal: request.signal })
+  }
+}
+
+function checkBody(body, config) {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('body must be an object (the request body of the endpoint)')
+  if (body.model === undefined && !(config.azure && config.azure.deployment)) fail('body.model is required')
+  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === '')) fail('body.model must be a non-empty string')
+  return body.model
+}
+
+function requestOptions(options) {
+  if (options === undefined || options === null) return { wire: {}, signal: undefined }
+  if (typeof options !== 'object') fail('request options must be an object')
+  const { signal } = options
+  if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) fail('options.signal must be an AbortSignal')
+  return {
+    signal: signal ?? undefined,
+    wire: {
+      headers: pairs(options.headers, 'options.headers'),
+      query: pairs(options.query, 'options.query'),
+      timeoutMs: optionalMs(options.timeout, 'options.timeout'),
+      idleTimeoutMs: optionalMs(options.idleTimeout, 'options.idleTimeout'),
+      maxRetries: optionalCount(options.maxRetries, 'options.maxRetries'),
+    },
+  }
+}
+
+/** The source of a stream whose signal was aborted before it started: no request is made. */
+function abortedSource() {
+  return {
+    tryTake: () => null,
+    nextBatch: () => Promise.resolve(null),
+    abort: () => undefined,
+    stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
+    response: () => Promise.reject(new (require('./errors').AbortError)('The stream was aborted before it started')),
+  }
+}
+
+module.exports = { Client }

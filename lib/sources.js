@@ -1,0 +1,177 @@
+'use strict'
+// Where a stream's batches come from. Both sources give the pump in stream.js the same
+// interface: tryTake(), nextBatch(), abort() -> partial, stats(), response().
+//  - EngineSource: an HTTP stream run by the Rust engine (bytes never enter JS).
+//  - ByteSource: bytes the user already has (fetch Response, web or Node stream, async
+//    iterable), fed synchronously into the same Rust decoder.
+
+const { headersObject, fromFailure } = require('./errors')
+
+class EngineSource {
+  #native
+  #response = null
+
+  constructor(native) {
+    this.#native = native
+  }
+
+  tryTake() {
+    return this.#native.tryTake()
+  }
+
+  nextBatch() {
+    return this.#native.nextBatch()
+  }
+
+  abort() {
+    const partial = this.#native.abort()
+    return partial == null ? undefined : JSON.parse(partial)
+  }
+
+  stats() {
+    const s = this.#native.stats()
+    return { ttftMs: s.ttftMs ?? null, chunks: s.chunks, bytes: s.bytes, durationMs: s.durationMs }
+  }
+
+  response() {
+    if (!this.#response) {
+      this.#response = this.#native.response().then((json) => {
+        const parsed = JSON.parse(json)
+        if (parsed.response) {
+          const { status, headers, requestId } = parsed.response
+          return { status, headers: headersObject(headers), requestId: requestId ?? null }
+        }
+        throw fromFailure(parsed.error ?? { kind: 'abort', message: 'The stream was aborted before a response arrived' })
+      })
+    }
+    return this.#response
+  }
+}
+
+/** A batch made in JS for a failure of the byte source itself. */
+function failureBatch(failure, partial) {
+  const end = JSON.stringify({ error: failure, partial })
+  return { deltaCount: 0, chunkCount: 0, deltas: () => '[]', text: () => '', raw: () => '[]', end: () => end }
+}
+
+class ByteSource {
+  #decoder
+  #iterator
+  #cleanup
+  #response
+  #started = performance.now()
+  #firstChunkAt = null
+  #endedAt = null
+  #bytes = 0
+  #chunks = 0
+  #finished = false
+
+  constructor(decoder, source) {
+    this.#decoder = decoder
+    const { iterator, cleanup, response } = openByteIterator(source)
+    this.#iterator = iterator
+    this.#cleanup = cleanup
+    this.#response = response
+  }
+
+  tryTake() {
+    return null
+  }
+
+  async nextBatch() {
+    while (!this.#finished) {
+      let step
+      try {
+        step = await this.#iterator.next()
+      } catch (error) {
+        this.#finish()
+        const partial = this.#bytes > 0 ? JSON.parse(this.#decoder.partial()) : null
+        const kind = this.#bytes > 0 ? 'incomplete' : 'connection'
+        return failureBatch({ kind, message: `the byte source failed: ${error?.message ?? error}` }, partial)
+      }
+      let batch
+      if (step.done) {
+        this.#finish()
+        batch = this.#decoder.end()
+      } else {
+        const bytes = toBytes(step.value)
+        this.#bytes += bytes.length
+        batch = this.#decoder.feed(bytes)
+      }
+      this.#chunks += batch.chunkCount
+      if (this.#firstChunkAt === null && this.#chunks > 0) this.#firstChunkAt = performance.now()
+      if (batch.end() !== null) this.#finish()
+      if (batch.deltaCount > 0 || batch.chunkCount > 0 || batch.end() !== null) return batch
+    }
+    return null
+  }
+
+  #finish() {
+    if (this.#finished) return
+    this.#finished = true
+    this.#endedAt = performance.now()
+    this.#cleanup()
+  }
+
+  abort() {
+    const partial = this.#bytes > 0 ? JSON.parse(this.#decoder.partial()) : undefined
+    this.#finish()
+    return partial
+  }
+
+  stats() {
+    const end = this.#endedAt ?? performance.now()
+    return {
+      ttftMs: this.#firstChunkAt === null ? null : this.#firstChunkAt - this.#started,
+      chunks: this.#chunks,
+      bytes: this.#bytes,
+      durationMs: end - this.#started,
+    }
+  }
+
+  response() {
+    return Promise.resolve(this.#response)
+  }
+}
+
+function toBytes(value) {
+  if (value instanceof Uint8Array) return value
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength)
+  if (value instanceof ArrayBuffer) return new Uint8Array(value)
+  throw new TypeError(`the byte source yielded ${typeof value}, expected Uint8Array chunks`)
+}
+
+/** Accepts a fetch Response, a web ReadableStream, a Node Readable or any AsyncIterable. */
+function openByteIterator(source) {
+  let response = null
+  if (source && typeof source === 'object' && 'body' in source && typeof source.status === 'number' && source.headers) {
+    const headers = {}
+    source.headers.forEach?.((value, name) => (headers[name] = value))
+    response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null }
+    if (!source.body) throw new TypeError('source: the Response has no body')
+    source = source.body
+  }
+  if (source && typeof source.getReader === 'function') {
+    const reader = source.getReader()
+    return {
+      iterator: { next: () => reader.read() },
+      cleanup: () => reader.cancel().catch(() => {}),
+      response,
+    }
+  }
+  if (source && typeof source[Symbol.asyncIterator] === 'function') {
+    const iterator = source[Symbol.asyncIterator]()
+    return {
+      iterator,
+      cleanup: () => {
+        if (typeof source.destroy === 'function') source.destroy()
+        else if (typeof iterator.return === 'function') Promise.resolve(iterator.return()).catch(() => {})
+      },
+      response,
+    }
+  }
+  throw new TypeError('source must be a Response, a ReadableStream, a Node Readable or an AsyncIterable of Uint8Array')
+}
+
+module.exports = { EngineSource, ByteSource }

@@ -1,0 +1,389 @@
+'use strict'
+// One pass over one response, consumable as a Delta iterator, text(), chunks(), events and
+// final(). A single pump pulls batches from the source (the engine, or a byte source in JS)
+// and hands each consumer only the form it asked for: deltas, text and raw chunks are three
+// separate JSON/strings in a batch, materialised only when someone reads them.
+
+const { AbortError, fromFailure } = require('./errors')
+
+const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
+
+class BaseStream {
+  #source
+  #listeners = new Map()
+  /** The one active iterator: `{ kind: 'delta'|'text'|'chunk', queue, waiter }`. */
+  #iterator = null
+  #iterated = false
+  #pumping = false
+  /** 'open' until the end: then 'done', 'failed' or 'aborted'. */
+  #state = 'open'
+  #final = undefined
+  #error = undefined
+  #finalPromise = null
+  #settleFinal = null
+  #abortController = new AbortController()
+  #detachSignal = null
+  /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
+  #snapshots = new Map()
+  /** Per choice: the tool call being streamed, for the `toolCall` completion event. */
+  #openCalls = new Map()
+
+  /** @internal */
+  constructor(source, { signal } = {}) {
+    this.#source = source
+    if (signal) {
+      if (signal.aborted) {
+        this.abort(signal.reason)
+      } else {
+        const onAbort = () => this.abort(signal.reason)
+        signal.addEventListener('abort', onAbort, { once: true })
+        this.#detachSignal = () => signal.removeEventListener('abort', onAbort)
+      }
+    }
+  }
+
+  // ---- consumption styles ------------------------------------------------------------
+
+  [Symbol.asyncIterator]() {
+    return this.#openIterator('delta')
+  }
+
+  /** Content text of choice 0 (deltas that arrived together may be coalesced). */
+  text() {
+    return this.#openIterator('text')
+  }
+
+  /** Raw provider objects, in arrival order. */
+  chunks() {
+    return this.#openIterator('chunk')
+  }
+
+  on(event, listener) {
+    if (typeof listener !== 'function') throw new TypeError(`listener for '${event}' must be a function`)
+    let list = this.#listeners.get(event)
+    if (!list) this.#listeners.set(event, (list = []))
+    list.push({ listener, once: false })
+    this.#startFlowing()
+    return this
+  }
+
+  addListener(event, listener) {
+    return this.on(event, listener)
+  }
+
+  once(event, listener) {
+    this.on(event, listener)
+    this.#listeners.get(event).at(-1).once = true
+    return this
+  }
+
+  off(event, listener) {
+    const list = this.#listeners.get(event)
+    if (list) {
+      const at = list.findIndex((entry) => entry.listener === listener)
+      if (at !== -1) list.splice(at, 1)
+      if (list.length === 0) this.#listeners.delete(event)
+    }
+    return this
+  }
+
+  removeListener(event, listener) {
+    return this.off(event, listener)
+  }
+
+  removeAllListeners(event) {
+    if (event === undefined) this.#listeners.clear()
+    else this.#listeners.delete(event)
+    return this
+  }
+
+  listenerCount(event) {
+    return this.#listeners.get(event)?.length ?? 0
+  }
+
+  /** The accumulated result, shaped like the non-streaming API object. */
+  final() {
+    if (!this.#finalPromise) {
+      this.#finalPromise = new Promise((resolve, reject) => {
+        this.#settleFinal = { resolve, reject }
+      })
+      if (this.#state !== 'open') this.#settle()
+      else this.#startFlowing()
+    }
+    return this.#finalPromise
+  }
+
+  /** Cancels the request; consumers end with `AbortError`. */
+  abort(reason) {
+    if (this.#state !== 'open') return
+    const partial = this.#source.abort()
+    const message = reason === undefined ? 'The stream was aborted' : `The stream was aborted: ${reason instanceof Error ? reason.message : String(reason)}`
+    const error = new AbortError(message, { cause: reason })
+    if (partial != null) error.partial = partial
+    this.#end('aborted', undefined, error)
+  }
+
+  /** Aborted when the stream is aborted (by `abort()`, a signal, or a consumer that stopped). */
+  get signal() {
+    return this.#abortController.signal
+  }
+
+  /** `{ ttftMs, chunks, bytes, durationMs }` as of now. */
+  get stats() {
+    return this.#source.stats()
+  }
+
+  /** Resolves with `{ status, headers, requestId }` once response headers arrived. */
+  get response() {
+    return this.#source.response()
+  }
+
+  // ---- the pump ----------------------------------------------------------------------
+
+  #openIterator(kind) {
+    if (this.#iterator) {
+      throw new Error('streamdelta: this stream is already being iterated; a stream is one pass over one response (use events, or one iterator)')
+    }
+    if (this.#iterated) {
+      throw new Error('streamdelta: this stream was already iterated to its end or stopped; a stream is one pass over one response')
+    }
+    this.#iterated = true
+    const it = { kind, queue: [], head: 0, waiter: null }
+    this.#iterator = it
+    const stream = this
+    return {
+      next: () => stream.#iteratorNext(it),
+      return: async (value) => {
+        // `break` out of `for await`: the consumer stopped, so the request is cancelled.
+        if (stream.#iterator === it) stream.#iterator = null
+        if (stream.#state === 'open') stream.abort('the consumer stopped reading')
+        return { value, done: true }
+      },
+      [Symbol.asyncIterator]() {
+        return this
+      },
+    }
+  }
+
+  #iteratorNext(it) {
+    if (it.head < it.queue.length) {
+      const value = it.queue[it.head++]
+      if (it.head === it.queue.length) {
+        it.queue = []
+        it.head = 0
+      }
+      return Promise.resolve({ value, done: false })
+    }
+    if (this.#state !== 'open') {
+      if (this.#iterator === it) this.#iterator = null
+      if (this.#state === 'done') return Promise.resolve({ value: undefined, done: true })
+      return Promise.reject(this.#error)
+    }
+    return new Promise((resolve, reject) => {
+      it.waiter = { resolve, reject }
+      this.#pump()
+    })
+  }
+
+  #startFlowing() {
+    if (this.#state === 'open') queueMicrotask(() => this.#pump())
+  }
+
+  /** Whether anyone wants the next batch now. An iterator paces the stream; otherwise
+   * listeners or a pending final() make it flow. */
+  #wantsData() {
+    if (this.#state !== 'open') return false
+    const it = this.#iterator
+    if (it) return it.waiter !== null
+    return this.#listeners.size > 0 || this.#settleFinal !== null
+  }
+
+  async #pump() {
+    if (this.#pumping) return
+    this.#pumping = true
+    try {
+      while (this.#wantsData()) {
+        let batch = this.#source.tryTake()
+        if (batch === null) batch = await this.#source.nextBatch()
+        if (this.#state !== 'open') break
+        if (batch === null) {
+          // The source closed without an end marker: only an abort does that.
+          this.#end('aborted', undefined, new AbortError('The stream was aborted'))
+          break
+        }
+        this.#dispatch(batch)
+      }
+    } catch (error) {
+      // A listener threw, or the source itself failed: the stream ends with that error.
+      if (this.#state === 'open') {
+        this.#source.abort()
+        this.#end('failed', undefined, error)
+      }
+    } finally {
+      this.#pumping = false
+    }
+    // Demand may have appeared while the last await was pending.
+    if (this.#wantsData()) this.#pump()
+  }
+
+  #dispatch(batch) {
+    const it = this.#iterator
+    const rawWanted = it?.kind === 'chunk' || this.#listeners.has('chunk')
+    if (rawWanted && batch.chunkCount > 0) {
+      const chunks = JSON.parse(batch.raw())
+      if (it?.kind === 'chunk') pushAll(it, chunks)
+      if (this.#listeners.has('chunk')) for (const chunk of chunks) this.#emit('chunk', chunk)
+    }
+    if (batch.deltaCount > 0) {
+      if (it?.kind === 'text') {
+        const text = batch.text()
+        if (text !== '') pushAll(it, [text])
+      }
+      if (it?.kind === 'delta' || this.#hasDeltaListeners()) {
+        const deltas = JSON.parse(batch.deltas())
+        if (it?.kind === 'delta') pushAll(it, deltas)
+        if (this.#hasDeltaListeners()) for (const delta of deltas) this.#emitDelta(delta)
+      }
+    }
+    const end = batch.end()
+    if (end !== null) {
+      const parsed = JSON.parse(end)
+      if (parsed.error) this.#end('failed', undefined, fromFailure(parsed.error, parsed.partial))
+      else this.#end('done', parsed.final, undefined)
+    }
+    if (it && it.waiter && it.head < it.queue.length) {
+      const { resolve } = it.waiter
+      it.waiter = null
+      resolve(this.#iteratorNextSync(it))
+    }
+  }
+
+  #iteratorNextSync(it) {
+    const value = it.queue[it.head++]
+    if (it.head === it.queue.length) {
+      it.queue = []
+      it.head = 0
+    }
+    return { value, done: false }
+  }
+
+  #hasDeltaListeners() {
+    for (const name of DELTA_EVENTS) if (this.#listeners.has(name)) return true
+    return false
+  }
+
+  #emitDelta(delta) {
+    switch (delta.type) {
+      case 'text':
+      case 'refusal':
+      case 'reasoning': {
+        const snap = this.#snapshot(delta.choice)
+        snap[delta.type] += delta.text
+        this.#emit(delta.type, delta.text, snap[delta.type], delta.choice)
+        break
+      }
+      case 'toolCall': {
+        this.#trackToolCall(delta)
+        this.#emit('toolCallDelta', delta)
+        break
+      }
+      case 'finish':
+        this.#closeToolCall(delta.choice)
+        this.#emit('finish', delta.reason, delta.choice)
+        break
+      case 'usage':
+        this.#emit('usage', delta.usage)
+        break
+    }
+  }
+
+  #snapshot(choice) {
+    let snap = this.#snapshots.get(choice)
+    if (!snap) this.#snapshots.set(choice, (snap = { text: '', refusal: '', reasoning: '' }))
+    return snap
+  }
+
+  /** Tool calls stream one after another per choice: a new index completes the previous. */
+  #trackToolCall(delta) {
+    let open = this.#openCalls.get(delta.choice)
+    if (open && open.index !== delta.index) {
+      this.#closeToolCall(delta.choice)
+      open = undefined
+    }
+    if (!open) {
+      open = { id: delta.id ?? null, name: delta.name ?? '', arguments: '', index: delta.index, choice: delta.choice }
+      this.#openCalls.set(delta.choice, open)
+    } else {
+      if (!open.id && delta.id) open.id = delta.id
+      if (!open.name && delta.name) open.name = delta.name
+    }
+    open.arguments += delta.arguments
+  }
+
+  #closeToolCall(choice) {
+    const open = this.#openCalls.get(choice)
+    if (open) {
+      this.#openCalls.delete(choice)
+      this.#emit('toolCall', open)
+    }
+  }
+
+  #emit(event, ...args) {
+    const list = this.#listeners.get(event)
+    if (!list) return false
+    for (const entry of [...list]) {
+      if (entry.once) this.off(event, entry.listener)
+      entry.listener.apply(this, args)
+    }
+    return true
+  }
+
+  #end(state, final, error) {
+    if (this.#state !== 'open') return
+    this.#state = state
+    this.#final = final
+    this.#error = error
+    if (this.#detachSignal) this.#detachSignal()
+    if (state !== 'done') this.#abortController.abort(error)
+    const it = this.#iterator
+    if (it && it.waiter && it.head >= it.queue.length) {
+      const { resolve, reject } = it.waiter
+      it.waiter = null
+      this.#iterator = null
+      if (state === 'done') resolve({ value: undefined, done: true })
+      else reject(error)
+    }
+    const observed = it !== null || this.#settleFinal !== null || this.#listeners.has('error')
+    this.#settle()
+    try {
+      if (state === 'done') {
+        for (const choice of [...this.#openCalls.keys()]) this.#closeToolCall(choice)
+        this.#emit('end', final)
+      } else if (state === 'aborted') {
+        this.#emit('abort', error)
+      } else if (!this.#emit('error', error) && !observed && this.#listeners.size > 0) {
+        // Like an EventEmitter 'error' with no handler: do not swallow it silently when
+        // events were the only way this stream was consumed.
+        Promise.reject(error)
+      }
+    } catch (listenerError) {
+      queueMicrotask(() => {
+        throw listenerError
+      })
+    }
+  }
+
+  #settle() {
+    if (!this.#settleFinal) return
+    const { resolve, reject } = this.#settleFinal
+    this.#settleFinal = null
+    if (this.#state === 'done') resolve(this.#final)
+    else reject(this.#error)
+  }
+}
+
+function pushAll(it, items) {
+  for (const item of items) it.queue.push(item)
+}
+
+module.exports = { BaseStream }

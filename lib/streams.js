@@ -1,0 +1,17 @@
+'use strict'
+// The per-endpoint stream classes: the shared machinery lives in stream.js; each class only
+// says how to read its final result.
+
+const { BaseStream } = require('./stream')
+
+/** A streamed chat completion (`/chat/completions`). */
+class ChatStream extends BaseStream {
+  /** Choice 0's whole content. */
+  async finalText() {
+    const final = await this.final()
+    const choice = final.choices.find((c) => c.index === 0) ?? final.choices[0]
+    return choice?.message?.content ?? ''
+  }
+}
+
+module.exports = { ChatStream }

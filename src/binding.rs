@@ -1,0 +1,254 @@
+//! The only file that knows napi: the classes `index.js` drives. Everything crosses as a few
+//! strings per batch (JSON that JS parses only when a consumer asks for it), never as one
+//! N-API object per delta.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::decode::{Batch, Decoder};
+use crate::http::{ClientConfig, HttpClient, RequestOptions, RequestSpec};
+use crate::openai::chat::ChatParser;
+use crate::openai::WireParser;
+use crate::sse::{SseEvent, SseParser};
+use crate::stream::{self, ResponseState, StreamHandle};
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(Status::InvalidArg, message.into())
+}
+
+fn wire_for(format: &str) -> Result<Box<dyn WireParser>> {
+    match format {
+        "chat" => Ok(Box::new(ChatParser::new())),
+        other => Err(invalid(format!("unknown stream format '{other}'"))),
+    }
+}
+
+/// One configured HTTP client (connection pool, auth, defaults).
+#[napi]
+pub struct NativeClient {
+    http: Arc<HttpClient>,
+}
+
+#[napi]
+impl NativeClient {
+    /// `config` is the JSON of `ClientConfig`, already validated by `index.js`.
+    #[napi(constructor)]
+    pub fn new(config: String) -> Result<Self> {
+        let config: ClientConfig = serde_json::from_str(&config).map_err(|e| invalid(format!("client config: {e}")))?;
+        let http = HttpClient::new(config).map_err(invalid)?;
+        Ok(NativeClient { http: Arc::new(http) })
+    }
+
+    /// Starts a request at once and returns its stream handle.
+    #[napi]
+    pub fn open(
+        &self,
+        format: String,
+        method: String,
+        path: String,
+        body: Option<String>,
+        options: String,
+        model: Option<String>,
+    ) -> Result<NativeStream> {
+        let wire = wire_for(&format)?;
+        let options: RequestOptions = serde_json::from_str(&options).map_err(|e| invalid(format!("request options: {e}")))?;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| invalid("bad HTTP method"))?;
+        let spec = RequestSpec { method, path, body, options };
+        let http = self.http.clone();
+        let handle = napi::bindgen_prelude::within_runtime_if_available(move || stream::start(http, spec, model, wire));
+        Ok(NativeStream { handle: Arc::new(handle) })
+    }
+}
+
+/// A batch of decoded data. Each form becomes a JS string only when asked for.
+#[napi]
+pub struct NativeBatch {
+    inner: Batch,
+}
+
+#[napi]
+impl NativeBatch {
+    /// Number of deltas in the batch.
+    #[napi(getter)]
+    pub fn delta_count(&self) -> u32 {
+        self.inner.delta_count as u32
+    }
+
+    /// Number of raw provider objects in the batch.
+    #[napi(getter)]
+    pub fn chunk_count(&self) -> u32 {
+        self.inner.chunk_count as u32
+    }
+
+    /// The deltas as a JSON array.
+    #[napi]
+    pub fn deltas(&self) -> String {
+        self.inner.deltas_array()
+    }
+
+    /// Choice 0's content text in this batch.
+    #[napi]
+    pub fn text(&self) -> String {
+        self.inner.text.clone()
+    }
+
+    /// The raw provider objects as a JSON array.
+    #[napi]
+    pub fn raw(&self) -> String {
+        self.inner.raw_array()
+    }
+
+    /// Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`.
+    #[napi]
+    pub fn end(&self) -> Option<String> {
+        self.inner.end.as_ref().map(|end| end.to_json())
+    }
+}
+
+#[napi(object)]
+pub struct StreamStats {
+    pub ttft_ms: Option<f64>,
+    pub chunks: f64,
+    pub bytes: f64,
+    pub duration_ms: f64,
+}
+
+/// One HTTP stream in flight.
+#[napi]
+pub struct NativeStream {
+    handle: Arc<StreamHandle>,
+}
+
+#[napi]
+impl NativeStream {
+    /// The next batch if one is ready now; never waits.
+    #[napi]
+    pub fn try_take(&self) -> Option<NativeBatch> {
+        let mut rx = self.handle.batches.try_lock().ok()?;
+        rx.try_recv().ok().map(|inner| NativeBatch { inner })
+    }
+
+    /// Waits for the next batch; `null` once the stream is over and drained.
+    #[napi]
+    pub async fn next_batch(&self) -> Option<NativeBatch> {
+        let handle = self.handle.clone();
+        let mut rx = handle.batches.lock().await;
+        rx.recv().await.map(|inner| NativeBatch { inner })
+    }
+
+    /// Cancels the request now; the socket closes. Returns the partial result as JSON when
+    /// any body byte had arrived.
+    #[napi]
+    pub fn abort(&self) -> Option<String> {
+        self.handle.abort()
+    }
+
+    #[napi]
+    pub fn stats(&self) -> StreamStats {
+        let (ttft_ms, chunks, bytes, duration_ms) = self.handle.stats.snapshot();
+        StreamStats { ttft_ms, chunks: chunks as f64, bytes: bytes as f64, duration_ms }
+    }
+
+    /// Resolves with `{"response": meta}` or `{"error": failure}` once headers arrived.
+    #[napi]
+    pub async fn response(&self) -> String {
+        let handle = self.handle.clone();
+        match handle.response().await {
+            ResponseState::Ready(meta) => {
+                format!("{{\"response\":{}}}", serde_json::to_string(&meta).unwrap_or_else(|_| "null".into()))
+            }
+            ResponseState::Failed(failure) => {
+                format!("{{\"error\":{}}}", serde_json::to_string(&failure).unwrap_or_else(|_| "null".into()))
+            }
+            ResponseState::Pending => "{\"error\":null}".into(),
+        }
+    }
+}
+
+/// Bring-your-own-bytes decoding: the same batches, fed synchronously from JS.
+#[napi]
+pub struct NativeDecoder {
+    decoder: Decoder,
+}
+
+#[napi]
+impl NativeDecoder {
+    #[napi(constructor)]
+    pub fn new(format: String, max_event_bytes: Option<f64>) -> Result<Self> {
+        let wire = wire_for(&format)?;
+        Ok(NativeDecoder { decoder: Decoder::new(wire, max_event_bytes.map(|n| n as usize)) })
+    }
+
+    /// Decodes the next bytes; returns what they completed (with `end` set on failure).
+    #[napi(catch_unwind)]
+    pub fn feed(&mut self, bytes: &[u8]) -> NativeBatch {
+        let _ = self.decoder.push(bytes);
+        NativeBatch { inner: self.decoder.take_batch() }
+    }
+
+    /// End of input: the last batch, with `end` set.
+    #[napi(catch_unwind)]
+    pub fn end(&mut self) -> NativeBatch {
+        self.decoder.finish();
+        NativeBatch { inner: self.decoder.take_batch() }
+    }
+
+    /// The accumulated result so far, as JSON (for errors raised by the byte source).
+    #[napi]
+    pub fn partial(&self) -> String {
+        self.decoder.partial_json()
+    }
+}
+
+/// One SSE event as JS sees it (API.md `SseEvent`).
+#[napi(object)]
+pub struct JsSseEvent {
+    pub event: String,
+    pub data: String,
+    pub id: String,
+    pub retry: Option<f64>,
+}
+
+impl From<SseEvent> for JsSseEvent {
+    fn from(e: SseEvent) -> Self {
+        JsSseEvent {
+            event: e.event.unwrap_or_else(|| "message".to_string()),
+            data: e.data,
+            id: e.id,
+            retry: e.retry.map(|r| r as f64),
+        }
+    }
+}
+
+/// The bare WHATWG event-stream parser.
+#[napi]
+pub struct NativeSseParser {
+    parser: SseParser,
+    events: Vec<SseEvent>,
+}
+
+#[napi]
+impl NativeSseParser {
+    #[napi(constructor)]
+    pub fn new(max_event_bytes: Option<f64>) -> Self {
+        let parser = match max_event_bytes {
+            Some(limit) => SseParser::with_max_event_bytes(limit as usize),
+            None => SseParser::new(),
+        };
+        NativeSseParser { parser, events: Vec::new() }
+    }
+
+    #[napi(catch_unwind)]
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<JsSseEvent>> {
+        self.parser.feed(bytes, &mut self.events).map_err(|e| invalid(e.to_string()))?;
+        Ok(self.events.drain(..).map(JsSseEvent::from).collect())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn end(&mut self) -> Result<Vec<JsSseEvent>> {
+        self.parser.finish(&mut self.events).map_err(|e| invalid(e.to_string()))?;
+        Ok(self.events.drain(..).map(JsSseEvent::from).collect())
+    }
+}

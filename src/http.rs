@@ -1,0 +1,378 @@
+//! The HTTP side: URL and auth layout, retries before the first body byte, the `timeout`
+//! until headers, and mapping non-2xx answers to failures. Knows nothing of SSE or napi.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use reqwest::{Method, Response, StatusCode, Url};
+use serde::Deserialize;
+
+use crate::failure::{truncate_at_char, Failure, FailureKind};
+
+/// Client-wide settings, as `index.js` validated them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+    pub timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub max_retries: u32,
+    pub max_event_bytes: Option<usize>,
+    pub azure: Option<AzureConfig>,
+}
+
+/// Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AzureConfig {
+    pub api_version: String,
+    pub deployment: Option<String>,
+}
+
+/// Per-request overrides (the second argument of every call).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestOptions {
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub query: Vec<(String, String)>,
+    pub timeout_ms: Option<u64>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_retries: Option<u32>,
+}
+
+/// One request to make: the endpoint path under `baseURL` and the JSON body.
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: String,
+    pub body: Option<String>,
+    pub options: RequestOptions,
+}
+
+/// Response metadata handed to JS as `stream.response`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResponseMeta {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub request_id: Option<String>,
+}
+
+pub struct HttpClient {
+    inner: reqwest::Client,
+    config: ClientConfig,
+}
+
+/// Longest error body we read from a failed response; enough for any JSON error object.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+impl HttpClient {
+    pub fn new(config: ClientConfig) -> Result<Self, String> {
+        // reqwest is built with `rustls-no-provider`: install ring once (a host that already
+        // installed a provider keeps its own).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let inner = reqwest::Client::builder()
+            .build()
+            .map_err(|e| format!("could not create the HTTP client: {e}"))?;
+        Url::parse(&config.base_url).map_err(|e| format!("baseURL is not a valid URL: {e}"))?;
+        Ok(HttpClient { inner, config })
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    pub fn idle_timeout(&self, spec: &RequestSpec) -> Duration {
+        Duration::from_millis(spec.options.idle_timeout_ms.unwrap_or(self.config.idle_timeout_ms))
+    }
+
+    /// Builds the full URL for `path` (`/chat/completions`, ...), Azure layout included.
+    pub fn url_for(&self, path: &str, model: Option<&str>, options: &RequestOptions) -> Result<Url, Failure> {
+        let base = self.config.base_url.trim_end_matches('/');
+        let mut full = match &self.config.azure {
+            // Azure puts chat and completions under the deployment; responses is not.
+            Some(azure) if path != "/responses" && !path.starts_with("/responses/") => {
+                let deployment = azure.deployment.as_deref().or(model).unwrap_or_default();
+                format!("{base}/openai/deployments/{deployment}{path}")
+            }
+            Some(_) => format!("{base}/openai{path}"),
+            None => format!("{base}{path}"),
+        };
+        if full.contains('?') {
+            full.push('&');
+        } else {
+            full.push('?');
+        }
+        let mut url = Url::parse(full.trim_end_matches(['?', '&']))
+            .map_err(|e| Failure::new(FailureKind::Connection, format!("invalid request URL: {e}")))?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            if let Some(azure) = &self.config.azure {
+                pairs.append_pair("api-version", &azure.api_version);
+            }
+            for (k, v) in self.config.query.iter().chain(options.query.iter()) {
+                pairs.append_pair(k, v);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        Ok(url)
+    }
+
+    fn headers_for(&self, options: &RequestOptions) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        let mut put = |name: &str, value: &str| {
+            if let (Ok(n), Ok(mut v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+                if n == "authorization" || n == "api-key" {
+                    v.set_sensitive(true);
+                }
+                map.insert(n, v);
+            }
+        };
+        put("accept", "text/event-stream");
+        put("content-type", "application/json");
+        put("user-agent", concat!("streamdelta/", env!("CARGO_PKG_VERSION")));
+        if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
+            if self.config.azure.is_some() {
+                put("api-key", key);
+            } else {
+                put("authorization", &format!("Bearer {key}"));
+            }
+        }
+        if let Some(org) = &self.config.organization {
+            put("openai-organization", org);
+        }
+        if let Some(project) = &self.config.project {
+            put("openai-project", project);
+        }
+        for (k, v) in self.config.headers.iter().chain(options.headers.iter()) {
+            put(k, v);
+        }
+        map
+    }
+
+    /// Sends the request, retrying (before any body byte is handed on) on connection errors,
+    /// 408, 409, 429 and 5xx. Returns a 2xx response whose body is an event stream.
+    pub async fn open(&self, spec: &RequestSpec, model: Option<&str>) -> Result<Response, Failure> {
+        let url = self.url_for(&spec.path, model, &spec.options)?;
+        let headers = self.headers_for(&spec.options);
+        let timeout = Duration::from_millis(spec.options.timeout_ms.unwrap_or(self.config.timeout_ms));
+        let max_retries = spec.options.max_retries.unwrap_or(self.config.max_retries);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let mut request = self.inner.request(spec.method.clone(), url.clone()).headers(headers.clone());
+            if let Some(body) = &spec.body {
+                request = request.body(body.clone());
+            }
+            type Hint = Option<(bool, Option<Duration>)>;
+            let outcome: Result<(), (Failure, Hint)> = match tokio::time::timeout(timeout, request.send()).await {
+                Err(_) => Err((Failure::timeout("headers", timeout.as_millis() as u64), None)),
+                Ok(Err(e)) => Err((connection_failure(&e), None)),
+                Ok(Ok(response)) if response.status().is_success() => return self.check_event_stream(response).await,
+                Ok(Ok(response)) => {
+                    let should = should_retry(&response);
+                    let wait = retry_delay(response.headers(), attempt);
+                    Err((self.api_failure(response).await, Some((should, wait))))
+                }
+            };
+            let (failure, hint) = outcome.unwrap_err();
+            let retryable = match (&failure.kind, hint) {
+                (_, Some((should, _))) => should,
+                (FailureKind::Connection, None) | (FailureKind::Timeout, None) => true,
+                _ => false,
+            };
+            if !retryable || attempt > max_retries {
+                let mut failure = failure;
+                failure.attempts = Some(attempt);
+                if attempt > 1 {
+                    failure.message = format!("{} (after {attempt} attempts)", failure.message);
+                }
+                return Err(failure.redact(self.config.api_key.as_deref()));
+            }
+            let wait = hint.and_then(|(_, w)| w).unwrap_or_else(|| backoff(attempt));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A 2xx answer must carry an event stream; anything else is named in the error.
+    async fn check_event_stream(&self, response: Response) -> Result<Response, Failure> {
+        let content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        // A missing content type is tolerated: some compatible servers omit it on SSE.
+        if content_type.is_empty() || content_type.starts_with("text/event-stream") {
+            return Ok(response);
+        }
+        let status = response.status().as_u16();
+        let request_id = request_id_of(response.headers());
+        let headers = header_pairs(response.headers());
+        let body = read_limited(response).await;
+        // A JSON error object on a 200 is still the provider's error: keep its fields.
+        if let Some(mut failure) = error_from_json(&body) {
+            failure.status = Some(status);
+            failure.request_id = request_id;
+            failure.headers = Some(headers);
+            return Err(failure.redact(self.config.api_key.as_deref()));
+        }
+        let mut failure = Failure::new(
+            FailureKind::Parse,
+            format!("expected an event stream (text/event-stream) but the server answered {status} with content-type '{content_type}'"),
+        );
+        failure.status = Some(status);
+        failure.request_id = request_id;
+        failure.line = Some(truncate_at_char(&body, 200).to_string());
+        Err(failure.redact(self.config.api_key.as_deref()))
+    }
+
+    async fn api_failure(&self, response: Response) -> Failure {
+        let status = response.status();
+        let request_id = request_id_of(response.headers());
+        let headers = header_pairs(response.headers());
+        let retry_after_ms = retry_delay(response.headers(), 0).map(|d| d.as_millis() as u64);
+        let body = read_limited(response).await;
+        let mut failure = error_from_json(&body).unwrap_or_else(|| {
+            let text = body.trim();
+            let message = if text.is_empty() {
+                status.canonical_reason().unwrap_or("error").to_string()
+            } else {
+                truncate_at_char(text, 500).to_string()
+            };
+            Failure::new(FailureKind::Api, message)
+        });
+        failure.kind = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => FailureKind::Auth,
+            StatusCode::TOO_MANY_REQUESTS => FailureKind::RateLimit,
+            _ => FailureKind::Api,
+        };
+        failure.message = format!("{} {}", status.as_u16(), failure.message);
+        failure.status = Some(status.as_u16());
+        failure.request_id = request_id;
+        failure.headers = Some(headers);
+        if failure.kind == FailureKind::RateLimit {
+            failure.retry_after_ms = retry_after_ms;
+        }
+        failure
+    }
+}
+
+fn connection_failure(error: &reqwest::Error) -> Failure {
+    // reqwest's Display is terse ("error sending request"); the source chain says why.
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    Failure::new(FailureKind::Connection, message)
+}
+
+fn should_retry(response: &Response) -> bool {
+    match response.headers().get("x-should-retry").and_then(|v| v.to_str().ok()) {
+        Some("true") => return true,
+        Some("false") => return false,
+        _ => {}
+    }
+    let status = response.status().as_u16();
+    matches!(status, 408 | 409 | 429) || status >= 500
+}
+
+/// The server's requested wait (`retry-after-ms`, then `retry-after` in seconds or as an HTTP
+/// date), used only when it is between 0 and 60 s.
+fn retry_delay(headers: &HeaderMap, _attempt: u32) -> Option<Duration> {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let ms = if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
+        Some(ms)
+    } else {
+        get("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).map(|s| s * 1000.0)
+    };
+    ms.filter(|ms| (0.0..=60_000.0).contains(ms)).map(|ms| Duration::from_millis(ms as u64))
+}
+
+/// Exponential backoff: min(0.5 * 2^(n-1), 8) s with up to 25 % jitter taken off.
+fn backoff(attempt: u32) -> Duration {
+    let base = (0.5 * 2f64.powi(attempt.saturating_sub(1) as i32)).min(8.0);
+    let jitter = 1.0 - 0.25 * pseudo_random_unit();
+    Duration::from_secs_f64(base * jitter)
+}
+
+/// A cheap jitter source; cryptographic quality is irrelevant for spreading retries.
+fn pseudo_random_unit() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    (nanos % 1000) as f64 / 1000.0
+}
+
+fn request_id_of(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+}
+
+pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .collect()
+}
+
+pub fn response_meta(response: &Response) -> ResponseMeta {
+    ResponseMeta {
+        status: response.status().as_u16(),
+        headers: header_pairs(response.headers()),
+        request_id: request_id_of(response.headers()),
+    }
+}
+
+async fn read_limited(mut response: Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= ERROR_BODY_LIMIT {
+            body.truncate(ERROR_BODY_LIMIT);
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+/// `{"error": {"message", "type", "param", "code"}}` (or `{"error": "text"}`) -> a failure.
+pub fn error_from_json(body: &str) -> Option<Failure> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: serde_json::Value,
+    }
+    let envelope: Envelope = serde_json::from_str(body.trim()).ok()?;
+    Some(failure_from_error_value(FailureKind::Api, &envelope.error))
+}
+
+/// Reads an OpenAI error object (string `code` or integer `code` alike).
+pub fn failure_from_error_value(kind: FailureKind, value: &serde_json::Value) -> Failure {
+    let text = |key: &str| match value.get(key) {
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    };
+    let message = match value {
+        serde_json::Value::String(s) => s.clone(),
+        _ => text("message").unwrap_or_else(|| value.to_string()),
+    };
+    let mut failure = Failure::new(kind, message);
+    failure.error_type = text("type");
+    failure.api_code = text("code");
+    failure.param = text("param");
+    failure
+}

@@ -1,0 +1,11 @@
+//! streamdelta: OpenAI-compatible streams parsed in Rust, handed to Node.js in batches.
+//! Data flows one way: socket bytes -> `sse` -> `openai` -> `stream` -> `binding`.
+
+pub mod decode;
+pub mod failure;
+pub mod http;
+pub mod openai;
+pub mod sse;
+pub mod stream;
+
+mod binding;

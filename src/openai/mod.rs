@@ -1,0 +1,97 @@
+//! Wire formats of OpenAI-compatible streaming endpoints: one `data:` payload in, `Delta`s out.
+//! Knows nothing of HTTP or napi: the `stream` module drives a `WireParser` with SSE events.
+
+pub mod chat;
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::sse::SseEvent;
+
+/// The one Rust representation of a delta. Serialises to the JS `Delta` union of API.md
+/// (`{"type":"text","choice":0,"text":"..."}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Delta {
+    Text {
+        choice: u32,
+        text: String,
+    },
+    Refusal {
+        choice: u32,
+        text: String,
+    },
+    Reasoning {
+        choice: u32,
+        text: String,
+    },
+    ToolCall {
+        choice: u32,
+        index: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        arguments: String,
+    },
+    Finish {
+        choice: u32,
+        reason: String,
+    },
+    /// The provider's usage object, passed through as it came.
+    Usage { usage: RawJson },
+}
+
+/// A JSON value kept as its original text: serialised verbatim, compared by text.
+#[derive(Debug, Clone)]
+pub struct RawJson(pub Box<RawValue>);
+
+impl PartialEq for RawJson {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// What one event meant for the stream as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// A provider object (a chunk or event) that `chunks()` consumers should see; keep reading.
+    Chunk,
+    /// Nothing for `chunks()` (a keep-alive, an unknown event type); keep reading.
+    Ignored,
+    /// The terminal marker (`[DONE]`, or a terminal event of the format): stop reading.
+    Done,
+}
+
+/// Why a payload could not be turned into deltas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireError {
+    /// The payload is not the JSON this format expects. `line` holds its first 200 bytes.
+    Parse { message: String, line: String },
+    /// The provider reported an error inside the stream (`{"error": ...}` or `event: error`).
+    Provider {
+        message: String,
+        kind: Option<String>,
+        code: Option<String>,
+        param: Option<String>,
+    },
+}
+
+/// One streaming wire format (chat completions, responses, legacy completions).
+pub trait WireParser: Send {
+    /// Turns one SSE event into deltas appended to `out` and updates the accumulation.
+    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<Delta>) -> Result<Step, WireError>;
+
+    /// True when the stream may end without a terminal marker and still count as whole
+    /// (every choice seen has a finish reason).
+    fn is_complete(&self) -> bool;
+
+    /// The accumulated result so far, shaped like the non-streaming API object, as JSON.
+    fn final_json(&self) -> String;
+}

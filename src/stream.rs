@@ -1,0 +1,277 @@
+//! One tokio task per stream: it opens the request, reads the socket, decodes, and hands
+//! batches to a bounded channel. A full channel stops the socket read (backpressure); an
+//! abort drops the request at once; a panic becomes an error on this stream only.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Instant;
+
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::AbortHandle;
+
+use crate::decode::{Batch, Decoder, End};
+use crate::failure::{Failure, FailureKind};
+use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
+use crate::openai::WireParser;
+
+/// Batches waiting for JS. Small on purpose: with the batch weight cap below, this bounds the
+/// memory a stalled consumer can cost.
+const CHANNEL_BATCHES: usize = 4;
+/// A batch stops growing past this many payload bytes until JS takes it.
+const BATCH_WEIGHT_CAP: usize = 512 * 1024;
+
+/// Counters readable from JS at any time (`stream.stats`).
+#[derive(Debug)]
+pub struct Stats {
+    started: Instant,
+    /// Microseconds from start to the first chunk; 0 while none.
+    first_chunk_us: AtomicU64,
+    /// Microseconds from start to the end; 0 while running.
+    ended_us: AtomicU64,
+    pub chunks: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
+impl Stats {
+    fn new() -> Self {
+        Stats {
+            started: Instant::now(),
+            first_chunk_us: AtomicU64::new(0),
+            ended_us: AtomicU64::new(0),
+            chunks: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+        }
+    }
+
+    fn since_start_us(&self) -> u64 {
+        (self.started.elapsed().as_micros() as u64).max(1)
+    }
+
+    fn mark_end(&self) {
+        let _ = self.ended_us.compare_exchange(0, self.since_start_us(), Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// `(ttft_ms, chunks, bytes, duration_ms)`; ttft is None before the first chunk.
+    pub fn snapshot(&self) -> (Option<f64>, u64, u64, f64) {
+        let first = self.first_chunk_us.load(Ordering::Relaxed);
+        let ended = self.ended_us.load(Ordering::Relaxed);
+        let duration = if ended > 0 { ended } else { self.since_start_us() };
+        (
+            (first > 0).then(|| first as f64 / 1000.0),
+            self.chunks.load(Ordering::Relaxed),
+            self.bytes.load(Ordering::Relaxed),
+            duration as f64 / 1000.0,
+        )
+    }
+}
+
+/// The state of `stream.response`.
+#[derive(Debug, Clone)]
+pub enum ResponseState {
+    Pending,
+    Ready(ResponseMeta),
+    Failed(Failure),
+}
+
+/// What `binding` holds for one stream.
+pub struct StreamHandle {
+    pub batches: Mutex<mpsc::Receiver<Batch>>,
+    /// Shared with the task so that an abort can still report what had arrived.
+    decoder: SharedDecoder,
+    pub stats: Arc<Stats>,
+    pub response: watch::Receiver<ResponseState>,
+    abort: StdMutex<Option<AbortHandle>>,
+}
+
+impl StreamHandle {
+    /// Cancels the request: the task is dropped at its next await, which closes the socket.
+    /// Returns the accumulated result when any body byte had arrived.
+    pub fn abort(&self) -> Option<String> {
+        if let Some(handle) = self.abort.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            handle.abort();
+        }
+        self.stats.mark_end();
+        if self.stats.bytes.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        lock(&self.decoder).as_ref().map(Decoder::partial_json)
+    }
+
+    /// Waits until response headers arrived (or the request failed).
+    pub async fn response(&self) -> ResponseState {
+        let mut rx = self.response.clone();
+        let state = rx.wait_for(|s| !matches!(s, ResponseState::Pending)).await;
+        match state {
+            Ok(state) => state.clone(),
+            Err(_) => ResponseState::Failed(Failure::new(FailureKind::Abort, "the stream was aborted before a response arrived")),
+        }
+    }
+}
+
+type SharedDecoder = Arc<StdMutex<Option<Decoder>>>;
+
+/// The decoder lock is only held for synchronous work, never across an await; a panic while
+/// holding it is reported by the supervisor, so a poisoned lock is still usable.
+fn lock(decoder: &SharedDecoder) -> std::sync::MutexGuard<'_, Option<Decoder>> {
+    decoder.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Drop for StreamHandle {
+    // A stream that JS garbage-collected must not hold its socket open.
+    fn drop(&mut self) {
+        self.abort();
+    }
+}
+
+/// Starts one HTTP stream. Must be called inside the tokio runtime's context.
+pub fn start(
+    client: Arc<HttpClient>,
+    spec: RequestSpec,
+    model: Option<String>,
+    wire: Box<dyn WireParser>,
+) -> StreamHandle {
+    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let (response_tx, response_rx) = watch::channel(ResponseState::Pending);
+    let stats = Arc::new(Stats::new());
+    let task_stats = stats.clone();
+    let decoder: SharedDecoder = Arc::new(StdMutex::new(None));
+    let task_decoder = decoder.clone();
+    let panic_tx = tx.clone();
+    let panic_stats = stats.clone();
+    let task = tokio::spawn(async move {
+        run(client, spec, model, wire, tx, response_tx, task_stats, task_decoder).await;
+    });
+    let abort = task.abort_handle();
+    // A panic inside the engine becomes an error on this stream, never a crashed process.
+    tokio::spawn(async move {
+        if let Err(join_error) = task.await {
+            if join_error.is_panic() {
+                let message = panic_message(join_error.into_panic());
+                let failure = Failure::new(FailureKind::Internal, format!("streamdelta engine error: {message}"));
+                let batch = Batch { end: Some(End::Failed { failure, partial_json: None }), ..Batch::default() };
+                let _ = panic_tx.send(batch).await;
+            }
+        }
+        panic_stats.mark_end();
+    });
+    StreamHandle { batches: Mutex::new(rx), decoder, stats, response: response_rx, abort: StdMutex::new(Some(abort)) }
+}
+
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}
+
+async fn run(
+    client: Arc<HttpClient>,
+    spec: RequestSpec,
+    model: Option<String>,
+    wire: Box<dyn WireParser>,
+    tx: mpsc::Sender<Batch>,
+    response_tx: watch::Sender<ResponseState>,
+    stats: Arc<Stats>,
+    shared: SharedDecoder,
+) {
+    let idle = client.idle_timeout(&spec);
+    let mut response = match client.open(&spec, model.as_deref()).await {
+        Ok(response) => response,
+        Err(failure) => {
+            response_tx.send_replace(ResponseState::Failed(failure.clone()));
+            let batch = Batch { end: Some(End::Failed { failure, partial_json: None }), ..Batch::default() };
+            stats.mark_end();
+            let _ = tx.send(batch).await;
+            return;
+        }
+    };
+    response_tx.send_replace(ResponseState::Ready(response_meta(&response)));
+    *lock(&shared) = Some(Decoder::new(wire, client.config().max_event_bytes));
+    let api_key = client.config().api_key.clone();
+    let mut eof = false;
+    let mut idle_deadline = tokio::time::Instant::now() + idle;
+    loop {
+        let (read_more, has_batch) = {
+            let guard = lock(&shared);
+            let batch = guard.as_ref().expect("decoder is set").batch();
+            (!eof && batch.end.is_none() && batch.weight() < BATCH_WEIGHT_CAP, !batch.is_empty())
+        };
+        if !read_more && !has_batch {
+            break;
+        }
+        tokio::select! {
+            // Bytes already waiting are taken first, so one wake-up hands JS everything that
+            // is there; but nothing ever waits for more data before sending.
+            biased;
+            chunk = response.chunk(), if read_more => {
+                let mut guard = lock(&shared);
+                let decoder = guard.as_mut().expect("decoder is set");
+                match chunk {
+                    Ok(Some(bytes)) => {
+                        idle_deadline = tokio::time::Instant::now() + idle;
+                        stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                        let _ = decoder.push(&bytes);
+                        note_chunks(&stats, decoder.chunks());
+                        if decoder.is_done() {
+                            eof = true;
+                            if decoder.batch().end.is_none() {
+                                decoder.finish();
+                            }
+                        }
+                    }
+                    Ok(None) => {
+                        eof = true;
+                        decoder.finish();
+                    }
+                    Err(error) => {
+                        eof = true;
+                        let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
+                        let failure = read_failure(&error, nothing_read).redact(api_key.as_deref());
+                        let _ = decoder.fail(failure);
+                    }
+                }
+            },
+            permit = tx.reserve(), if has_batch => match permit {
+                Ok(permit) => {
+                    let batch = lock(&shared).as_mut().expect("decoder is set").take_batch();
+                    if batch.end.is_some() {
+                        stats.mark_end();
+                    }
+                    permit.send(batch);
+                }
+                // JS dropped the stream: nobody will read further.
+                Err(_) => return,
+            },
+            _ = tokio::time::sleep_until(idle_deadline), if read_more => {
+                eof = true;
+                let _ = lock(&shared).as_mut().expect("decoder is set").fail(Failure::timeout("idle", idle.as_millis() as u64));
+            }
+        }
+    }
+    stats.mark_end();
+}
+
+fn note_chunks(stats: &Stats, chunks: u64) {
+    if chunks > 0 && stats.first_chunk_us.load(Ordering::Relaxed) == 0 {
+        stats.first_chunk_us.store(stats.since_start_us(), Ordering::Relaxed);
+    }
+    stats.chunks.store(chunks, Ordering::Relaxed);
+}
+
+/// A body read that fails after headers: a connection error when nothing had arrived yet,
+/// otherwise an incomplete stream (its partial result is kept).
+fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
+    let mut message = format!("the connection broke while streaming: {error}");
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let kind = if nothing_read { FailureKind::Connection } else { FailureKind::Incomplete };
+    Failure::new(kind, message)
+}
+
