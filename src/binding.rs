@@ -36,9 +36,12 @@ impl NativeClient {
     /// `config` is the JSON of `ClientConfig`, already validated by `index.js`.
     #[napi(constructor)]
     pub fn new(config: String) -> Result<Self> {
-        let config: ClientConfig = serde_json::from_str(&config).map_err(|e| invalid(format!("client config: {e}")))?;
+        let config: ClientConfig =
+            serde_json::from_str(&config).map_err(|e| invalid(format!("client config: {e}")))?;
         let http = HttpClient::new(config).map_err(invalid)?;
-        Ok(NativeClient { http: Arc::new(http) })
+        Ok(NativeClient {
+            http: Arc::new(http),
+        })
     }
 
     /// Starts a request at once and returns its stream handle.
@@ -53,12 +56,23 @@ impl NativeClient {
         model: Option<String>,
     ) -> Result<NativeStream> {
         let wire = wire_for(&format)?;
-        let options: RequestOptions = serde_json::from_str(&options).map_err(|e| invalid(format!("request options: {e}")))?;
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| invalid("bad HTTP method"))?;
-        let spec = RequestSpec { method, path, body, options };
+        let options: RequestOptions =
+            serde_json::from_str(&options).map_err(|e| invalid(format!("request options: {e}")))?;
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| invalid("bad HTTP method"))?;
+        let spec = RequestSpec {
+            method,
+            path,
+            body,
+            options,
+        };
         let http = self.http.clone();
-        let handle = napi::bindgen_prelude::within_runtime_if_available(move || stream::start(http, spec, model, wire));
-        Ok(NativeStream { handle: Arc::new(handle) })
+        let handle = napi::bindgen_prelude::within_runtime_if_available(move || {
+            stream::start(http, spec, model, wire)
+        });
+        Ok(NativeStream {
+            handle: Arc::new(handle),
+        })
     }
 }
 
@@ -148,7 +162,12 @@ impl NativeStream {
     #[napi]
     pub fn stats(&self) -> StreamStats {
         let (ttft_ms, chunks, bytes, duration_ms) = self.handle.stats.snapshot();
-        StreamStats { ttft_ms, chunks: chunks as f64, bytes: bytes as f64, duration_ms }
+        StreamStats {
+            ttft_ms,
+            chunks: chunks as f64,
+            bytes: bytes as f64,
+            duration_ms,
+        }
     }
 
     /// Resolves with `{"response": meta}` or `{"error": failure}` once headers arrived.
@@ -157,10 +176,16 @@ impl NativeStream {
         let handle = self.handle.clone();
         match handle.response().await {
             ResponseState::Ready(meta) => {
-                format!("{{\"response\":{}}}", serde_json::to_string(&meta).unwrap_or_else(|_| "null".into()))
+                format!(
+                    "{{\"response\":{}}}",
+                    serde_json::to_string(&meta).unwrap_or_else(|_| "null".into())
+                )
             }
             ResponseState::Failed(failure) => {
-                format!("{{\"error\":{}}}", serde_json::to_string(&failure).unwrap_or_else(|_| "null".into()))
+                format!(
+                    "{{\"error\":{}}}",
+                    serde_json::to_string(&failure).unwrap_or_else(|_| "null".into())
+                )
             }
             ResponseState::Pending => "{\"error\":null}".into(),
         }
@@ -178,21 +203,27 @@ impl NativeDecoder {
     #[napi(constructor)]
     pub fn new(format: String, max_event_bytes: Option<f64>) -> Result<Self> {
         let wire = wire_for(&format)?;
-        Ok(NativeDecoder { decoder: Decoder::new(wire, max_event_bytes.map(|n| n as usize)) })
+        Ok(NativeDecoder {
+            decoder: Decoder::new(wire, max_event_bytes.map(|n| n as usize)),
+        })
     }
 
     /// Decodes the next bytes; returns what they completed (with `end` set on failure).
     #[napi(catch_unwind)]
     pub fn feed(&mut self, bytes: &[u8]) -> NativeBatch {
-        let _ = self.decoder.push(bytes);
-        NativeBatch { inner: self.decoder.take_batch() }
+        self.decoder.push(bytes);
+        NativeBatch {
+            inner: self.decoder.take_batch(),
+        }
     }
 
     /// End of input: the last batch, with `end` set.
     #[napi(catch_unwind)]
     pub fn end(&mut self) -> NativeBatch {
         self.decoder.finish();
-        NativeBatch { inner: self.decoder.take_batch() }
+        NativeBatch {
+            inner: self.decoder.take_batch(),
+        }
     }
 
     /// The accumulated result so far, as JSON (for errors raised by the byte source).
@@ -237,18 +268,25 @@ impl NativeSseParser {
             Some(limit) => SseParser::with_max_event_bytes(limit as usize),
             None => SseParser::new(),
         };
-        NativeSseParser { parser, events: Vec::new() }
+        NativeSseParser {
+            parser,
+            events: Vec::new(),
+        }
     }
 
     #[napi(catch_unwind)]
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<JsSseEvent>> {
-        self.parser.feed(bytes, &mut self.events).map_err(|e| invalid(e.to_string()))?;
+        self.parser
+            .feed(bytes, &mut self.events)
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(self.events.drain(..).map(JsSseEvent::from).collect())
     }
 
     #[napi(catch_unwind)]
     pub fn end(&mut self) -> Result<Vec<JsSseEvent>> {
-        self.parser.finish(&mut self.events).map_err(|e| invalid(e.to_string()))?;
+        self.parser
+            .finish(&mut self.events)
+            .map_err(|e| invalid(e.to_string()))?;
         Ok(self.events.drain(..).map(JsSseEvent::from).collect())
     }
 }

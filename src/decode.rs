@@ -44,15 +44,23 @@ impl Batch {
 /// How a stream ended. Serialised to JS as `{ "final": ... }` or `{ "error": ..., "partial": ... }`.
 #[derive(Debug, Clone)]
 pub enum End {
-    Finished { final_json: String },
-    Failed { failure: Failure, partial_json: Option<String> },
+    Finished {
+        final_json: String,
+    },
+    Failed {
+        failure: Box<Failure>,
+        partial_json: Option<String>,
+    },
 }
 
 impl End {
     pub fn to_json(&self) -> String {
         match self {
             End::Finished { final_json } => format!("{{\"final\":{final_json}}}"),
-            End::Failed { failure, partial_json } => {
+            End::Failed {
+                failure,
+                partial_json,
+            } => {
                 let error = serde_json::to_string(failure).unwrap_or_else(|_| "{}".into());
                 let partial = partial_json.as_deref().unwrap_or("null");
                 format!("{{\"error\":{error},\"partial\":{partial}}}")
@@ -72,6 +80,8 @@ pub struct Decoder {
     /// Set once the decoder reached a verdict; nothing more is decoded after it.
     failed: bool,
     chunks: u64,
+    /// The API key, scrubbed from every failure this decoder records.
+    secret: Option<String>,
 }
 
 impl Decoder {
@@ -89,7 +99,14 @@ impl Decoder {
             done: false,
             failed: false,
             chunks: 0,
+            secret: None,
         }
+    }
+
+    /// Makes every recorded failure free of `secret` (a provider may echo the API key).
+    pub fn with_secret(mut self, secret: Option<String>) -> Self {
+        self.secret = secret;
+        self
     }
 
     /// Provider chunks decoded so far.
@@ -109,23 +126,23 @@ impl Decoder {
         std::mem::take(&mut self.batch)
     }
 
-    /// Decodes `bytes`. Returns `Err` with the failure when the stream must stop (the failure
-    /// is also recorded as the batch's end, with the partial result).
-    pub fn push(&mut self, bytes: &[u8]) -> Result<(), ()> {
+    /// Decodes `bytes`. A failure is recorded as the batch's end, with the partial result;
+    /// `is_done()` then tells the caller to stop.
+    pub fn push(&mut self, bytes: &[u8]) {
         if self.is_done() {
-            return Ok(());
+            return;
         }
         if let Err(e) = self.sse.feed(bytes, &mut self.events) {
-            return self.fail(Failure::new(FailureKind::Parse, e.to_string()));
+            self.fail(Failure::new(FailureKind::Parse, e.to_string()));
+            return;
         }
         let mut events = std::mem::take(&mut self.events);
-        let result = self.apply(&mut events);
+        self.apply(&events);
         events.clear();
         self.events = events;
-        result
     }
 
-    fn apply(&mut self, events: &mut [SseEvent]) -> Result<(), ()> {
+    fn apply(&mut self, events: &[SseEvent]) {
         for event in events.iter() {
             if self.done {
                 break;
@@ -147,11 +164,11 @@ impl Decoder {
                 }
                 Err(error) => {
                     self.flush_deltas();
-                    return self.fail(wire_failure(error));
+                    self.fail(wire_failure(error));
+                    return;
                 }
             }
         }
-        Ok(())
     }
 
     fn flush_deltas(&mut self) {
@@ -178,7 +195,10 @@ impl Decoder {
             let mut events = Vec::new();
             let _ = self.sse.finish(&mut events);
             if !self.sse.saw_any_line() && self.sse.bytes_seen() > 0 {
-                let _ = self.fail(Failure::new(FailureKind::Parse, "the response body is not an event stream (no SSE lines)"));
+                self.fail(Failure::new(
+                    FailureKind::Parse,
+                    "the response body is not an event stream (no SSE lines)",
+                ));
                 return self.batch.end.clone().unwrap();
             }
             if !self.wire.is_complete() {
@@ -187,21 +207,26 @@ impl Decoder {
                 } else {
                     "the connection closed before the stream finished (no [DONE] and not every choice had a finish_reason)"
                 };
-                let _ = self.fail(Failure::new(FailureKind::Incomplete, what));
+                self.fail(Failure::new(FailureKind::Incomplete, what));
                 return self.batch.end.clone().unwrap();
             }
         }
-        let end = End::Finished { final_json: self.wire.final_json() };
+        let end = End::Finished {
+            final_json: self.wire.final_json(),
+        };
         self.batch.end = Some(end.clone());
         end
     }
 
     /// Records a failure as the stream's end, with what was accumulated so far.
-    pub fn fail(&mut self, failure: Failure) -> Result<(), ()> {
+    /// The partial result is attached only once body bytes had arrived.
+    pub fn fail(&mut self, failure: Failure) {
         self.failed = true;
-        let partial_json = Some(self.wire.final_json());
-        self.batch.end = Some(End::Failed { failure, partial_json });
-        Err(())
+        let partial_json = (self.sse.bytes_seen() > 0).then(|| self.wire.final_json());
+        self.batch.end = Some(End::Failed {
+            failure: Box::new(failure.redact(self.secret.as_deref())),
+            partial_json,
+        });
     }
 
     /// The accumulated result so far (for failures raised outside the decoder).
@@ -216,7 +241,12 @@ fn wire_failure(error: WireError) -> Failure {
             line: Some(truncate_at_char(&line, 200).to_string()),
             ..Failure::new(FailureKind::Parse, message)
         },
-        WireError::Provider { message, kind, code, param } => Failure {
+        WireError::Provider {
+            message,
+            kind,
+            code,
+            param,
+        } => Failure {
             error_type: kind,
             api_code: code,
             param,

@@ -94,9 +94,14 @@ impl Failure {
             }
         };
         scrub(&mut self.message);
-        for text in [&mut self.line, &mut self.param, &mut self.api_code, &mut self.error_type]
-            .into_iter()
-            .flatten()
+        for text in [
+            &mut self.line,
+            &mut self.param,
+            &mut self.api_code,
+            &mut self.error_type,
+        ]
+        .into_iter()
+        .flatten()
         {
             scrub(text);
         }

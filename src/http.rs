@@ -91,11 +91,20 @@ impl HttpClient {
     }
 
     pub fn idle_timeout(&self, spec: &RequestSpec) -> Duration {
-        Duration::from_millis(spec.options.idle_timeout_ms.unwrap_or(self.config.idle_timeout_ms))
+        Duration::from_millis(
+            spec.options
+                .idle_timeout_ms
+                .unwrap_or(self.config.idle_timeout_ms),
+        )
     }
 
     /// Builds the full URL for `path` (`/chat/completions`, ...), Azure layout included.
-    pub fn url_for(&self, path: &str, model: Option<&str>, options: &RequestOptions) -> Result<Url, Failure> {
+    pub fn url_for(
+        &self,
+        path: &str,
+        model: Option<&str>,
+        options: &RequestOptions,
+    ) -> Result<Url, Box<Failure>> {
         let base = self.config.base_url.trim_end_matches('/');
         let mut full = match &self.config.azure {
             // Azure puts chat and completions under the deployment; responses is not.
@@ -111,8 +120,12 @@ impl HttpClient {
         } else {
             full.push('?');
         }
-        let mut url = Url::parse(full.trim_end_matches(['?', '&']))
-            .map_err(|e| Failure::new(FailureKind::Connection, format!("invalid request URL: {e}")))?;
+        let mut url = Url::parse(full.trim_end_matches(['?', '&'])).map_err(|e| {
+            Box::new(Failure::new(
+                FailureKind::Connection,
+                format!("invalid request URL: {e}"),
+            ))
+        })?;
         {
             let mut pairs = url.query_pairs_mut();
             if let Some(azure) = &self.config.azure {
@@ -131,7 +144,10 @@ impl HttpClient {
     fn headers_for(&self, options: &RequestOptions) -> HeaderMap {
         let mut map = HeaderMap::new();
         let mut put = |name: &str, value: &str| {
-            if let (Ok(n), Ok(mut v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            if let (Ok(n), Ok(mut v)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(value),
+            ) {
                 if n == "authorization" || n == "api-key" {
                     v.set_sensitive(true);
                 }
@@ -140,7 +156,10 @@ impl HttpClient {
         };
         put("accept", "text/event-stream");
         put("content-type", "application/json");
-        put("user-agent", concat!("streamdelta/", env!("CARGO_PKG_VERSION")));
+        put(
+            "user-agent",
+            concat!("streamdelta/", env!("CARGO_PKG_VERSION")),
+        );
         if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
             if self.config.azure.is_some() {
                 put("api-key", key);
@@ -162,29 +181,43 @@ impl HttpClient {
 
     /// Sends the request, retrying (before any body byte is handed on) on connection errors,
     /// 408, 409, 429 and 5xx. Returns a 2xx response whose body is an event stream.
-    pub async fn open(&self, spec: &RequestSpec, model: Option<&str>) -> Result<Response, Failure> {
+    pub async fn open(
+        &self,
+        spec: &RequestSpec,
+        model: Option<&str>,
+    ) -> Result<Response, Box<Failure>> {
         let url = self.url_for(&spec.path, model, &spec.options)?;
         let headers = self.headers_for(&spec.options);
-        let timeout = Duration::from_millis(spec.options.timeout_ms.unwrap_or(self.config.timeout_ms));
+        let timeout =
+            Duration::from_millis(spec.options.timeout_ms.unwrap_or(self.config.timeout_ms));
         let max_retries = spec.options.max_retries.unwrap_or(self.config.max_retries);
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let mut request = self.inner.request(spec.method.clone(), url.clone()).headers(headers.clone());
+            let mut request = self
+                .inner
+                .request(spec.method.clone(), url.clone())
+                .headers(headers.clone());
             if let Some(body) = &spec.body {
                 request = request.body(body.clone());
             }
             type Hint = Option<(bool, Option<Duration>)>;
-            let outcome: Result<(), (Failure, Hint)> = match tokio::time::timeout(timeout, request.send()).await {
-                Err(_) => Err((Failure::timeout("headers", timeout.as_millis() as u64), None)),
-                Ok(Err(e)) => Err((connection_failure(&e), None)),
-                Ok(Ok(response)) if response.status().is_success() => return self.check_event_stream(response).await,
-                Ok(Ok(response)) => {
-                    let should = should_retry(&response);
-                    let wait = retry_delay(response.headers(), attempt);
-                    Err((self.api_failure(response).await, Some((should, wait))))
-                }
-            };
+            let outcome: Result<(), (Failure, Hint)> =
+                match tokio::time::timeout(timeout, request.send()).await {
+                    Err(_) => Err((
+                        Failure::timeout("headers", timeout.as_millis() as u64),
+                        None,
+                    )),
+                    Ok(Err(e)) => Err((connection_failure(&e), None)),
+                    Ok(Ok(response)) if response.status().is_success() => {
+                        return self.check_event_stream(response).await
+                    }
+                    Ok(Ok(response)) => {
+                        let should = should_retry(&response);
+                        let wait = retry_delay(response.headers(), attempt);
+                        Err((self.api_failure(response).await, Some((should, wait))))
+                    }
+                };
             let (failure, hint) = outcome.unwrap_err();
             let retryable = match (&failure.kind, hint) {
                 (_, Some((should, _))) => should,
@@ -197,15 +230,17 @@ impl HttpClient {
                 if attempt > 1 {
                     failure.message = format!("{} (after {attempt} attempts)", failure.message);
                 }
-                return Err(failure.redact(self.config.api_key.as_deref()));
+                return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
             }
-            let wait = hint.and_then(|(_, w)| w).unwrap_or_else(|| backoff(attempt));
+            let wait = hint
+                .and_then(|(_, w)| w)
+                .unwrap_or_else(|| backoff(attempt));
             tokio::time::sleep(wait).await;
         }
     }
 
     /// A 2xx answer must carry an event stream; anything else is named in the error.
-    async fn check_event_stream(&self, response: Response) -> Result<Response, Failure> {
+    async fn check_event_stream(&self, response: Response) -> Result<Response, Box<Failure>> {
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -225,7 +260,7 @@ impl HttpClient {
             failure.status = Some(status);
             failure.request_id = request_id;
             failure.headers = Some(headers);
-            return Err(failure.redact(self.config.api_key.as_deref()));
+            return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
         }
         let mut failure = Failure::new(
             FailureKind::Parse,
@@ -234,7 +269,7 @@ impl HttpClient {
         failure.status = Some(status);
         failure.request_id = request_id;
         failure.line = Some(truncate_at_char(&body, 200).to_string());
-        Err(failure.redact(self.config.api_key.as_deref()))
+        Err(Box::new(failure.redact(self.config.api_key.as_deref())))
     }
 
     async fn api_failure(&self, response: Response) -> Failure {
@@ -281,7 +316,11 @@ fn connection_failure(error: &reqwest::Error) -> Failure {
 }
 
 fn should_retry(response: &Response) -> bool {
-    match response.headers().get("x-should-retry").and_then(|v| v.to_str().ok()) {
+    match response
+        .headers()
+        .get("x-should-retry")
+        .and_then(|v| v.to_str().ok())
+    {
         Some("true") => return true,
         Some("false") => return false,
         _ => {}
@@ -297,9 +336,12 @@ fn retry_delay(headers: &HeaderMap, _attempt: u32) -> Option<Duration> {
     let ms = if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         Some(ms)
     } else {
-        get("retry-after").and_then(|v| v.trim().parse::<f64>().ok()).map(|s| s * 1000.0)
+        get("retry-after")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|s| s * 1000.0)
     };
-    ms.filter(|ms| (0.0..=60_000.0).contains(ms)).map(|ms| Duration::from_millis(ms as u64))
+    ms.filter(|ms| (0.0..=60_000.0).contains(ms))
+        .map(|ms| Duration::from_millis(ms as u64))
 }
 
 /// Exponential backoff: min(0.5 * 2^(n-1), 8) s with up to 25 % jitter taken off.
@@ -319,13 +361,20 @@ fn pseudo_random_unit() -> f64 {
 }
 
 fn request_id_of(headers: &HeaderMap) -> Option<String> {
-    headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_string)
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 pub fn header_pairs(headers: &HeaderMap) -> Vec<(String, String)> {
     headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_string(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_string(), v.to_string()))
+        })
         .collect()
 }
 

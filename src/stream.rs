@@ -48,14 +48,23 @@ impl Stats {
     }
 
     fn mark_end(&self) {
-        let _ = self.ended_us.compare_exchange(0, self.since_start_us(), Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self.ended_us.compare_exchange(
+            0,
+            self.since_start_us(),
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
     }
 
     /// `(ttft_ms, chunks, bytes, duration_ms)`; ttft is None before the first chunk.
     pub fn snapshot(&self) -> (Option<f64>, u64, u64, f64) {
         let first = self.first_chunk_us.load(Ordering::Relaxed);
         let ended = self.ended_us.load(Ordering::Relaxed);
-        let duration = if ended > 0 { ended } else { self.since_start_us() };
+        let duration = if ended > 0 {
+            ended
+        } else {
+            self.since_start_us()
+        };
         (
             (first > 0).then(|| first as f64 / 1000.0),
             self.chunks.load(Ordering::Relaxed),
@@ -103,7 +112,10 @@ impl StreamHandle {
         let state = rx.wait_for(|s| !matches!(s, ResponseState::Pending)).await;
         match state {
             Ok(state) => state.clone(),
-            Err(_) => ResponseState::Failed(Failure::new(FailureKind::Abort, "the stream was aborted before a response arrived")),
+            Err(_) => ResponseState::Failed(Failure::new(
+                FailureKind::Abort,
+                "the stream was aborted before a response arrived",
+            )),
         }
     }
 }
@@ -138,23 +150,48 @@ pub fn start(
     let task_decoder = decoder.clone();
     let panic_tx = tx.clone();
     let panic_stats = stats.clone();
-    let task = tokio::spawn(async move {
-        run(client, spec, model, wire, tx, response_tx, task_stats, task_decoder).await;
-    });
+    let request = Request {
+        client,
+        spec,
+        model,
+        wire,
+    };
+    let outlets = Outlets {
+        tx,
+        response_tx,
+        stats: task_stats,
+        shared: task_decoder,
+    };
+    let task = tokio::spawn(run(request, outlets));
     let abort = task.abort_handle();
     // A panic inside the engine becomes an error on this stream, never a crashed process.
     tokio::spawn(async move {
         if let Err(join_error) = task.await {
             if join_error.is_panic() {
                 let message = panic_message(join_error.into_panic());
-                let failure = Failure::new(FailureKind::Internal, format!("streamdelta engine error: {message}"));
-                let batch = Batch { end: Some(End::Failed { failure, partial_json: None }), ..Batch::default() };
+                let failure = Failure::new(
+                    FailureKind::Internal,
+                    format!("streamdelta engine error: {message}"),
+                );
+                let batch = Batch {
+                    end: Some(End::Failed {
+                        failure: Box::new(failure),
+                        partial_json: None,
+                    }),
+                    ..Batch::default()
+                };
                 let _ = panic_tx.send(batch).await;
             }
         }
         panic_stats.mark_end();
     });
-    StreamHandle { batches: Mutex::new(rx), decoder, stats, response: response_rx, abort: StdMutex::new(Some(abort)) }
+    StreamHandle {
+        batches: Mutex::new(rx),
+        decoder,
+        stats,
+        response: response_rx,
+        abort: StdMutex::new(Some(abort)),
+    }
 }
 
 fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -167,37 +204,67 @@ fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-async fn run(
+/// What the task needs to make the request.
+struct Request {
     client: Arc<HttpClient>,
     spec: RequestSpec,
     model: Option<String>,
     wire: Box<dyn WireParser>,
+}
+
+/// Where the task reports: batches, response headers, counters, and the shared decoder.
+struct Outlets {
     tx: mpsc::Sender<Batch>,
     response_tx: watch::Sender<ResponseState>,
     stats: Arc<Stats>,
     shared: SharedDecoder,
-) {
+}
+
+async fn run(request: Request, outlets: Outlets) {
+    let Request {
+        client,
+        spec,
+        model,
+        wire,
+    } = request;
+    let Outlets {
+        tx,
+        response_tx,
+        stats,
+        shared,
+    } = outlets;
     let idle = client.idle_timeout(&spec);
     let mut response = match client.open(&spec, model.as_deref()).await {
         Ok(response) => response,
         Err(failure) => {
-            response_tx.send_replace(ResponseState::Failed(failure.clone()));
-            let batch = Batch { end: Some(End::Failed { failure, partial_json: None }), ..Batch::default() };
+            response_tx.send_replace(ResponseState::Failed((*failure).clone()));
+            let batch = Batch {
+                end: Some(End::Failed {
+                    failure,
+                    partial_json: None,
+                }),
+                ..Batch::default()
+            };
             stats.mark_end();
             let _ = tx.send(batch).await;
             return;
         }
     };
     response_tx.send_replace(ResponseState::Ready(response_meta(&response)));
-    *lock(&shared) = Some(Decoder::new(wire, client.config().max_event_bytes));
-    let api_key = client.config().api_key.clone();
+    *lock(&shared) = Some(
+        Decoder::new(wire, client.config().max_event_bytes)
+            .with_secret(client.config().api_key.clone()),
+    );
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
     loop {
         let (read_more, has_batch) = {
             let guard = lock(&shared);
             let batch = guard.as_ref().expect("decoder is set").batch();
-            (!eof && batch.end.is_none() && batch.weight() < BATCH_WEIGHT_CAP, !batch.is_empty())
+            (
+                !eof && batch.end.is_none() && batch.weight() < BATCH_WEIGHT_CAP,
+                !batch.is_empty(),
+            )
         };
         if !read_more && !has_batch {
             break;
@@ -213,7 +280,7 @@ async fn run(
                     Ok(Some(bytes)) => {
                         idle_deadline = tokio::time::Instant::now() + idle;
                         stats.bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                        let _ = decoder.push(&bytes);
+                        decoder.push(&bytes);
                         note_chunks(&stats, decoder.chunks());
                         if decoder.is_done() {
                             eof = true;
@@ -229,8 +296,8 @@ async fn run(
                     Err(error) => {
                         eof = true;
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
-                        let failure = read_failure(&error, nothing_read).redact(api_key.as_deref());
-                        let _ = decoder.fail(failure);
+                        let failure = read_failure(&error, nothing_read);
+                        decoder.fail(failure);
                     }
                 }
             },
@@ -247,7 +314,7 @@ async fn run(
             },
             _ = tokio::time::sleep_until(idle_deadline), if read_more => {
                 eof = true;
-                let _ = lock(&shared).as_mut().expect("decoder is set").fail(Failure::timeout("idle", idle.as_millis() as u64));
+                lock(&shared).as_mut().expect("decoder is set").fail(Failure::timeout("idle", idle.as_millis() as u64));
             }
         }
     }
@@ -256,7 +323,9 @@ async fn run(
 
 fn note_chunks(stats: &Stats, chunks: u64) {
     if chunks > 0 && stats.first_chunk_us.load(Ordering::Relaxed) == 0 {
-        stats.first_chunk_us.store(stats.since_start_us(), Ordering::Relaxed);
+        stats
+            .first_chunk_us
+            .store(stats.since_start_us(), Ordering::Relaxed);
     }
     stats.chunks.store(chunks, Ordering::Relaxed);
 }
@@ -271,7 +340,10 @@ fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    let kind = if nothing_read { FailureKind::Connection } else { FailureKind::Incomplete };
+    let kind = if nothing_read {
+        FailureKind::Connection
+    } else {
+        FailureKind::Incomplete
+    };
     Failure::new(kind, message)
 }
-

