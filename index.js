@@ -4,6 +4,7 @@
 const { NativeDecoder, NativeSseParser } = require('./binding.js')
 const { Client } = require('./lib/client')
 const { ChatStream } = require('./lib/streams')
+const { BaseStream } = require('./lib/stream')
 const { ByteSource } = require('./lib/sources')
 const errors = require('./lib/errors')
 
@@ -36,6 +37,7 @@ class SseParser {
 
 module.exports = {
   Client,
+  BaseStream,
   ChatStream,
   parseChatStream,
   SseParser,

@@ -1,0 +1,123 @@
+// Type-checked by `tsc --noEmit -p __test__/types` (part of `npm test`): uses the whole public
+// API the way a user would, so a wrong or missing declaration in index.d.ts fails the build.
+import {
+  Client,
+  ChatStream,
+  parseChatStream,
+  SseParser,
+  StreamDeltaError,
+  APIError,
+  AuthenticationError,
+  RateLimitError,
+  ConnectionError,
+  TimeoutError,
+  AbortError,
+  StreamError,
+  ParseError,
+  IncompleteStreamError,
+  type Delta,
+  type ChatCompletion,
+  type SseEvent,
+  type StreamStats,
+  type ResponseInfo,
+} from 'streamdelta'
+import { Readable } from 'node:stream'
+
+async function everything(): Promise<void> {
+  const client = new Client({
+    apiKey: 'sk-test',
+    baseURL: 'http://127.0.0.1:1/v1',
+    organization: 'org',
+    project: 'proj',
+    headers: { 'x-extra': '1', 'x-dropped': undefined },
+    query: { debug: true },
+    timeout: 10_000,
+    idleTimeout: 5_000,
+    maxRetries: 1,
+    maxEventBytes: 1 << 20,
+  })
+  const azure = new Client({ azure: { apiVersion: '2024-10-21', deployment: 'gpt-4o' } })
+  const url: string = azure.baseURL
+
+  const controller = new AbortController()
+  const stream: ChatStream = client.chat(
+    { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } },
+    { signal: controller.signal, headers: { 'x-req': 'a' }, query: { a: 1 }, timeout: 1000, idleTimeout: 1000, maxRetries: 0 },
+  )
+
+  for await (const d of stream) {
+    const delta: Delta = d
+    switch (delta.type) {
+      case 'text':
+      case 'refusal':
+      case 'reasoning':
+        console.log(delta.text.toUpperCase(), delta.choice)
+        break
+      case 'toolCall':
+        console.log(delta.index, delta.id?.length, delta.name, delta.arguments)
+        break
+      case 'finish':
+        console.log(delta.reason)
+        break
+      case 'usage':
+        console.log(delta.usage.total_tokens)
+        break
+    }
+  }
+  for await (const text of client.chat({ model: 'm', messages: [] }).text()) console.log(text.length)
+  for await (const chunk of client.chat({ model: 'm', messages: [] }).chunks()) console.log(chunk.choices[0]?.finish_reason)
+
+  const events = client
+    .chat({ model: 'm', messages: [] })
+    .on('text', (text, snapshot, choice) => console.log(text, snapshot.length, choice + 1))
+    .on('refusal', (text) => console.log(text))
+    .on('reasoning', (text) => console.log(text))
+    .on('toolCallDelta', (delta) => console.log(delta.arguments))
+    .on('toolCall', (call) => console.log(call.name, JSON.parse(call.arguments), call.id, call.index, call.choice))
+    .on('finish', (reason, choice) => console.log(reason, choice))
+    .on('usage', (usage) => console.log(usage.prompt_tokens))
+    .on('chunk', (chunk) => console.log(chunk.id))
+    .on('error', (error) => console.log(error.code, error.partial))
+    .on('end', (final) => console.log(final.choices.length))
+    .on('abort', (error) => console.log(error.name))
+  const onText = (text: string) => console.log(text)
+  events.once('text', onText).off('text', onText).removeListener('text', onText).removeAllListeners('text')
+  const count: number = events.listenerCount('end')
+
+  const final: ChatCompletion = await events.final()
+  const content: string | null = final.choices[0].message.content
+  const calls = final.choices[0].message.tool_calls?.map((c) => c.function.name)
+  const text: string = await events.finalText()
+  const stats: StreamStats = events.stats
+  const info: ResponseInfo | null = await events.response
+  const signal: AbortSignal = events.signal
+  events.abort('done')
+  events.abort()
+  console.log(url, count, content, calls, text, stats.ttftMs, stats.chunks, stats.bytes, stats.durationMs, info?.requestId, signal.aborted)
+
+  const parsed = parseChatStream(Readable.from([Buffer.from('data: [DONE]\n\n')]), { maxEventBytes: 1024 })
+  const fromFetch = parseChatStream(await fetch('http://127.0.0.1:1/'))
+  const fromIterable = parseChatStream((async function* () { yield new Uint8Array([1]) })())
+  console.log(await parsed.finalText(), fromFetch.stats, fromIterable.stats)
+
+  const parser = new SseParser({ maxEventBytes: 4096 })
+  const sse: SseEvent[] = [...parser.feed(new Uint8Array([100])), ...parser.feed('data: x\n\n'), ...parser.end()]
+  console.log(sse.map((e) => [e.event, e.data, e.id, e.retry ?? 0]))
+
+  try {
+    await client.chat({ model: 'm', messages: [] }).final()
+  } catch (error) {
+    if (error instanceof RateLimitError) console.log(error.retryAfterMs, error.status, error.headers['retry-after'])
+    else if (error instanceof AuthenticationError) console.log(error.status)
+    else if (error instanceof APIError) console.log(error.status, error.type, error.param, error.apiCode, error.requestId)
+    else if (error instanceof ConnectionError) console.log(error.cause.message)
+    else if (error instanceof TimeoutError) console.log(error.phase === 'idle')
+    else if (error instanceof AbortError) console.log(error.name === 'AbortError', error.code)
+    else if (error instanceof StreamError) console.log(error.type, error.apiCode, error.param)
+    else if (error instanceof ParseError) console.log(error.line.length)
+    else if (error instanceof IncompleteStreamError) console.log(error.partial)
+    else if (error instanceof StreamDeltaError) console.log(error.code, error.attempts)
+  }
+}
+
+void everything
