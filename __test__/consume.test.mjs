@@ -78,7 +78,7 @@ const TWO_CHOICES = [
   chatChunk({}, { index: 0, finish: 'stop' }),
 ]
 
-describe('for await (const d of stream)', () => {
+describe('for await (const d of stream)', { timeout: 60_000 }, () => {
   test('yields every Delta kind in arrival order', async (t) => {
     const server = await serve(t, replies(RICH))
     const deltas = await collect(clientFor(server).chat(BODY))
@@ -110,7 +110,7 @@ describe('for await (const d of stream)', () => {
   })
 })
 
-describe('text() and chunks()', () => {
+describe('text() and chunks()', { timeout: 60_000 }, () => {
   test('text() yields only choice 0 content and joins to the whole text', async (t) => {
     const chunks = [...TWO_CHOICES.slice(0, 3), chatChunk({ reasoning_content: 'hidden' }), chatChunk({ refusal: 'nope' }), ...TWO_CHOICES.slice(3)]
     const server = await serve(t, replies(chunks))
@@ -129,7 +129,7 @@ describe('text() and chunks()', () => {
   })
 })
 
-describe('events', () => {
+describe('events', { timeout: 60_000 }, () => {
   test("'text' gives (text, snapshot, choice) with a growing snapshot", async (t) => {
     const server = await serve(t, replies([chatChunk({ content: 'a' }), chatChunk({ content: 'bc' }), chatChunk({ content: 'd' }, { index: 1 }), chatChunk({ content: 'e' }), chatChunk({}, { finish: 'stop' }), chatChunk({}, { index: 1, finish: 'stop' })]))
     const calls = []
@@ -288,7 +288,7 @@ describe('events', () => {
   })
 })
 
-describe('final() and finalText()', () => {
+describe('final() and finalText()', { timeout: 60_000 }, () => {
   test('final() is shaped like a chat.completion', async (t) => {
     const server = await serve(t, replies([chatChunk({ role: 'assistant' }, { id: 'chatcmpl-42' }), chatChunk({ content: 'Hello' }, { id: 'chatcmpl-42' }), chatChunk({ content: ' there' }, { id: 'chatcmpl-42' }), chatChunk({}, { finish: 'stop', id: 'chatcmpl-42' }), { ...usageChunk(USAGE), id: 'chatcmpl-42' }]))
     const stream = clientFor(server).chat(BODY)
@@ -355,7 +355,7 @@ describe('final() and finalText()', () => {
   })
 })
 
-describe('mixing consumers', () => {
+describe('mixing consumers', { timeout: 60_000 }, () => {
   test('an iterator and listeners on one stream both see everything', async (t) => {
     const server = await serve(t, replies(RICH))
     const stream = clientFor(server).chat(BODY)
@@ -400,7 +400,7 @@ describe('mixing consumers', () => {
   })
 })
 
-describe('response and stats', () => {
+describe('response and stats', { timeout: 60_000 }, () => {
   test('stream.response resolves { status, headers, requestId }', async (t) => {
     const server = await serve(t, (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_abc_789', 'x-custom': 'yes' })
@@ -440,6 +440,7 @@ describe('response and stats', () => {
     let release
     const server = await serve(t, async (req, res) => {
       startSse(res)
+      res.flushHeaders()
       await new Promise((r) => (release = r))
       res.end(sseBody([chatChunk({ content: 'x' }), chatChunk({}, { finish: 'stop' })]))
     })
@@ -454,7 +455,7 @@ describe('response and stats', () => {
   })
 })
 
-describe('the request on the wire', () => {
+describe('the request on the wire', { timeout: 60_000 }, () => {
   test('POST /v1/chat/completions with stream: true, auth, organization, project, headers and query merged', async (t) => {
     const server = await serve(t, replies([chatChunk({ content: 'ok' }), chatChunk({}, { finish: 'stop' })]))
     const client = new Client({
@@ -488,17 +489,24 @@ describe('the request on the wire', () => {
     assert.equal(body.stream, false, "the caller's body object is not mutated")
   })
 
-  test('a per-request header or query value overrides the client one of the same name', async (t) => {
+  test('a per-request header overrides the client header of the same name', async (t) => {
     const server = await serve(t, replies([chatChunk({ content: 'ok' }), chatChunk({}, { finish: 'stop' })]))
-    const client = new Client({ baseURL: server.url, apiKey: API_KEY, headers: { 'x-shared': 'client' }, query: { shared: 'client' } })
-    await client.chat(BODY, { headers: { 'x-shared': 'request' }, query: { shared: 'request' } }).final()
-    const [request] = server.requests
-    assert.equal(request.headers['x-shared'], 'request')
-    assert.deepEqual(new URL(request.url, 'http://localhost').searchParams.getAll('shared'), ['request'])
+    const client = new Client({ baseURL: server.url, apiKey: API_KEY, headers: { 'x-shared': 'client' } })
+    await client.chat(BODY, { headers: { 'x-shared': 'request' } }).final()
+    assert.equal(server.requests[0].headers['x-shared'], 'request')
+  })
+
+  test('a per-request query value overrides the client query value of the same name', async (t) => {
+    const server = await serve(t, replies([chatChunk({ content: 'ok' }), chatChunk({}, { finish: 'stop' })]))
+    const client = new Client({ baseURL: server.url, apiKey: API_KEY, query: { shared: 'client', other: 'kept' } })
+    await client.chat(BODY, { query: { shared: 'request' } }).final()
+    const params = new URL(server.requests[0].url, 'http://localhost').searchParams
+    assert.deepEqual(params.getAll('shared'), ['request'])
+    assert.equal(params.get('other'), 'kept')
   })
 })
 
-describe('module entry points', () => {
+describe('module entry points', { timeout: 60_000 }, () => {
   test("require('streamdelta') and import from index.mjs give the same classes", () => {
     const require = createRequire(import.meta.url)
     const byName = require('streamdelta')
@@ -517,7 +525,7 @@ describe('module entry points', () => {
   })
 })
 
-describe('parseChatStream(source)', () => {
+describe('parseChatStream(source)', { timeout: 60_000 }, () => {
   const body = sseBody(RICH)
   let reference
 
@@ -597,7 +605,7 @@ describe('parseChatStream(source)', () => {
   })
 })
 
-describe('SseParser', () => {
+describe('SseParser', { timeout: 60_000 }, () => {
   const events = (parser, input) => [...parser.feed(input), ...parser.end()]
 
   test('feed() returns { event, data, id, retry } with multi-line data joined by \\n', () => {
@@ -669,7 +677,7 @@ describe('SseParser', () => {
     assert.deepEqual(plain(new SseParser().feed(new TextEncoder().encode(text))), [{ event: 'e', data: 'héllo', id: '' }])
   })
 
-  describe('bytes split anywhere give the same events', () => {
+  describe('bytes split anywhere give the same events', { timeout: 60_000 }, () => {
     const input = Buffer.from(
       ': comment\r\nid: 1\r\nevent: greet\r\ndata: héllo wörld 🚀\r\ndata: 二行目\r\n\r\nretry: 250\ndata: {"a":[1,2]}\n\ndata: cr only\r\rid: 2\ndata: last\n\n',
       'utf8',
@@ -713,10 +721,11 @@ describe('SseParser', () => {
   })
 })
 
-describe('ai-sdk chat fixtures served in random-sized writes', () => {
+describe('ai-sdk chat fixtures served in random-sized writes', { timeout: 60_000 }, () => {
   const fixtures = chatFixtures()
 
   test('the fixture set was found', () => {
+    assert.ok(fixtures.some((f) => f.name.endsWith('.sse')))
     assert.ok(fixtures.length >= 15, `found ${fixtures.length} chat fixtures`)
   })
 

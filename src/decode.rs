@@ -77,8 +77,9 @@ pub struct Decoder {
     batch: Batch,
     /// `[DONE]` or a terminal event came: later bytes are ignored.
     done: bool,
-    /// Set once the decoder reached a verdict; nothing more is decoded after it.
-    failed: bool,
+    /// Set once the decoder reached a verdict (it went into a batch's `end`); nothing more is
+    /// decoded after it.
+    ended: bool,
     chunks: u64,
     /// The API key, scrubbed from every failure this decoder records.
     secret: Option<String>,
@@ -97,7 +98,7 @@ impl Decoder {
             deltas: Vec::new(),
             batch: Batch::default(),
             done: false,
-            failed: false,
+            ended: false,
             chunks: 0,
             secret: None,
         }
@@ -115,7 +116,7 @@ impl Decoder {
     }
 
     pub fn is_done(&self) -> bool {
-        self.done || self.failed
+        self.done || self.ended
     }
 
     pub fn batch(&self) -> &Batch {
@@ -187,19 +188,18 @@ impl Decoder {
 
     /// End of input. A stream that closes without a terminal marker is whole only when every
     /// choice finished; otherwise it is incomplete. A body with no SSE at all is a parse error.
-    pub fn finish(&mut self) -> End {
-        if self.batch.end.is_some() {
-            return self.batch.end.clone().unwrap();
+    pub fn finish(&mut self) {
+        if self.ended {
+            return;
         }
         if !self.done {
             let mut events = Vec::new();
             let _ = self.sse.finish(&mut events);
             if !self.sse.saw_any_line() && self.sse.bytes_seen() > 0 {
-                self.fail(Failure::new(
+                return self.fail(Failure::new(
                     FailureKind::Parse,
                     "the response body is not an event stream (no SSE lines)",
                 ));
-                return self.batch.end.clone().unwrap();
             }
             if !self.wire.is_complete() {
                 let what = if self.sse.bytes_seen() == 0 {
@@ -207,26 +207,29 @@ impl Decoder {
                 } else {
                     "the connection closed before the stream finished (no [DONE] and not every choice had a finish_reason)"
                 };
-                self.fail(Failure::new(FailureKind::Incomplete, what));
-                return self.batch.end.clone().unwrap();
+                return self.fail(Failure::new(FailureKind::Incomplete, what));
             }
         }
-        let end = End::Finished {
-            final_json: self.wire.final_json(),
-        };
-        self.batch.end = Some(end.clone());
-        end
+        let final_json = self.wire.final_json();
+        self.end_with(End::Finished { final_json });
     }
 
-    /// Records a failure as the stream's end, with what was accumulated so far.
-    /// The partial result is attached only once body bytes had arrived.
+    /// Records a failure as the stream's end, with what was accumulated so far. The partial
+    /// result is attached only once body bytes had arrived. The first verdict wins.
     pub fn fail(&mut self, failure: Failure) {
-        self.failed = true;
+        if self.ended {
+            return;
+        }
         let partial_json = (self.sse.bytes_seen() > 0).then(|| self.wire.final_json());
-        self.batch.end = Some(End::Failed {
+        self.end_with(End::Failed {
             failure: Box::new(failure.redact(self.secret.as_deref())),
             partial_json,
         });
+    }
+
+    fn end_with(&mut self, end: End) {
+        self.ended = true;
+        self.batch.end = Some(end);
     }
 
     /// The accumulated result so far (for failures raised outside the decoder).
@@ -260,4 +263,213 @@ fn wire_failure(error: WireError) -> Failure {
 fn unsafe_vec(s: &mut String) -> &mut Vec<u8> {
     // SAFETY: serde_json's serializer emits UTF-8 only, so the String stays valid.
     unsafe { s.as_mut_vec() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openai::chat::ChatParser;
+
+    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
+
+    /// Everything a decoder produced, joined, so that different splits can be compared.
+    #[derive(Debug, PartialEq, Default)]
+    struct Output {
+        deltas: String,
+        text: String,
+        raw: String,
+        end: String,
+    }
+
+    fn collect(output: &mut Output, batch: Batch) {
+        for (to, from) in [
+            (&mut output.deltas, batch.deltas_json),
+            (&mut output.raw, batch.raw_json),
+        ] {
+            if !from.is_empty() {
+                if !to.is_empty() {
+                    to.push(',');
+                }
+                to.push_str(&from);
+            }
+        }
+        output.text.push_str(&batch.text);
+        if let Some(end) = batch.end {
+            output.end = end.to_json();
+        }
+    }
+
+    /// Feeds `bytes` in the given piece sizes (cycled), then ends the input.
+    fn decode(bytes: &[u8], pieces: &mut dyn FnMut() -> usize) -> Output {
+        let mut decoder = Decoder::new(Box::new(ChatParser::new()), None);
+        let mut output = Output::default();
+        let mut at = 0;
+        while at < bytes.len() {
+            let end = (at + pieces().max(1)).min(bytes.len());
+            decoder.push(&bytes[at..end]);
+            collect(&mut output, decoder.take_batch());
+            at = end;
+        }
+        decoder.finish();
+        collect(&mut output, decoder.take_batch());
+        output
+    }
+
+    /// The same bytes whole, byte by byte and in random pieces must decode identically.
+    fn assert_split_invariant(bytes: &[u8]) -> Output {
+        let whole = decode(bytes, &mut || usize::MAX);
+        assert_eq!(decode(bytes, &mut || 1), whole, "byte by byte");
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ bytes.len() as u64;
+        for _ in 0..8 {
+            let mut random = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % 97) as usize + 1
+            };
+            assert_eq!(decode(bytes, &mut random), whole, "random pieces");
+        }
+        whole
+    }
+
+    fn sse_of(payloads: &[&str]) -> Vec<u8> {
+        payloads
+            .iter()
+            .map(|p| format!("data: {p}\n\n"))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    #[test]
+    fn every_chat_fixture_decodes_the_same_for_any_split() {
+        let mut seen = 0;
+        for entry in std::fs::read_dir(FIXTURE_DIR).expect("fixtures beside the repository") {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let first = text
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or_default();
+            if !first.contains("chat.completion.chunk") {
+                continue;
+            }
+            let bytes = if path.extension().is_some_and(|e| e == "sse") {
+                text.into_bytes()
+            } else {
+                let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+                lines.push("[DONE]");
+                sse_of(&lines)
+            };
+            let output = assert_split_invariant(&bytes);
+            assert!(
+                output.end.starts_with("{\"final\":"),
+                "{path:?}: {}",
+                output.end
+            );
+            let deltas: serde_json::Value =
+                serde_json::from_str(&format!("[{}]", output.deltas)).unwrap();
+            assert!(
+                !deltas.as_array().unwrap().is_empty(),
+                "{path:?} gave no deltas"
+            );
+            seen += 1;
+        }
+        assert!(seen >= 10, "expected the chat fixtures, found {seen}");
+    }
+
+    #[test]
+    fn text_holds_choice_zero_content_only() {
+        let bytes = sse_of(&[
+            r#"{"choices":[{"index":1,"delta":{"content":"B"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"A"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"},{"index":1,"delta":{},"finish_reason":"stop"}]}"#,
+            "[DONE]",
+        ]);
+        let output = assert_split_invariant(&bytes);
+        assert_eq!(output.text, "A");
+        assert!(output
+            .deltas
+            .contains(r#"{"type":"text","choice":1,"text":"B"}"#));
+    }
+
+    #[test]
+    fn closing_without_done_after_every_choice_finished_is_a_normal_end() {
+        let bytes = sse_of(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#,
+        ]);
+        let output = assert_split_invariant(&bytes);
+        assert!(output.end.starts_with("{\"final\":"), "{}", output.end);
+    }
+
+    #[test]
+    fn closing_before_a_choice_finished_is_incomplete_with_partial() {
+        let bytes = sse_of(&[r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#]);
+        let output = assert_split_invariant(&bytes);
+        assert!(
+            output.end.contains(r#""kind":"incomplete""#),
+            "{}",
+            output.end
+        );
+        assert!(output.end.contains(r#""content":"Hi""#), "{}", output.end);
+    }
+
+    #[test]
+    fn an_empty_body_is_incomplete_without_partial() {
+        let output = decode(b"", &mut || 1);
+        assert!(
+            output.end.contains(r#""kind":"incomplete""#),
+            "{}",
+            output.end
+        );
+        assert!(output.end.ends_with(r#""partial":null}"#), "{}", output.end);
+    }
+
+    #[test]
+    fn a_body_without_sse_lines_is_a_parse_error() {
+        let output = assert_split_invariant(b"<html>not an event stream");
+        assert!(output.end.contains(r#""kind":"parse""#), "{}", output.end);
+    }
+
+    #[test]
+    fn provider_error_mid_stream_keeps_the_text_before_it() {
+        let bytes = sse_of(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+            r#"{"error":{"message":"overloaded","type":"server_error","code":503}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"lo"}}]}"#,
+        ]);
+        let output = assert_split_invariant(&bytes);
+        assert_eq!(output.text, "Hel");
+        assert!(output.end.contains(r#""kind":"stream""#), "{}", output.end);
+        assert!(output.end.contains(r#""apiCode":"503""#), "{}", output.end);
+        assert!(output.end.contains(r#""content":"Hel""#), "{}", output.end);
+    }
+
+    #[test]
+    fn bytes_after_done_are_ignored() {
+        let mut bytes = sse_of(&[
+            r#"{"choices":[{"index":0,"delta":{"content":"A"}}]}"#,
+            "[DONE]",
+        ]);
+        bytes.extend_from_slice(b"data: {not json}\n\n");
+        let output = assert_split_invariant(&bytes);
+        assert_eq!(output.text, "A");
+        assert!(output.end.starts_with("{\"final\":"), "{}", output.end);
+    }
+
+    #[test]
+    fn an_event_over_the_limit_is_a_parse_error_naming_the_limit() {
+        let mut decoder = Decoder::new(Box::new(ChatParser::new()), Some(64));
+        decoder.push(format!("data: {}\n\n", "x".repeat(100)).as_bytes());
+        let end = decoder.take_batch().end.expect("failed").to_json();
+        assert!(end.contains("64-byte limit"), "{end}");
+    }
+
+    #[test]
+    fn failures_never_carry_the_secret() {
+        let mut decoder = Decoder::new(Box::new(ChatParser::new()), None)
+            .with_secret(Some("sk-very-secret".into()));
+        decoder.push(b"data: {\"error\":{\"message\":\"bad key sk-very-secret\"}}\n\n");
+        let end = decoder.take_batch().end.expect("failed").to_json();
+        assert!(!end.contains("sk-very-secret"), "{end}");
+    }
 }

@@ -283,10 +283,9 @@ async fn run(request: Request, outlets: Outlets) {
                         decoder.push(&bytes);
                         note_chunks(&stats, decoder.chunks());
                         if decoder.is_done() {
+                            // `[DONE]` or a failure: stop reading; the verdict is recorded.
                             eof = true;
-                            if decoder.batch().end.is_none() {
-                                decoder.finish();
-                            }
+                            decoder.finish();
                         }
                     }
                     Ok(None) => {

@@ -84,12 +84,19 @@ export function chatFixtures() {
   return out
 }
 
-/** Choice 0's content, concatenating only string `delta.content` values. */
+/**
+ * Choice `choice`'s content: string `delta.content` values, plus the `{ type: 'text' }` parts
+ * when a provider (Mistral) sends content as an array of parts (its `thinking` parts are
+ * reasoning, not content).
+ */
 export function expectedText(chunks, choice = 0) {
   let text = ''
   for (const chunk of chunks) {
     for (const c of chunk.choices ?? []) {
-      if ((c.index ?? 0) === choice && typeof c.delta?.content === 'string') text += c.delta.content
+      if ((c.index ?? 0) !== choice) continue
+      const content = c.delta?.content
+      if (typeof content === 'string') text += content
+      else if (Array.isArray(content)) for (const part of content) if (part?.type === 'text' && typeof part.text === 'string') text += part.text
     }
   }
   return text
