@@ -303,29 +303,37 @@ class BaseStream {
     return snap
   }
 
-  /** Tool calls stream one after another per choice: a new index completes the previous. */
+  /**
+   * Tracks tool calls per choice and index, for the `toolCall` event. A call is whole when its
+   * choice finishes or the stream ends; when a new index starts, earlier calls whose arguments
+   * already parse as JSON are taken as whole too (calls usually stream one after another), while
+   * fragments of interleaved calls keep theirs open.
+   */
   #trackToolCall(delta) {
-    let open = this.#openCalls.get(delta.choice)
-    if (open && open.index !== delta.index) {
-      this.#closeToolCall(delta.choice)
-      open = undefined
-    }
-    if (!open) {
-      open = { id: delta.id ?? null, name: delta.name ?? '', arguments: '', index: delta.index, choice: delta.choice }
-      this.#openCalls.set(delta.choice, open)
+    let calls = this.#openCalls.get(delta.choice)
+    if (!calls) this.#openCalls.set(delta.choice, (calls = new Map()))
+    let call = calls.get(delta.index)
+    if (!call) {
+      for (const [index, open] of calls) {
+        if (isWholeJson(open.arguments)) {
+          calls.delete(index)
+          this.#emit('toolCall', open)
+        }
+      }
+      call = { id: delta.id ?? null, name: delta.name ?? '', arguments: '', index: delta.index, choice: delta.choice }
+      calls.set(delta.index, call)
     } else {
-      if (!open.id && delta.id) open.id = delta.id
-      if (!open.name && delta.name) open.name = delta.name
+      if (!call.id && delta.id) call.id = delta.id
+      if (!call.name && delta.name) call.name = delta.name
     }
-    open.arguments += delta.arguments
+    call.arguments += delta.arguments
   }
 
   #closeToolCall(choice) {
-    const open = this.#openCalls.get(choice)
-    if (open) {
-      this.#openCalls.delete(choice)
-      this.#emit('toolCall', open)
-    }
+    const calls = this.#openCalls.get(choice)
+    if (!calls) return
+    this.#openCalls.delete(choice)
+    for (const call of [...calls.values()].sort((a, b) => a.index - b.index)) this.#emit('toolCall', call)
   }
 
   #emit(event, ...args) {
@@ -379,6 +387,15 @@ class BaseStream {
     this.#settleFinal = null
     if (this.#state === 'done') resolve(this.#final)
     else reject(this.#error)
+  }
+}
+
+function isWholeJson(text) {
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
   }
 }
 

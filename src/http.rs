@@ -131,7 +131,10 @@ impl HttpClient {
             if let Some(azure) = &self.config.azure {
                 pairs.append_pair("api-version", &azure.api_version);
             }
-            for (k, v) in self.config.query.iter().chain(options.query.iter()) {
+            // A per-request value replaces the client's value of the same name.
+            let overridden = |k: &String| options.query.iter().any(|(name, _)| name == k);
+            let client_query = self.config.query.iter().filter(|(k, _)| !overridden(k));
+            for (k, v) in client_query.chain(options.query.iter()) {
                 pairs.append_pair(k, v);
             }
         }
