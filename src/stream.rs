@@ -346,3 +346,69 @@ fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
     };
     Failure::new(kind, message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{ClientConfig, RequestOptions};
+    use crate::openai::{Delta, Step, WireError};
+    use crate::sse::SseEvent;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A wire format with a bug: it panics on the first event.
+    struct PanickingParser;
+
+    impl WireParser for PanickingParser {
+        fn on_event(&mut self, _: &SseEvent, _: &mut Vec<Delta>) -> Result<Step, WireError> {
+            panic!("wire parser bug")
+        }
+        fn is_complete(&self) -> bool {
+            false
+        }
+        fn final_json(&self) -> String {
+            "{}".into()
+        }
+    }
+
+    /// A one-shot HTTP server on 127.0.0.1 answering with `body` as an event stream.
+    async fn serve_once(body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head.as_bytes()).await.unwrap();
+            socket.write_all(body.as_bytes()).await.unwrap();
+        });
+        url
+    }
+
+    fn client_for(url: String) -> Arc<HttpClient> {
+        let config: ClientConfig = serde_json::from_value(serde_json::json!({
+            "baseUrl": url, "timeoutMs": 5000, "idleTimeoutMs": 5000, "maxRetries": 0
+        }))
+        .unwrap();
+        Arc::new(HttpClient::new(config).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_engine_becomes_an_error_on_that_stream() {
+        let url = serve_once("data: {\"choices\":[]}\n\n").await;
+        let spec = RequestSpec {
+            method: reqwest::Method::POST,
+            path: "/chat/completions".into(),
+            body: Some("{}".into()),
+            options: RequestOptions::default(),
+        };
+        let handle = start(client_for(url), spec, None, Box::new(PanickingParser));
+        let batch = handle.batches.lock().await.recv().await.expect("a batch");
+        let end = batch.end.expect("the stream ended").to_json();
+        assert!(end.contains(r#""kind":"internal""#), "{end}");
+        assert!(end.contains("wire parser bug"), "{end}");
+    }
+}
