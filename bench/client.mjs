@@ -14,8 +14,9 @@ function mainThreadCpuNs() {
   return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'latin1').split(' ')[0])
 }
 
-// Each client: `setup()` loads its modules and builds its client (not measured), `run()` makes
-// the request and returns what it received: the text, or for fetch-bytes the byte count.
+// Each entry loads its modules and builds its client (not measured), then returns the function
+// that is timed: it makes the request and returns what it received (the text, or for
+// fetch-bytes the byte count).
 const clients = {
   'streamdelta-text': async () => {
     const { Client } = await import('../index.mjs')

@@ -221,7 +221,7 @@ impl SseParser {
         };
         match name {
             b"data" => {
-                let value = String::from_utf8_lossy(value);
+                let value = decode_utf8(value);
                 // Exact reservation: a single-line event costs one allocation and one copy.
                 self.data.reserve(value.len() + 1);
                 self.data.push_str(&value);
@@ -229,12 +229,12 @@ impl SseParser {
             }
             b"event" => {
                 self.event_type.clear();
-                self.event_type.push_str(&String::from_utf8_lossy(value));
+                self.event_type.push_str(&decode_utf8(value));
             }
             // UTF-8 encodes U+0000 only as the byte 0, and lossy decoding never produces it.
             b"id" if memchr(0, value).is_none() => {
                 self.last_id.clear();
-                self.last_id.push_str(&String::from_utf8_lossy(value));
+                self.last_id.push_str(&decode_utf8(value));
             }
             b"retry" => {
                 if let Some(ms) = parse_retry(value) {
@@ -282,6 +282,15 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
         }
         acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
     })
+}
+
+/// UTF-8 with invalid sequences as U+FFFD. Valid text (nearly always) takes the fast, vectorised
+/// validation path; only broken bytes pay for the lossy, byte-at-a-time decoder.
+fn decode_utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
 }
 
 #[cfg(test)]
