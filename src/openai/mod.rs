@@ -96,4 +96,11 @@ pub trait WireParser: Send {
 
     /// The accumulated result so far, shaped like the non-streaming API object, as JSON.
     fn final_json(&self) -> String;
+
+    /// For formats whose events carry a `sequence_number` (the Responses API): the highest one
+    /// seen, so that a broken background stream can resume after it. Events at or below it that
+    /// arrive again after a resume must be ignored by the parser itself.
+    fn resume_after(&self) -> Option<u64> {
+        None
+    }
 }
