@@ -6,6 +6,9 @@
 
 const { AbortError, fromFailure } = require('./errors')
 
+/** Internal: an iterator over the engine's batches themselves, for the relays (relay.js). */
+const kBatches = Symbol('streamdelta.batches')
+
 const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
 
 class BaseStream {
@@ -56,6 +59,11 @@ class BaseStream {
   /** Raw provider objects, in arrival order. */
   chunks() {
     return this.#openIterator('chunk')
+  }
+
+  /** @internal The batches themselves (see relay.js). */
+  [kBatches]() {
+    return this.#openIterator('batch')
   }
 
   on(event, listener) {
@@ -131,6 +139,26 @@ class BaseStream {
   /** `{ ttftMs, chunks, bytes, durationMs }` as of now. */
   get stats() {
     return this.#source.stats()
+  }
+
+  /** Relays the stream to a Node ServerResponse; resolves `{ ok, final?, error? }`, never rejects. */
+  pipeTo(res, options) {
+    return require('./relay').pipeTo(this, res, options)
+  }
+
+  /** The same bytes as `pipeTo`, as a web ReadableStream (for `new Response(...)`). */
+  toReadableStream(options) {
+    return require('./relay').toReadableStream(this, options)
+  }
+
+  /** The same bytes as `pipeTo`, as a Node Readable. */
+  toNodeStream(options) {
+    return require('./relay').toNodeStream(this, options)
+  }
+
+  /** Relays to a WebSocket, one JSON message per batch; resolves `{ ok, final?, error? }`. */
+  pipeToWebSocket(ws, options) {
+    return require('./relay').pipeToWebSocket(this, ws, options)
   }
 
   /** Resolves with `{ status, headers, requestId }` once response headers arrived. */
@@ -228,6 +256,7 @@ class BaseStream {
 
   #dispatch(batch) {
     const it = this.#iterator
+    if (it?.kind === 'batch' && (batch.deltaCount > 0 || batch.chunkCount > 0)) it.queue.push(batch)
     const rawWanted = it?.kind === 'chunk' || this.#listeners.has('chunk')
     if (rawWanted && batch.chunkCount > 0) {
       const chunks = JSON.parse(batch.raw())
@@ -403,4 +432,4 @@ function pushAll(it, items) {
   for (const item of items) it.queue.push(item)
 }
 
-module.exports = { BaseStream }
+module.exports = { BaseStream, kBatches }

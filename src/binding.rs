@@ -11,6 +11,7 @@ use crate::decode::{Batch, Decoder};
 use crate::http::{ClientConfig, HttpClient, RequestOptions, RequestSpec};
 use crate::openai::chat::ChatParser;
 use crate::openai::WireParser;
+use crate::relay::{self, RelayFormat};
 use crate::sse::{SseEvent, SseParser};
 use crate::stream::{self, ResponseState, StreamHandle};
 
@@ -112,6 +113,14 @@ impl NativeBatch {
     #[napi]
     pub fn raw(&self) -> String {
         self.inner.raw_array()
+    }
+
+    /// The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`.
+    #[napi]
+    pub fn relay(&self, format: String) -> Result<String> {
+        let format = RelayFormat::parse(&format)
+            .ok_or_else(|| invalid(format!("unknown relay format '{format}'")))?;
+        Ok(relay::render(&self.inner, format))
     }
 
     /// Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`.

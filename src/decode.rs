@@ -9,6 +9,8 @@ use crate::sse::{SseEvent, SseParser};
 /// pays only for the one it reads: the Delta JSON array, choice 0's text, the raw chunks.
 #[derive(Debug, Default)]
 pub struct Batch {
+    /// The deltas themselves, for the relay formats (`relay.rs`).
+    pub deltas: Vec<Delta>,
     /// `[{"type":"text",...},...]` without the brackets, comma-separated.
     pub deltas_json: String,
     pub delta_count: usize,
@@ -18,6 +20,8 @@ pub struct Batch {
     pub text: String,
     /// The raw provider objects, comma-separated JSON texts.
     pub raw_json: String,
+    /// Where each raw object lies in `raw_json` (start, end).
+    pub raw_spans: Vec<(usize, usize)>,
     /// Set on the last batch of a stream.
     pub end: Option<End>,
 }
@@ -156,7 +160,11 @@ impl Decoder {
                         if !self.batch.raw_json.is_empty() {
                             self.batch.raw_json.push(',');
                         }
+                        let start = self.batch.raw_json.len();
                         self.batch.raw_json.push_str(event.data.trim());
+                        self.batch
+                            .raw_spans
+                            .push((start, self.batch.raw_json.len()));
                     }
                     self.flush_deltas();
                     if step == Step::Done {
@@ -183,6 +191,7 @@ impl Decoder {
             // Serialising a plain enum into a String cannot fail.
             let _ = serde_json::to_writer(unsafe_vec(&mut self.batch.deltas_json), &delta);
             self.batch.delta_count += 1;
+            self.batch.deltas.push(delta);
         }
     }
 

@@ -5,6 +5,7 @@ pub mod decode;
 pub mod failure;
 pub mod http;
 pub mod openai;
+pub mod relay;
 pub mod sse;
 pub mod stream;
 
