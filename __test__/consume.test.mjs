@@ -3,6 +3,7 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import { startServer, startSse, sseChunk, chatChunk } from './helpers/server.mjs'
 import { sseBody, writePieces, randomPieces, bytePieces, chatFixtures, expectedText, collect, sleep } from './helpers/sse.mjs'
@@ -510,7 +511,7 @@ describe('module entry points', { timeout: 60_000 }, () => {
   test("require('streamdelta') and import from index.mjs give the same classes", () => {
     const require = createRequire(import.meta.url)
     const byName = require('streamdelta')
-    const byPath = require('/work/main')
+    const byPath = require(fileURLToPath(new URL('..', import.meta.url)))
     assert.equal(byName.Client, Client)
     assert.equal(byPath.Client, Client)
     assert.equal(byName.AbortError, AbortError)

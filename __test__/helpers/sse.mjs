@@ -3,8 +3,10 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
 
-export const FIXTURE_DIR = '/work/shared/fixtures/ai-sdk'
+// The shared fixtures sit beside the repository (CI clones it with shared/ next to it).
+export const FIXTURE_DIR = fileURLToPath(new URL('../../../shared/fixtures/ai-sdk', import.meta.url))
 
 /** A small seeded PRNG (mulberry32) so a failing random split can be reproduced from its seed. */
 export function prng(seed) {
