@@ -265,6 +265,63 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
   readonly stats: StreamStats
   /** Resolves once response headers arrived (rejects if the request failed before them). For `parseChatStream`, resolves with the `Response`'s status and headers, or `null` for other sources. */
   readonly response: Promise<ResponseInfo | null>
+
+  /**
+   * Relays the stream to a Node `ServerResponse` (node:http, Express, Fastify's `reply.raw`).
+   * Waits for the upstream response first: a failure before the first byte becomes an HTTP
+   * status (upstream 4xx kept, 401/403 and 5xx -> 502, timeouts -> 504) with a JSON body
+   * `{ error: { message, type, code } }`. Then sets `content-type`,
+   * `cache-control: no-cache, no-transform` and `x-accel-buffering: no`, writes one chunk per
+   * batch (calling `res.flush()` when present, as the `compression` middleware adds), pauses
+   * the upstream read while `res.write()` is full until `drain`, sends `: ping` comments after
+   * `heartbeat` ms of silence (SSE formats), aborts the upstream when the client disconnects,
+   * and reports a later upstream error in-band in the chosen format before ending.
+   * Never rejects: resolves `{ ok: true, final }` or `{ ok: false, error }`.
+   */
+  pipeTo(res: import('node:http').ServerResponse, options?: RelayOptions): Promise<RelayResult<Final>>
+  /** The same bytes as `pipeTo`, as a web `ReadableStream` (for `new Response(...)`). Cancelling it aborts the stream. */
+  toReadableStream(options?: RelayOptions): ReadableStream<Uint8Array>
+  /** The same bytes as `pipeTo`, as a Node `Readable`. Destroying it aborts the stream. */
+  toNodeStream(options?: RelayOptions): Readable
+  /**
+   * Relays to a WebSocket (anything with `send`, `close`, `bufferedAmount` and a `close` event,
+   * such as a `ws` server socket): one message per batch. `events`: a JSON array of `Delta`
+   * objects, then `[{"type":"done"}]` (the socket stays open for the next prompt); `ndjson`:
+   * Delta lines. Upstream errors send `{ type: 'error', message, type, code }` then close with
+   * 1011. Waits while `bufferedAmount` is over 1 MiB; the socket closing aborts the upstream.
+   */
+  pipeToWebSocket(ws: RelayWebSocket, options?: { format?: 'events' | 'ndjson' }): Promise<RelayResult<Final>>
+}
+
+/**
+ * Relay formats. `openai`: `data: {chunk}` SSE ending with `data: [DONE]` (the provider's chunks
+ * relayed as they came, readable by the official SDKs); `events`: named SSE events for
+ * `EventSource` (`text`/`refusal`/`reasoning` with a JSON string as data for choice 0 and the
+ * whole delta for other choices, `toolCall` (the delta), `finish` `{reason, choice}`, `usage`,
+ * `error`, `done`); `text`: content only; `ndjson`: one Delta JSON per line. Every data line is
+ * JSON or split per line: no payload text can inject SSE fields.
+ */
+export type RelayFormat = 'openai' | 'events' | 'text' | 'ndjson'
+
+export interface RelayOptions {
+  /** Default `'openai'`. */
+  format?: RelayFormat
+  /** Ms of upstream silence before a `: ping` comment (SSE formats). Default 15_000; `false` disables. */
+  heartbeat?: number | false
+}
+
+export type RelayResult<Final> = { ok: true; final: Final } | { ok: false; error: StreamDeltaError | Error }
+
+/** What `pipeToWebSocket` needs of a WebSocket. */
+export interface RelayWebSocket {
+  send(data: string): void
+  close(code?: number, reason?: string): void
+  readonly bufferedAmount: number
+  readonly readyState?: number
+  on?(event: 'close', listener: () => void): unknown
+  off?(event: 'close', listener: () => void): unknown
+  addEventListener?(event: 'close', listener: () => void): void
+  removeEventListener?(event: 'close', listener: () => void): void
 }
 
 /** A streamed chat completion. */

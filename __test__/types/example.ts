@@ -100,6 +100,15 @@ async function everything(): Promise<void> {
   const fromIterable = parseChatStream((async function* () { yield new Uint8Array([1]) })())
   console.log(await parsed.finalText(), fromFetch.stats, fromIterable.stats)
 
+  const relayed = await client.chat({ model: 'm', messages: [] }).pipeTo({} as import('node:http').ServerResponse, { format: 'events', heartbeat: 1000 })
+  if (relayed.ok) console.log(relayed.final.choices.length)
+  else console.log(relayed.error.message)
+  const web: ReadableStream<Uint8Array> = client.chat({ model: 'm', messages: [] }).toReadableStream({ format: 'ndjson' })
+  const node: Readable = client.chat({ model: 'm', messages: [] }).toNodeStream({ format: 'text', heartbeat: false })
+  const ws = { send(_: string) {}, close() {}, bufferedAmount: 0, on() {} }
+  await client.chat({ model: 'm', messages: [] }).pipeToWebSocket(ws, { format: 'ndjson' })
+  console.log(web.locked, node.readable)
+
   const parser = new SseParser({ maxEventBytes: 4096 })
   const sse: SseEvent[] = [...parser.feed(new Uint8Array([100])), ...parser.feed('data: x\n\n'), ...parser.end()]
   console.log(sse.map((e) => [e.event, e.data, e.id, e.retry ?? 0]))
