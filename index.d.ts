@@ -32,6 +32,8 @@ export interface ClientOptions {
   maxRetries?: number
   /** Largest single SSE event accepted, in bytes; a larger one fails with `ParseError`. Default 128 MiB. */
   maxEventBytes?: number
+  /** `'debug'` logs requests, statuses, retries and timings to stderr (the key never appears). Default: `process.env.STREAMDELTA_LOG ?? 'off'`. */
+  log?: 'debug' | 'off'
   /** Azure OpenAI layout: `{baseURL}/openai/deployments/{deployment ?? body.model}/...?api-version=` and the `api-key` header. */
   azure?: { apiVersion: string; deployment?: string }
 }

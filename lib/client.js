@@ -45,6 +45,13 @@ function pairs(value, name) {
   return out
 }
 
+/** `log: 'debug'` or `STREAMDELTA_LOG=debug`: requests, statuses, retries and timings on stderr. */
+function logLevel(value) {
+  const level = value ?? process.env.STREAMDELTA_LOG ?? 'off'
+  if (level !== 'debug' && level !== 'off') fail(`log must be 'debug' or 'off', got '${level}'`)
+  return level
+}
+
 function parseBaseURL(value) {
   if (typeof value !== 'string') fail(`baseURL must be a string, got ${typeof value}`)
   let url
@@ -84,6 +91,7 @@ class Client {
       maxRetries: optionalCount(options.maxRetries, 'maxRetries') ?? DEFAULT_MAX_RETRIES,
       maxEventBytes: optionalCount(options.maxEventBytes, 'maxEventBytes'),
       azure: azure ? { apiVersion: azure.apiVersion, deployment: azure.deployment ?? undefined } : undefined,
+      debug: logLevel(options.log) === 'debug',
     }
     this.#config = config
     this.#native = new NativeClient(JSON.stringify(config))

@@ -26,6 +26,9 @@ pub struct ClientConfig {
     pub max_retries: u32,
     pub max_event_bytes: Option<usize>,
     pub azure: Option<AzureConfig>,
+    /// Debug log to stderr (`STREAMDELTA_LOG=debug` or the client's `log: 'debug'`).
+    #[serde(default)]
+    pub debug: bool,
 }
 
 /// Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`.
@@ -88,6 +91,19 @@ impl HttpClient {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// One debug log line on stderr, with the API key scrubbed (it is never logged on purpose:
+    /// request headers are not logged at all).
+    pub fn debug(&self, line: &str) {
+        if !self.config.debug {
+            return;
+        }
+        let line = match self.config.api_key.as_deref().filter(|k| k.len() >= 4) {
+            Some(key) if line.contains(key) => line.replace(key, "[redacted]"),
+            _ => line.to_string(),
+        };
+        eprintln!("[streamdelta] {line}");
     }
 
     pub fn idle_timeout(&self, spec: &RequestSpec) -> Duration {
@@ -197,6 +213,8 @@ impl HttpClient {
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
+            let started = std::time::Instant::now();
+            self.debug(&format!("-> {} {url} (attempt {attempt})", spec.method));
             let mut request = self
                 .inner
                 .request(spec.method.clone(), url.clone())
@@ -213,9 +231,21 @@ impl HttpClient {
                     )),
                     Ok(Err(e)) => Err((connection_failure(&e), None)),
                     Ok(Ok(response)) if response.status().is_success() => {
-                        return self.check_event_stream(response).await
+                        self.debug(&format!(
+                            "<- {} {} in {} ms",
+                            response.status().as_u16(),
+                            spec.path,
+                            started.elapsed().as_millis()
+                        ));
+                        return self.check_event_stream(response).await;
                     }
                     Ok(Ok(response)) => {
+                        self.debug(&format!(
+                            "<- {} {} in {} ms",
+                            response.status().as_u16(),
+                            spec.path,
+                            started.elapsed().as_millis()
+                        ));
                         let should = should_retry(&response);
                         let wait = retry_delay(response.headers(), attempt);
                         Err((self.api_failure(response).await, Some((should, wait))))
@@ -238,6 +268,11 @@ impl HttpClient {
             let wait = hint
                 .and_then(|(_, w)| w)
                 .unwrap_or_else(|| backoff(attempt));
+            self.debug(&format!(
+                "retrying in {} ms: {}",
+                wait.as_millis(),
+                failure.message
+            ));
             tokio::time::sleep(wait).await;
         }
     }
@@ -339,12 +374,52 @@ fn retry_delay(headers: &HeaderMap, _attempt: u32) -> Option<Duration> {
     let ms = if let Some(ms) = get("retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok()) {
         Some(ms)
     } else {
-        get("retry-after")
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .map(|s| s * 1000.0)
+        get("retry-after").and_then(|v| {
+            let v = v.trim();
+            v.parse::<f64>()
+                .ok()
+                .map(|s| s * 1000.0)
+                .or_else(|| ms_until_http_date(v))
+        })
     };
     ms.filter(|ms| (0.0..=60_000.0).contains(ms))
         .map(|ms| Duration::from_millis(ms as u64))
+}
+
+/// Milliseconds from now until an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form
+/// HTTP dates take in `retry-after`; negative when it is past.
+fn ms_until_http_date(text: &str) -> Option<f64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, sec] = hms.as_slice() else {
+        return None;
+    };
+    // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let then_ms = ((days * 86_400 + h * 3600 + m * 60 + sec) * 1000) as f64;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_millis() as f64;
+    Some(then_ms - now_ms)
 }
 
 /// Exponential backoff: min(0.5 * 2^(n-1), 8) s with up to 25 % jitter taken off.
@@ -427,4 +502,33 @@ pub fn failure_from_error_value(kind: FailureKind, value: &serde_json::Value) ->
     failure.api_code = text("code");
     failure.param = text("param");
     failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_are_read_as_a_wait() {
+        let past = ms_until_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        let expected = 784_111_777_000.0
+            - std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as f64;
+        assert!((past - expected).abs() < 5_000.0, "{past} vs {expected}");
+        assert_eq!(ms_until_http_date("soon"), None);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped_with_jitter() {
+        for attempt in 1..10 {
+            let base = (0.5 * 2f64.powi(attempt as i32 - 1)).min(8.0);
+            let wait = backoff(attempt).as_secs_f64();
+            assert!(
+                wait <= base && wait >= base * 0.75,
+                "attempt {attempt}: {wait}"
+            );
+        }
+    }
 }

@@ -303,8 +303,14 @@ async fn run(request: Request, outlets: Outlets) {
             permit = tx.reserve(), if has_batch => match permit {
                 Ok(permit) => {
                     let batch = lock(&shared).as_mut().expect("decoder is set").take_batch();
-                    if batch.end.is_some() {
+                    if let Some(end) = &batch.end {
                         stats.mark_end();
+                        let (_, chunks, bytes, ms) = stats.snapshot();
+                        let how = match end {
+                            End::Finished { .. } => "finished".to_string(),
+                            End::Failed { failure, .. } => format!("failed: {}", failure.message),
+                        };
+                        client.debug(&format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"));
                     }
                     permit.send(batch);
                 }
