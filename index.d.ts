@@ -70,6 +70,32 @@ export class Client {
    * body that is not an object, a missing `model`, or malformed options.
    */
   chat(body: ChatCompletionRequest, options?: RequestOptions): ChatStream
+  /**
+   * Streams a Responses API answer: POST `{baseURL}/responses` with `stream: true`. With
+   * `background: true`, a stream that breaks after sequence-numbered events reconnects with
+   * `starting_after` (within `maxRetries`), skips what it already had, and carries on as one stream.
+   */
+  responses(body: ResponseRequest, options?: RequestOptions): ResponseStream
+  /** Re-attaches to a background response: GET `{baseURL}/responses/{id}?stream=true&starting_after=N`. */
+  resumeResponse(id: string, position?: { startingAfter?: number }, options?: RequestOptions): ResponseStream
+  /** Streams a legacy completion: POST `{baseURL}/completions` with `stream: true`. */
+  completions(body: CompletionRequest, options?: RequestOptions): CompletionStream
+}
+
+/** The request body of `/responses`. `stream: true` is always sent. */
+export interface ResponseRequest {
+  model: string
+  input?: unknown
+  /** Run in the background; the stream resumes by itself if it breaks. */
+  background?: boolean
+  [key: string]: unknown
+}
+
+/** The request body of the legacy `/completions`. `stream: true` is always sent. */
+export interface CompletionRequest {
+  model: string
+  prompt: string | string[]
+  [key: string]: unknown
 }
 
 // ---------------------------------------------------------------------------------------
@@ -332,6 +358,59 @@ export declare class ChatStream extends BaseStream<ChatCompletion, ChatCompletio
   finalText(): Promise<string>
 }
 
+/** A Responses API event object (`response.output_text.delta`, `response.completed`, ... and types not known yet). */
+export interface ResponseEvent {
+  type: string
+  sequence_number?: number
+  [key: string]: unknown
+}
+
+/** The Response object (`response.completed`'s `response`, or the accumulation when a server sent none). */
+export interface ResponseObject {
+  id: string
+  object: 'response'
+  status: string
+  model?: string
+  output: Array<Record<string, unknown>>
+  /** The whole output text (openai-node's convenience field, filled in by streamdelta). */
+  output_text: string
+  usage: Usage | null
+  [key: string]: unknown
+}
+
+/** A streamed Responses API answer. Deltas: `text`, `refusal`, `reasoning`, `toolCall` (function calls), `finish`, `usage`; `chunks()` yields every event object. */
+export declare class ResponseStream extends BaseStream<ResponseObject, ResponseEvent> {
+  /** The whole output text. */
+  finalText(): Promise<string>
+}
+
+/** A legacy `text_completion` chunk. */
+export interface CompletionChunk {
+  id: string
+  object: 'text_completion' | string
+  created: number
+  model: string
+  choices: Array<{ index: number; text: string; finish_reason: string | null; logprobs?: unknown }>
+  usage?: Usage | null
+  [key: string]: unknown
+}
+
+/** The accumulated legacy completion. */
+export interface Completion {
+  id: string
+  object: 'text_completion'
+  created: number
+  model: string
+  choices: Array<{ index: number; text: string; finish_reason: string | null; logprobs: null }>
+  usage: Usage | null
+}
+
+/** A streamed legacy completion. */
+export declare class CompletionStream extends BaseStream<Completion, CompletionChunk> {
+  /** Choice 0's whole text. */
+  finalText(): Promise<string>
+}
+
 /** SSE bytes you already have. */
 export type ByteSource =
   | Response
@@ -347,6 +426,10 @@ export interface ParseOptions {
 
 /** Parses chat-completion SSE bytes from any source into a `ChatStream`. */
 export declare function parseChatStream(source: ByteSource, options?: ParseOptions): ChatStream
+/** Parses Responses API SSE bytes from any source into a `ResponseStream`. */
+export declare function parseResponseStream(source: ByteSource, options?: ParseOptions): ResponseStream
+/** Parses legacy completions SSE bytes from any source into a `CompletionStream`. */
+export declare function parseCompletionStream(source: ByteSource, options?: ParseOptions): CompletionStream
 
 // ---------------------------------------------------------------------------------------
 // The bare event-stream parser

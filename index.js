@@ -3,7 +3,7 @@
 
 const { NativeDecoder, NativeSseParser } = require('./binding.js')
 const { Client } = require('./lib/client')
-const { ChatStream } = require('./lib/streams')
+const { ChatStream, ResponseStream, CompletionStream } = require('./lib/streams')
 const { BaseStream } = require('./lib/stream')
 const { ByteSource } = require('./lib/sources')
 const errors = require('./lib/errors')
@@ -13,8 +13,22 @@ const errors = require('./lib/errors')
  * a Node Readable or an AsyncIterable<Uint8Array>) into a ChatStream.
  */
 function parseChatStream(source, options = {}) {
-  const decoder = new NativeDecoder('chat', options.maxEventBytes ?? undefined)
-  return new ChatStream(new ByteSource(decoder, source), { signal: options.signal })
+  return parseWith(ChatStream, 'chat', source, options)
+}
+
+/** Parses Responses API SSE bytes you already have into a ResponseStream. */
+function parseResponseStream(source, options = {}) {
+  return parseWith(ResponseStream, 'responses', source, options)
+}
+
+/** Parses legacy completions SSE bytes you already have into a CompletionStream. */
+function parseCompletionStream(source, options = {}) {
+  return parseWith(CompletionStream, 'completions', source, options)
+}
+
+function parseWith(StreamClass, format, source, options) {
+  const decoder = new NativeDecoder(format, options.maxEventBytes ?? undefined)
+  return new StreamClass(new ByteSource(decoder, source), { signal: options.signal })
 }
 
 /** The bare WHATWG event-stream parser: feed bytes, get events. */
@@ -39,7 +53,11 @@ module.exports = {
   Client,
   BaseStream,
   ChatStream,
+  ResponseStream,
+  CompletionStream,
   parseChatStream,
+  parseResponseStream,
+  parseCompletionStream,
   SseParser,
   StreamDeltaError: errors.StreamDeltaError,
   APIError: errors.APIError,

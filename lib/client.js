@@ -4,7 +4,7 @@
 
 const { NativeClient } = require('../binding.js')
 const { EngineSource } = require('./sources')
-const { ChatStream } = require('./streams')
+const { ChatStream, ResponseStream, CompletionStream } = require('./streams')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
@@ -107,13 +107,45 @@ class Client {
    * @returns {ChatStream}
    */
   chat(body, options) {
-    const model = checkBody(body, this.#config)
+    return this.#open(ChatStream, 'chat', 'POST', '/chat/completions', body, options)
+  }
+
+  /**
+   * Streams a Responses API answer: POST `/responses` with `stream: true`. A request made with
+   * `background: true` resumes by itself when the stream breaks (see resumeResponse).
+   * @returns {ResponseStream}
+   */
+  responses(body, options) {
+    return this.#open(ResponseStream, 'responses', 'POST', '/responses', body, options, { resume: body?.background === true })
+  }
+
+  /**
+   * Re-attaches to a background response: GET `/responses/{id}?stream=true&starting_after=N`.
+   * @returns {ResponseStream}
+   */
+  resumeResponse(id, { startingAfter } = {}, options) {
+    if (typeof id !== 'string' || id === '' || /[/?#]/.test(id)) fail('id must be a response id string')
+    if (startingAfter !== undefined && (!Number.isInteger(startingAfter) || startingAfter < 0)) fail('startingAfter must be a non-negative integer')
+    const query = { ...(options?.query ?? {}), stream: 'true' }
+    if (startingAfter !== undefined) query.starting_after = String(startingAfter)
+    return this.#open(ResponseStream, 'responses', 'GET', `/responses/${encodeURIComponent(id)}`, undefined, { ...options, query }, { resume: true })
+  }
+
+  /**
+   * Streams a legacy completion: POST `/completions` with `stream: true`.
+   * @returns {CompletionStream}
+   */
+  completions(body, options) {
+    return this.#open(CompletionStream, 'completions', 'POST', '/completions', body, options)
+  }
+
+  #open(StreamClass, format, method, path, body, options, extra = {}) {
+    const model = body === undefined ? undefined : checkBody(body, this.#config)
     const request = requestOptions(options)
-    const payload = JSON.stringify({ ...body, stream: true })
-    const native = request.signal?.aborted
-      ? null
-      : this.#native.open('chat', 'POST', '/chat/completions', payload, JSON.stringify(request.wire), model)
-    return new ChatStream(native ? new EngineSource(native) : abortedSource(), { signal: request.signal })
+    const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
+    const wire = JSON.stringify({ ...request.wire, ...extra })
+    const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
+    return new StreamClass(native ? new EngineSource(native) : abortedSource(), { signal: request.signal })
   }
 }
 

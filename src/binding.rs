@@ -10,6 +10,8 @@ use napi_derive::napi;
 use crate::decode::{Batch, Decoder};
 use crate::http::{ClientConfig, HttpClient, RequestOptions, RequestSpec};
 use crate::openai::chat::ChatParser;
+use crate::openai::completions::CompletionsParser;
+use crate::openai::responses::ResponsesParser;
 use crate::openai::WireParser;
 use crate::relay::{self, RelayFormat};
 use crate::sse::{SseEvent, SseParser};
@@ -22,6 +24,8 @@ fn invalid(message: impl Into<String>) -> Error {
 fn wire_for(format: &str) -> Result<Box<dyn WireParser>> {
     match format {
         "chat" => Ok(Box::new(ChatParser::new())),
+        "responses" => Ok(Box::new(ResponsesParser::new())),
+        "completions" => Ok(Box::new(CompletionsParser::new())),
         other => Err(invalid(format!("unknown stream format '{other}'"))),
     }
 }

@@ -87,16 +87,17 @@ pub struct Decoder {
     chunks: u64,
     /// The API key, scrubbed from every failure this decoder records.
     secret: Option<String>,
+    /// Body bytes received over every connection of this stream (resumes included).
+    received: u64,
+    max_event_bytes: Option<usize>,
 }
 
 impl Decoder {
     pub fn new(wire: Box<dyn WireParser>, max_event_bytes: Option<usize>) -> Self {
-        let sse = match max_event_bytes {
-            Some(limit) => SseParser::with_max_event_bytes(limit),
-            None => SseParser::new(),
-        };
         Decoder {
-            sse,
+            sse: sse_parser(max_event_bytes),
+            max_event_bytes,
+            received: 0,
             wire,
             events: Vec::new(),
             deltas: Vec::new(),
@@ -112,6 +113,21 @@ impl Decoder {
     pub fn with_secret(mut self, secret: Option<String>) -> Self {
         self.secret = secret;
         self
+    }
+
+    /// A resumed stream starts on a new connection: whatever partial line the broken one left
+    /// is dropped, while the wire format keeps its accumulation (and skips replayed events).
+    pub fn restart_framing(&mut self) {
+        self.sse = sse_parser(self.max_event_bytes);
+    }
+
+    /// Where a broken stream can resume: the response id and the last sequence number, for
+    /// formats that have them.
+    pub fn resume_point(&self) -> Option<(String, u64)> {
+        let after = self.wire.resume_after()?;
+        let partial: serde_json::Value = serde_json::from_str(&self.wire.final_json()).ok()?;
+        let id = partial.get("id")?.as_str().filter(|id| !id.is_empty())?;
+        Some((id.to_string(), after))
     }
 
     /// Provider chunks decoded so far.
@@ -137,6 +153,7 @@ impl Decoder {
         if self.is_done() {
             return;
         }
+        self.received += bytes.len() as u64;
         if let Err(e) = self.sse.feed(bytes, &mut self.events) {
             self.fail(Failure::new(FailureKind::Parse, e.to_string()));
             return;
@@ -229,7 +246,7 @@ impl Decoder {
         if self.ended {
             return;
         }
-        let partial_json = (self.sse.bytes_seen() > 0).then(|| self.wire.final_json());
+        let partial_json = (self.received > 0).then(|| self.wire.final_json());
         self.end_with(End::Failed {
             failure: Box::new(failure.redact(self.secret.as_deref())),
             partial_json,
@@ -244,6 +261,13 @@ impl Decoder {
     /// The accumulated result so far (for failures raised outside the decoder).
     pub fn partial_json(&self) -> String {
         self.wire.final_json()
+    }
+}
+
+fn sse_parser(max_event_bytes: Option<usize>) -> SseParser {
+    match max_event_bytes {
+        Some(limit) => SseParser::with_max_event_bytes(limit),
+        None => SseParser::new(),
     }
 }
 

@@ -50,6 +50,10 @@ pub struct RequestOptions {
     pub timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
+    /// A background Responses request: a stream that breaks after sequence-numbered events is
+    /// resumed with `starting_after` (within `maxRetries`).
+    #[serde(default)]
+    pub resume: bool,
 }
 
 /// One request to make: the endpoint path under `baseURL` and the JSON body.
@@ -104,6 +108,10 @@ impl HttpClient {
             _ => line.to_string(),
         };
         eprintln!("[streamdelta] {line}");
+    }
+
+    pub fn max_retries(&self, spec: &RequestSpec) -> u32 {
+        spec.options.max_retries.unwrap_or(self.config.max_retries)
     }
 
     pub fn idle_timeout(&self, spec: &RequestSpec) -> Duration {

@@ -257,7 +257,36 @@ async fn run(request: Request, outlets: Outlets) {
     );
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
+    let max_retries = client.max_retries(&spec);
+    let mut resumes = 0;
+    // A broken background stream waiting to be resumed: where, and why it broke.
+    let mut broken: Option<((String, u64), Option<Failure>)> = None;
     loop {
+        if let Some(((id, after), cause)) = broken.take() {
+            resumes += 1;
+            client.debug(&format!(
+                "resuming response {id} after sequence number {after}"
+            ));
+            match client.open(&resume_spec(&spec, &id, after), None).await {
+                Ok(resumed) => {
+                    response = resumed;
+                    lock(&shared)
+                        .as_mut()
+                        .expect("decoder is set")
+                        .restart_framing();
+                    idle_deadline = tokio::time::Instant::now() + idle;
+                }
+                Err(failure) => {
+                    eof = true;
+                    let decoder = &mut *lock(&shared);
+                    let decoder = decoder.as_mut().expect("decoder is set");
+                    match cause {
+                        Some(cause) => decoder.fail(cause),
+                        None => decoder.fail(*failure),
+                    }
+                }
+            }
+        }
         let (read_more, has_batch) = {
             let guard = lock(&shared);
             let batch = guard.as_ref().expect("decoder is set").batch();
@@ -289,14 +318,22 @@ async fn run(request: Request, outlets: Outlets) {
                         }
                     }
                     Ok(None) => {
-                        eof = true;
-                        decoder.finish();
+                        if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
+                            broken = Some((point, None));
+                        } else {
+                            eof = true;
+                            decoder.finish();
+                        }
                     }
                     Err(error) => {
-                        eof = true;
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
                         let failure = read_failure(&error, nothing_read);
-                        decoder.fail(failure);
+                        if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
+                            broken = Some((point, Some(failure)));
+                        } else {
+                            eof = true;
+                            decoder.fail(failure);
+                        }
                     }
                 }
             },
@@ -324,6 +361,35 @@ async fn run(request: Request, outlets: Outlets) {
         }
     }
     stats.mark_end();
+}
+
+/// Whether a stream that just broke can be resumed, and from where: only background Responses
+/// requests whose events carried sequence numbers, within `maxRetries` resumes.
+fn resumable(
+    spec: &RequestSpec,
+    decoder: &Decoder,
+    resumes: u32,
+    max_retries: u32,
+) -> Option<(String, u64)> {
+    if !spec.options.resume || resumes >= max_retries || decoder.is_done() {
+        return None;
+    }
+    decoder.resume_point()
+}
+
+/// `GET /responses/{id}?stream=true&starting_after=N` with the original request's options.
+fn resume_spec(original: &RequestSpec, id: &str, after: u64) -> RequestSpec {
+    let mut options = original.options.clone();
+    options.query.push(("stream".into(), "true".into()));
+    options
+        .query
+        .push(("starting_after".into(), after.to_string()));
+    RequestSpec {
+        method: reqwest::Method::GET,
+        path: format!("/responses/{id}"),
+        body: None,
+        options,
+    }
 }
 
 fn note_chunks(stats: &Stats, chunks: u64) {

@@ -3,7 +3,11 @@
 import {
   Client,
   ChatStream,
+  ResponseStream,
+  CompletionStream,
   parseChatStream,
+  parseResponseStream,
+  parseCompletionStream,
   SseParser,
   StreamDeltaError,
   APIError,
@@ -108,6 +112,17 @@ async function everything(): Promise<void> {
   const ws = { send(_: string) {}, close() {}, bufferedAmount: 0, on() {} }
   await client.chat({ model: 'm', messages: [] }).pipeToWebSocket(ws, { format: 'ndjson' })
   console.log(web.locked, node.readable)
+
+  const responses: ResponseStream = client.responses({ model: 'o4-mini', input: 'hi', background: true })
+  for await (const event of responses.chunks()) console.log(event.type, event.sequence_number)
+  const response = await responses.final()
+  console.log(response.output_text, response.usage?.total_tokens, await responses.finalText())
+  const resumed: ResponseStream = client.resumeResponse('resp_123', { startingAfter: 4 }, { signal: controller.signal })
+  const legacy: CompletionStream = client.completions({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi' })
+  const completion = await legacy.final()
+  console.log(completion.choices[0].text, await legacy.finalText(), resumed.stats)
+  console.log(parseResponseStream(Readable.from([])).stats, parseCompletionStream(Readable.from([])).stats)
+  new Client({ log: 'debug' })
 
   const parser = new SseParser({ maxEventBytes: 4096 })
   const sse: SseEvent[] = [...parser.feed(new Uint8Array([100])), ...parser.feed('data: x\n\n'), ...parser.end()]

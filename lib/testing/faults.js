@@ -102,8 +102,8 @@ function streamErrorObject(given = {}) {
   return { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: 'server_error', ...given }
 }
 
-/** Answers a `status` fault: OpenAI's JSON error body (or the given body) with its headers. */
-function sendStatusFault(res, fault, { model, requestId }) {
+/** Answers a `status` fault: OpenAI's JSON error body (or the given body), the script's headers, then the fault's. */
+function sendStatusFault(res, fault, { model, requestId, headers = {} }) {
   let body
   let contentType
   if (typeof fault.body === 'string') {
@@ -113,7 +113,7 @@ function sendStatusFault(res, fault, { model, requestId }) {
     body = JSON.stringify(fault.body ?? { error: errorObjectFor(fault.status, fault.error, model) })
     contentType = 'application/json; charset=utf-8'
   }
-  res.writeHead(fault.status, { 'content-type': contentType, 'x-request-id': requestId, ...fault.headers })
+  res.writeHead(fault.status, { 'content-type': contentType, 'x-request-id': requestId, ...headers, ...fault.headers })
   res.end(body)
 }
 

@@ -116,8 +116,9 @@ async function startMockServer(options = {}) {
     const { record: entry, markClosed } = makeRecord({ index: index++, method: req.method, url, headers: req.headers, body, endpoint: where?.endpoint ?? null, model })
     if (record) requests.push(entry)
     const controller = new AbortController()
+    let dropped = false
     res.once('close', () => {
-      if (!res.writableFinished) entry.clientClosed = !closing
+      if (!res.writableFinished) entry.clientClosed = !closing && !dropped
       controller.abort()
       markClosed()
     })
@@ -163,7 +164,7 @@ async function startMockServer(options = {}) {
         return
       }
     }
-    if (fault?.kind === 'status') return sendStatusFault(res, fault, { model, requestId })
+    if (fault?.kind === 'status') return sendStatusFault(res, fault, { model, requestId, headers: plan.headers })
     res.writeHead(200, streamHeaders(requestId, plan))
     if (fault?.kind === 'empty') return res.end()
     res.flushHeaders()
@@ -173,7 +174,7 @@ async function startMockServer(options = {}) {
       stored.set(format.ids.response, { plan, body, model: format.model, ids: format.ids })
       if (stored.size > MAX_STORED_RESPONSES) stored.delete(stored.keys().next().value)
     }
-    await play(res, format, plan, fault, controller.signal)
+    await play(res, format, plan, fault, controller.signal, () => (dropped = true))
   }
 
   /** GET /responses/{id}?stream=true&starting_after=N: the events after N, without faults. */

@@ -2,6 +2,8 @@
 //! Knows nothing of HTTP or napi: the `stream` module drives a `WireParser` with SSE events.
 
 pub mod chat;
+pub mod completions;
+pub mod responses;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
