@@ -315,7 +315,7 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Relays to a WebSocket (anything with `send`, `close`, `bufferedAmount` and a `close` event,
    * such as a `ws` server socket): one message per batch. `events`: a JSON array of `Delta`
    * objects, then `[{"type":"done"}]` (the socket stays open for the next prompt); `ndjson`:
-   * Delta lines. Upstream errors send `{ type: 'error', message, type, code }` then close with
+   * Delta lines. Upstream errors send `{ type: 'error', error: { message, type, code } }` then close with
    * 1011. Waits while `bufferedAmount` is over 1 MiB; the socket closing aborts the upstream.
    */
   pipeToWebSocket(ws: RelayWebSocket, options?: { format?: 'events' | 'ndjson' }): Promise<RelayResult<Final>>

@@ -49,7 +49,7 @@ function ending(format, error) {
     case 'events':
       return `event: error\ndata: ${JSON.stringify(body)}\n\n`
     case 'ndjson':
-      return `${JSON.stringify({ type: 'error', ...body })}\n`
+      return `${JSON.stringify({ type: 'error', error: body })}\n`
     default:
       return `\n[error] ${JSON.stringify(body)}\n`
   }
@@ -268,7 +268,7 @@ async function pipeToWebSocket(stream, ws, options) {
   }
   if (gone) return { ok: false, error: error ?? new AbortError('The stream was aborted: the WebSocket closed') }
   if (error) {
-    const message = { type: 'error', ...publicError(error) }
+    const message = { type: 'error', error: publicError(error) }
     send(format === 'events' ? JSON.stringify([message]) : `${JSON.stringify(message)}\n`)
     ws.close(1011, 'upstream error')
     return { ok: false, error }
