@@ -21,6 +21,8 @@ export declare class NativeBatch {
   text(): string
   /** The raw provider objects as a JSON array. */
   raw(): string
+  /** The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`. */
+  relay(format: string): string
   /** Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`. */
   end(): string | null
 }

@@ -32,23 +32,28 @@ async function play(res, format, timing, fault, signal, onDrop) {
   try {
     if (timing.ttftMs > 0) await sleep(timing.ttftMs, undefined, { signal })
     const after = fault?.after
-    for (const frame of format.frames()) {
-      if (signal.aborted) return
-      if (sent === after) {
+    const frames = format.frames()[Symbol.iterator]()
+    let injected = false
+    for (;;) {
+      // The fault is checked before the next event is even made, so none is made and lost.
+      if (sent === after && !injected) {
         if (fault.kind !== 'malformed') return await finishWithFault(res, format, fault, pending, signal, onDrop)
         pending += format.malformedFrame(fault.line)
+        injected = true
       }
+      const step = frames.next()
+      if (step.done || signal.aborted) break
       if (timing.intervalMs > 0 && sent > 0) {
         await flush()
         await sleep(timing.intervalMs, undefined, { signal })
       }
-      pending += frame
+      pending += step.value
       sent++
       if (timing.intervalMs > 0 || pending.length >= BATCH_CHARS) await flush()
     }
     if (signal.aborted) return
     // A fault later than the last event takes the place of the end marker.
-    if (fault && sent <= after) {
+    if (fault && after !== undefined && sent < after) {
       if (fault.kind !== 'malformed') return await finishWithFault(res, format, fault, pending, signal, onDrop)
       pending += format.malformedFrame(fault.line)
     }

@@ -208,8 +208,12 @@ async function startMockServer(options = {}) {
     close() {
       if (!closed) {
         closing = true
-        closed = new Promise((resolve) => server.close(() => resolve()))
-        for (const socket of sockets) socket.destroy()
+        const waits = [new Promise((resolve) => server.close(() => resolve()))]
+        for (const socket of sockets) {
+          waits.push(once(socket, 'close'))
+          socket.destroy()
+        }
+        closed = Promise.all(waits).then(() => undefined)
       }
       return closed
     },
