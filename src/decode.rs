@@ -171,7 +171,11 @@ impl Decoder {
             }
             match self.wire.on_event(event, &mut self.deltas) {
                 Ok(step) => {
-                    if step == Step::Chunk {
+                    // A terminal event that is an object (responses' `response.completed`) is a
+                    // provider object too; `[DONE]` is not.
+                    let terminal_object =
+                        step == Step::Done && event.data.trim_start().starts_with('{');
+                    if step == Step::Chunk || terminal_object {
                         self.chunks += 1;
                         self.batch.chunk_count += 1;
                         if !self.batch.raw_json.is_empty() {
