@@ -135,6 +135,12 @@ impl Decoder {
         self.chunks
     }
 
+    /// Every choice finished (or a terminal event came): the result is whole even if the
+    /// connection ends now, cleanly or not.
+    pub fn is_whole(&self) -> bool {
+        self.done || self.wire.is_complete()
+    }
+
     pub fn is_done(&self) -> bool {
         self.done || self.ended
     }

@@ -328,7 +328,11 @@ async fn run(request: Request, outlets: Outlets) {
                     Err(error) => {
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
                         let failure = read_failure(&error, nothing_read);
-                        if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
+                        if decoder.is_whole() {
+                            // Everything had arrived; only the goodbye was lost.
+                            eof = true;
+                            decoder.finish();
+                        } else if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
                             broken = Some((point, Some(failure)));
                         } else {
                             eof = true;
