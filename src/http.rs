@@ -57,6 +57,7 @@ pub struct RequestOptions {
 }
 
 /// One request to make: the endpoint path under `baseURL` and the JSON body.
+#[derive(Debug, Clone)]
 pub struct RequestSpec {
     pub method: Method,
     pub path: String,

@@ -258,16 +258,14 @@ async fn run(request: Request, outlets: Outlets) {
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
     let max_retries = client.max_retries(&spec);
-    let mut resumes = 0;
-    // A broken background stream waiting to be resumed: where, and why it broke.
-    let mut broken: Option<((String, u64), Option<Failure>)> = None;
+    let mut reconnects = 0;
+    // A stream that broke and will be reopened: the request to make, and why it broke.
+    let mut broken: Option<(RequestSpec, Option<Failure>)> = None;
     loop {
-        if let Some(((id, after), cause)) = broken.take() {
-            resumes += 1;
-            client.debug(&format!(
-                "resuming response {id} after sequence number {after}"
-            ));
-            match client.open(&resume_spec(&spec, &id, after), None).await {
+        if let Some((again, cause)) = broken.take() {
+            reconnects += 1;
+            client.debug(&format!("reconnecting: {} {}", again.method, again.path));
+            match client.open(&again, model.as_deref()).await {
                 Ok(resumed) => {
                     response = resumed;
                     lock(&shared)
@@ -318,8 +316,8 @@ async fn run(request: Request, outlets: Outlets) {
                         }
                     }
                     Ok(None) => {
-                        if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
-                            broken = Some((point, None));
+                        if let Some(again) = resumable(&spec, decoder, reconnects, max_retries) {
+                            broken = Some((again, None));
                         } else {
                             eof = true;
                             decoder.finish();
@@ -327,13 +325,20 @@ async fn run(request: Request, outlets: Outlets) {
                     }
                     Err(error) => {
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
-                        let failure = read_failure(&error, nothing_read);
+                        let mut failure = read_failure(&error, nothing_read);
+                        if nothing_read {
+                            failure.attempts = Some(reconnects + 1);
+                        }
                         if decoder.is_whole() {
                             // Everything had arrived; only the goodbye was lost.
                             eof = true;
                             decoder.finish();
-                        } else if let Some(point) = resumable(&spec, decoder, resumes, max_retries) {
-                            broken = Some((point, Some(failure)));
+                        } else if let Some(again) = resumable(&spec, decoder, reconnects, max_retries) {
+                            broken = Some((again, Some(failure)));
+                        } else if nothing_read && reconnects < max_retries {
+                            // Reset before any body byte: nothing reached the caller, so the
+                            // request may simply be made again.
+                            broken = Some((spec.clone(), Some(failure)));
                         } else {
                             eof = true;
                             decoder.fail(failure);
@@ -367,18 +372,19 @@ async fn run(request: Request, outlets: Outlets) {
     stats.mark_end();
 }
 
-/// Whether a stream that just broke can be resumed, and from where: only background Responses
-/// requests whose events carried sequence numbers, within `maxRetries` resumes.
+/// The request that resumes a stream that just broke: only background Responses requests
+/// whose events carried sequence numbers, within `maxRetries` reconnections.
 fn resumable(
     spec: &RequestSpec,
     decoder: &Decoder,
-    resumes: u32,
+    reconnects: u32,
     max_retries: u32,
-) -> Option<(String, u64)> {
-    if !spec.options.resume || resumes >= max_retries || decoder.is_done() {
+) -> Option<RequestSpec> {
+    if !spec.options.resume || reconnects >= max_retries || decoder.is_done() {
         return None;
     }
-    decoder.resume_point()
+    let (id, after) = decoder.resume_point()?;
+    Some(resume_spec(spec, &id, after))
 }
 
 /// `GET /responses/{id}?stream=true&starting_after=N` with the original request's options.
