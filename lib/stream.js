@@ -183,6 +183,11 @@ class BaseStream {
       next: () => stream.#iteratorNext(it),
       return: async (value) => {
         // `break` out of `for await`: the consumer stopped, so the request is cancelled.
+        if (it.waiter) {
+          // A next() still pending settles as done rather than hanging.
+          it.waiter.resolve({ value: undefined, done: true })
+          it.waiter = null
+        }
         if (stream.#iterator === it) stream.#iterator = null
         if (stream.#state === 'open') stream.abort('the consumer stopped reading')
         return { value, done: true }

@@ -160,14 +160,17 @@ impl Decoder {
             return;
         }
         self.received += bytes.len() as u64;
-        if let Err(e) = self.sse.feed(bytes, &mut self.events) {
-            self.fail(Failure::new(FailureKind::Parse, e.to_string()));
-            return;
-        }
+        // Events completed before an oversized one still count, whatever the read boundaries.
+        let fed = self.sse.feed(bytes, &mut self.events);
         let mut events = std::mem::take(&mut self.events);
         self.apply(&events);
         events.clear();
         self.events = events;
+        if let Err(e) = fed {
+            if !self.is_done() {
+                self.fail(Failure::new(FailureKind::Parse, e.to_string()));
+            }
+        }
     }
 
     fn apply(&mut self, events: &[SseEvent]) {
