@@ -14,14 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{Delta, RawJson, Step, WireError, WireParser};
+#[cfg(test)]
+use super::NO_MESSAGE;
+use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEvent;
-
-/// How much of a bad payload a parse error quotes.
-const QUOTE_BYTES: usize = 200;
-
-/// Used when an error object carries no usable `message`.
-const NO_MESSAGE: &str = "the provider reported an error without a message";
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
 // `null` both deserialize to `None`; unknown fields are skipped.
@@ -475,17 +471,6 @@ fn bad_payload(data: &str, error: &serde_json::Error) -> WireError {
     }
 }
 
-fn parse_error(message: String, data: &str) -> WireError {
-    let mut end = data.len().min(QUOTE_BYTES);
-    while !data.is_char_boundary(end) {
-        end -= 1;
-    }
-    WireError::Parse {
-        message,
-        line: data[..end].to_owned(),
-    }
-}
-
 /// `event: error`: `{"error":{..}}`, an error object itself, or plain text.
 fn error_event(data: &str) -> WireError {
     match serde_json::from_str::<Value>(data) {
@@ -510,25 +495,6 @@ fn plain_error(data: &str) -> WireError {
         kind: None,
         code: None,
         param: None,
-    }
-}
-
-/// An OpenAI error object (`message`, `type`, `code` string or number, `param`) or a string.
-fn provider_error(error: &Value) -> WireError {
-    let field = |key: &str| match error.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let message = match error {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => field("message"),
-    };
-    WireError::Provider {
-        message: message.unwrap_or_else(|| NO_MESSAGE.to_owned()),
-        kind: field("type"),
-        code: field("code"),
-        param: field("param"),
     }
 }
 

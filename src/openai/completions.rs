@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::responses::{error_event, parse_error, provider_error};
-use super::{Delta, RawJson, Step, WireError, WireParser};
+use super::responses::error_event;
+use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEvent;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and

@@ -18,14 +18,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::{Delta, RawJson, Step, WireError, WireParser};
+#[cfg(test)]
+use super::NO_MESSAGE;
+use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEvent;
-
-/// How much of a bad payload a parse error quotes.
-const QUOTE_BYTES: usize = 200;
-
-/// Used when an error object carries no usable `message`.
-const NO_MESSAGE: &str = "the provider reported an error without a message";
 
 /// Used when `response.failed` carries no error object.
 const FAILED_WITHOUT_ERROR: &str = "the response failed without an error object";
@@ -686,17 +682,6 @@ fn not_an_event(data: &str) -> WireError {
     }
 }
 
-pub(super) fn parse_error(message: String, data: &str) -> WireError {
-    let mut end = data.len().min(QUOTE_BYTES);
-    while !data.is_char_boundary(end) {
-        end -= 1;
-    }
-    WireError::Parse {
-        message,
-        line: data[..end].to_owned(),
-    }
-}
-
 /// `response.failed`: the `response.error` object.
 fn failed_error(error: Option<&RawValue>) -> WireError {
     let error = error.and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok());
@@ -730,25 +715,6 @@ pub(super) fn error_event(data: &str) -> WireError {
             code: None,
             param: None,
         },
-    }
-}
-
-/// An OpenAI error object (`message`, `type`, `code` string or number, `param`) or a string.
-pub(super) fn provider_error(error: &Value) -> WireError {
-    let field = |key: &str| match error.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let message = match error {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => field("message"),
-    };
-    WireError::Provider {
-        message: message.unwrap_or_else(|| NO_MESSAGE.to_owned()),
-        kind: field("type"),
-        code: field("code"),
-        param: field("param"),
     }
 }
 
