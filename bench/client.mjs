@@ -58,6 +58,17 @@ const clients = {
       return { text }
     }
   },
+  'ai-sdk': async () => {
+    const { streamText } = await import('ai')
+    const { createOpenAI } = await import('@ai-sdk/openai')
+    const openai = createOpenAI({ baseURL, apiKey: 'sk-bench' })
+    return async () => {
+      let text = ''
+      const result = streamText({ model: openai.chat('gpt-4o-mini'), prompt: 'Write a long story.', maxRetries: 0 })
+      for await (const t of result.textStream) text += t
+      return { text }
+    }
+  },
   'fetch-bytes': async () => {
     return async () => {
       // The floor: bytes reach JS and are dropped. Counting them is the proof they all came.
