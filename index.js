@@ -40,13 +40,37 @@ class SseParser {
 
   /** @param {Uint8Array|string} bytes */
   feed(bytes) {
-    return this.#native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes)
+    return unpackEvents(this.#native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes))
   }
 
   /** End of input: discards an unterminated last event, as the spec does. */
   end() {
-    return this.#native.end()
+    return unpackEvents(this.#native.end())
   }
+}
+
+// The engine packs a feed's events into CR-separated UTF-8 and a few strings (see PackedSseEvents in
+// src/binding.rs); building the objects here is far cheaper than one N-API object per event,
+// and split() shares the big string's memory instead of copying each value.
+const utf8 = new TextDecoder()
+function unpackEvents(packed) {
+  const { count } = packed
+  if (count === 0) return []
+  const joined = utf8.decode(packed.data)
+  const data = count === 1 ? [joined] : joined.split('\r')
+  const types = packed.types === undefined ? null : packed.types.split('\r')
+  const ids = packed.ids === undefined ? null : packed.ids.split('\r')
+  const events = new Array(count)
+  for (let i = 0; i < count; i++) {
+    events[i] = { event: types === null ? 'message' : types[i], data: data[i], id: ids === null ? packed.id : ids[i] }
+  }
+  if (packed.retries !== undefined) {
+    for (const pair of packed.retries.split(',')) {
+      const colon = pair.indexOf(':')
+      events[Number(pair.slice(0, colon))].retry = Number(pair.slice(colon + 1))
+    }
+  }
+  return events
 }
 
 module.exports = {

@@ -672,6 +672,31 @@ describe('SseParser', { timeout: 60_000 }, () => {
     assert.deepEqual(other.end(), [])
   })
 
+  test('many events per feed keep each their own type, id, retry and data, whatever the piece sizes', () => {
+    // Values the engine packs into one CR-separated buffer per feed: empty data, multi-line
+    // data, multi-byte text, ids that change mid-feed, a retry on some events only.
+    const want = []
+    let input = ''
+    for (let i = 0; i < 300; i++) {
+      const event = i % 7 === 0 ? `type${i % 3}` : 'message'
+      const data = i % 11 === 0 ? '' : i % 5 === 0 ? `line ${i}\nnext ☃ ${i}` : `{"n":${i},"t":"日本🙂"}`
+      const id = i < 100 ? '' : String(Math.floor(i / 10))
+      const retry = i % 13 === 0 ? i * 10 : undefined
+      input += `${event === 'message' ? '' : `event: ${event}\n`}${i >= 100 && i % 10 === 0 ? `id: ${id}\n` : ''}${retry === undefined ? '' : `retry: ${retry}\n`}`
+      input += data.split('\n').map((line) => `data: ${line}\n`).join('') + '\n'
+      want.push(retry === undefined ? { event, data, id } : { event, data, id, retry })
+    }
+    const bytes = Buffer.from(input)
+    assert.deepEqual(plain(events(new SseParser(), bytes)), want)
+    for (const size of [1, 7, 64, 1000]) {
+      const parser = new SseParser()
+      const got = []
+      for (let at = 0; at < bytes.length; at += size) got.push(...parser.feed(bytes.subarray(at, at + size)))
+      got.push(...parser.end())
+      assert.deepEqual(plain(got), want, `pieces of ${size} bytes`)
+    }
+  })
+
   test('feed() accepts Uint8Array and string input alike', () => {
     const text = 'event: e\ndata: héllo\n\n'
     assert.deepEqual(plain(new SseParser().feed(Buffer.from(text))), plain(new SseParser().feed(text)))

