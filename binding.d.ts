@@ -46,11 +46,30 @@ export declare class NativeDecoder {
   partial(): string
 }
 
-/** The bare WHATWG event-stream parser. */
+/**
+ * The bare WHATWG event-stream parser. One `feed` from `index.js` is up to three calls: `feed`
+ * (frames and packs; returns the ends), `text` (the data), `extras` (types, ids, retries).
+ */
 export declare class NativeSseParser {
   constructor(maxEventBytes?: number | undefined | null)
-  feed(bytes: Uint8Array): PackedSseEvents
-  end(): PackedSseEvents
+  /**
+   * Frames `bytes`; returns where each completed event's data ends (UTF-16 offsets into
+   * `text()`), one entry per event. After an oversized event it throws; the events completed
+   * before it in the same call are dropped with it, since the stream is unusable after it.
+   */
+  feed(bytes: Uint8Array): Uint32Array
+  /** Every event's data of the last feed, back to back. */
+  text(): string
+  /**
+   * Types, ids and retries of the last feed, or `null` when every event is a `message`
+   * with the same id and no retry.
+   */
+  extras(): SseEventExtras | null
+  /**
+   * End of input: an unterminated last event is discarded (the spec's rule), so nothing is
+   * ever completed here.
+   */
+  end(): void
 }
 
 /** One HTTP stream in flight. */
@@ -69,26 +88,15 @@ export declare class NativeStream {
   response(): Promise<string>
 }
 
-/**
- * The events one `feed` completed, packed so that they cross N-API as a few strings per call
- * rather than an object per event (`index.js` builds the API.md `SseEvent` objects, which V8
- * does far faster than N-API can). CR never occurs inside a field (it ends a line), so it
- * separates the values.
- */
-export interface PackedSseEvents {
-  count: number
-  /**
-   * Every event's data, CR-separated UTF-8. Bytes, not a string: V8's own UTF-8 decoding
-   * (what a string from N-API goes through) is several times slower than `TextDecoder`'s.
-   */
-  data: Buffer
+/** What varies between the events of one `feed`, when something does (see [`EventPacker`]). */
+export interface SseEventExtras {
   /** Every event's type, CR-separated; absent when all are `message`. */
   types?: string
   /** Every event's last event ID, CR-separated; absent when they all equal `id`. */
   ids?: string
   /** The last event ID shared by every event (when `ids` is absent). */
   id: string
-  /** `index:ms` pairs, comma-separated, for the events that carried a valid `retry`. */
+  /** `index:ms` pairs, comma-separated. */
   retries?: string
 }
 

@@ -40,32 +40,37 @@ class SseParser {
 
   /** @param {Uint8Array|string} bytes */
   feed(bytes) {
-    return unpackEvents(this.#native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes))
+    const native = this.#native
+    const ends = native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes)
+    if (ends.length === 0) return []
+    return eventsFrom(ends, native.text(), native.extras())
   }
 
   /** End of input: discards an unterminated last event, as the spec does. */
   end() {
-    return unpackEvents(this.#native.end())
+    this.#native.end()
+    return []
   }
 }
 
-// The engine packs a feed's events into CR-separated UTF-8 and a few strings (see PackedSseEvents in
-// src/binding.rs); building the objects here is far cheaper than one N-API object per event,
-// and split() shares the big string's memory instead of copying each value.
-const utf8 = new TextDecoder()
-function unpackEvents(packed) {
-  const { count } = packed
-  if (count === 0) return []
-  const joined = utf8.decode(packed.data)
-  const data = count === 1 ? [joined] : joined.split('\r')
-  const types = packed.types === undefined ? null : packed.types.split('\r')
-  const ids = packed.ids === undefined ? null : packed.ids.split('\r')
+// The engine hands a feed's events over as one string of all their data plus where each ends,
+// and the types/ids/retries only when they vary (see EventPacker in src/binding.rs). Building
+// the objects here is far cheaper than one N-API object per event, and slice() shares the big
+// string's memory instead of copying each value.
+function eventsFrom(ends, text, extras) {
+  const count = ends.length
+  const types = extras?.types?.split('\r') ?? null
+  const ids = extras?.ids?.split('\r') ?? null
+  const id = extras?.id ?? ''
   const events = new Array(count)
+  let start = 0
   for (let i = 0; i < count; i++) {
-    events[i] = { event: types === null ? 'message' : types[i], data: data[i], id: ids === null ? packed.id : ids[i] }
+    const end = ends[i]
+    events[i] = { event: types === null ? 'message' : types[i], data: text.slice(start, end), id: ids === null ? id : ids[i] }
+    start = end
   }
-  if (packed.retries !== undefined) {
-    for (const pair of packed.retries.split(',')) {
+  if (extras?.retries) {
+    for (const pair of extras.retries.split(',')) {
       const colon = pair.indexOf(':')
       events[Number(pair.slice(0, colon))].retry = Number(pair.slice(colon + 1))
     }

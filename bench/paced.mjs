@@ -38,7 +38,7 @@ function runNode(script, args, env) {
 
 // The server: wait for its one JSON line.
 const server = spawn(process.execPath, [path.join(here, 'paced-server.mjs')], {
-  env: { ...process.env, CHUNKS_PER_STREAM: String(CHUNKS_PER_STREAM) },
+  env: { ...process.env, STREAMS: String(STREAMS), CHUNKS_PER_STREAM: String(CHUNKS_PER_STREAM) },
   stdio: ['ignore', 'pipe', 'inherit'],
 })
 const info = await new Promise((resolve, reject) => {
@@ -50,7 +50,7 @@ const info = await new Promise((resolve, reject) => {
   server.on('exit', (code) => reject(new Error(`server exited with ${code}`)))
 })
 const url = `http://127.0.0.1:${info.port}`
-// What the server did since the last call (CPU, ramp, late ticks); also resets its counters.
+// What the server did since the last call (CPU, ramp, pace kept); also resets its counters.
 const serverStats = async () => (await fetch(`${url}/stats`)).json()
 const env = {
   STREAMS: String(STREAMS),
@@ -89,7 +89,7 @@ try {
       console.error(
         `round ${round + 1}/${ROUNDS} ${name.padEnd(24)} main ${result.mainCpuMs.toFixed(0).padStart(5)} ms  wall ${result.wallMs.toFixed(0).padStart(5)} ms` +
           `  loop p99 ${ms(result.eventLoopDelayP99Ms)}  latency p50 ${ms(result.latencyP50Ms)} p99 ${ms(result.latencyP99Ms)}` +
-          `  server: ${result.server.maxOpen} open, cpu ${result.server.cpuMs.toFixed(0)} ms ramp ${result.server.rampMs.toFixed(0)} ms late max ${result.server.maxLateMs.toFixed(0)} ms`,
+          `  server: ${result.server.maxOpen} open, cpu ${result.server.cpuMs.toFixed(0)} ms ramp ${result.server.rampMs.toFixed(0)} ms pace ${result.server.meanIntervalMs?.toFixed(1)} ms (max ${result.server.maxIntervalMs.toFixed(0)})`,
       )
     }
   }
@@ -110,7 +110,7 @@ const rows = CLIENTS.map((name) => {
   for (const key of KEYS) row[key] = median(runs.map((r) => r[key]))
   row.serverCpuMs = median(runs.map((r) => r.server.cpuMs))
   row.serverRampMs = median(runs.map((r) => r.server.rampMs))
-  row.serverMaxLateMs = median(runs.map((r) => r.server.maxLateMs))
+  row.serverPaceMs = median(runs.map((r) => r.server.meanIntervalMs))
   row.serverMinPeakOpen = runs.length ? Math.min(...runs.map((r) => r.server.maxOpen)) : null
   return row
 })
@@ -140,15 +140,15 @@ const lines = [
   `- machine: ${os.machine()}, ${os.cpus().length} cores: ${cpuModel}`,
   `- Node ${process.version}`,
   `- command: \`${knobs}${command}\``,
-  `- ${s} concurrent streams of ${CHUNKS_PER_STREAM} content chunks, opened at once by one client process; median of ${ROUNDS} rounds, each client a fresh process per run, clients interleaved`,
+  `- ${s} concurrent streams of ${CHUNKS_PER_STREAM} content chunks, opened at once by one client process; the server sends each its role chunk at once and starts the content once all ${s} are open; median of ${ROUNDS} rounds, each client a fresh process per run, clients interleaved`,
   '- main-thread CPU is the JS thread only, process CPU adds every other thread (streamdelta parses on its own threads); event-loop delay from `monitorEventLoopDelay({ resolution: 1 })` over the run',
   "- latency: from the server's write (stamp in the chunk's content) to the consumer's loop body, every chunk of every stream; fetch-bytes reads no content, so it has none",
-  '- wall ms, server ramp (first to last request arriving) and server max lateness (how late its 20 ms tick fired at worst: above a few ms the machine was saturated and chunks came in bursts) show whether the pace held',
+  `- wall ms (first request to last stream's end), server ramp (first to last request arriving) and server pace (mean time between its ticks, each sending one chunk to every open stream: above ${info.intervalMs} ms the machine could not keep the pace) show what each run really was`,
   `- peak streams open at once on the server, lowest over a client's runs: ${CLIENTS.map((n) => `${n} ${byName[n].serverMinPeakOpen ?? '–'}`).join(', ')}` +
-    (rows.every((r) => r.serverMinPeakOpen === STREAMS) ? ` (every client had all ${s} open at once)` : ' (below the stream count: that client\'s requests arrived so slowly that early streams ended before the last began)'),
+    (rows.every((r) => r.serverMinPeakOpen === STREAMS) ? ` (every client had all ${s} open at once)` : ' (below the stream count: that client could not open them all)'),
   ...(Object.values(failures).some((n) => n) ? [`- failed runs (after one retry): ${CLIENTS.filter((n) => failures[n]).map((n) => `${n} ${failures[n]}`).join(', ')}`] : []),
   '',
-  '| client | main-thread CPU ms | process CPU ms | event-loop delay p99 ms | peak RSS MB | latency p50 ms | latency p99 ms | wall ms | server ramp ms | server max late ms |',
+  '| client | main-thread CPU ms | process CPU ms | event-loop delay p99 ms | peak RSS MB | latency p50 ms | latency p99 ms | wall ms | server ramp ms | server pace ms |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...rows.map((r) =>
     [
@@ -162,7 +162,7 @@ const lines = [
       f(r.latencyP99Ms, 1),
       f(r.wallMs),
       f(r.serverRampMs),
-      f(r.serverMaxLateMs),
+      f(r.serverPaceMs, 1),
       '',
     ].join(' | ').trim(),
   ),

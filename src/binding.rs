@@ -14,7 +14,7 @@ use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
 use crate::openai::WireParser;
 use crate::relay::{self, RelayFormat};
-use crate::sse::{SseEvent, SseParser};
+use crate::sse::{SseEventRef, SseParser};
 use crate::stream::{self, ResponseState, StreamHandle};
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -246,69 +246,128 @@ impl NativeDecoder {
     }
 }
 
-/// The events one `feed` completed, packed so that they cross N-API as a few strings per call
-/// rather than an object per event (`index.js` builds the API.md `SseEvent` objects, which V8
-/// does far faster than N-API can). CR never occurs inside a field (it ends a line), so it
-/// separates the values.
+/// Builds what one `feed` completed, straight from the parser's borrowed events, into buffers
+/// the parser keeps and reuses: every event's data back to back as UTF-16 (V8 copies UTF-16
+/// into a string as it is, where a UTF-8 string from N-API goes through V8's slow UTF-8
+/// decoder), where each data ends, and the types, ids and retries only when they vary. JS then
+/// builds the API.md `SseEvent` objects by slicing (see `unpackEvents` in `index.js`), far
+/// cheaper than one N-API object per event.
+#[derive(Default)]
+struct EventPacker {
+    count: u32,
+    data: Vec<u16>,
+    ends: Vec<u32>,
+    /// CR-separated (CR never occurs inside a field: it ends a line); started only once an
+    /// event names a type, with `message` filled in for the events before it.
+    types: Option<String>,
+    /// The first event's id; `ids` starts only once an event's id differs from it.
+    id: String,
+    ids: Option<String>,
+    /// `index:ms` pairs, comma-separated, for the events that carried a valid `retry`.
+    retries: String,
+}
+
+impl EventPacker {
+    fn clear(&mut self) {
+        self.count = 0;
+        self.data.clear();
+        self.ends.clear();
+        self.types = None;
+        self.id.clear();
+        self.ids = None;
+        self.retries.clear();
+    }
+
+    fn add(&mut self, event: &SseEventRef<'_>) {
+        let index = self.count as usize;
+        push_utf16(&mut self.data, event.data);
+        self.ends.push(self.data.len() as u32);
+        if event.event.is_some() && self.types.is_none() {
+            self.types = Some(vec!["message"; index].join("\r"));
+        }
+        if let Some(types) = &mut self.types {
+            if index > 0 {
+                types.push('\r');
+            }
+            types.push_str(event.event_type());
+        }
+        if index == 0 {
+            self.id.push_str(event.id);
+        } else if self.ids.is_none() && event.id != self.id {
+            self.ids = Some(vec![self.id.as_str(); index].join("\r"));
+        }
+        if let Some(ids) = &mut self.ids {
+            if index > 0 {
+                ids.push('\r');
+            }
+            ids.push_str(event.id);
+        }
+        if let Some(ms) = event.retry {
+            if !self.retries.is_empty() {
+                self.retries.push(',');
+            }
+            self.retries.push_str(&format!("{index}:{ms}"));
+        }
+        self.count += 1;
+    }
+}
+
+/// What varies between the events of one `feed`, when something does (see [`EventPacker`]).
 #[napi(object)]
-pub struct PackedSseEvents {
-    pub count: u32,
-    /// Every event's data, CR-separated UTF-8. Bytes, not a string: V8's own UTF-8 decoding
-    /// (what a string from N-API goes through) is several times slower than `TextDecoder`'s.
-    pub data: Buffer,
+pub struct SseEventExtras {
     /// Every event's type, CR-separated; absent when all are `message`.
     pub types: Option<String>,
     /// Every event's last event ID, CR-separated; absent when they all equal `id`.
     pub ids: Option<String>,
     /// The last event ID shared by every event (when `ids` is absent).
     pub id: String,
-    /// `index:ms` pairs, comma-separated, for the events that carried a valid `retry`.
+    /// `index:ms` pairs, comma-separated.
     pub retries: Option<String>,
 }
 
-impl PackedSseEvents {
-    fn pack(events: &[SseEvent]) -> Self {
-        let mut data = Vec::with_capacity(events.iter().map(|e| e.data.len() + 1).sum());
-        for (i, event) in events.iter().enumerate() {
-            if i > 0 {
-                data.push(b'\r');
+/// Appends `text` as UTF-16. All-ASCII text (most events) is widened in one vectorised pass;
+/// otherwise runs of eight ASCII bytes are widened a word at a time and the rest goes
+/// character by character.
+fn push_utf16(out: &mut Vec<u16>, text: &str) {
+    let bytes = text.as_bytes();
+    out.reserve(bytes.len());
+    if bytes.is_ascii() {
+        out.extend(bytes.iter().map(|&b| u16::from(b)));
+        return;
+    }
+    let mut at = 0;
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8) {
+            if u64::from_le_bytes(word.try_into().unwrap_or_default()) & 0x8080_8080_8080_8080 == 0
+            {
+                out.extend(word.iter().map(|&b| u16::from(b)));
+                at += 8;
+                continue;
             }
-            data.extend_from_slice(event.data.as_bytes());
         }
-        let types = events
-            .iter()
-            .any(|e| e.event.is_some())
-            .then(|| join_cr(events.iter().map(SseEvent::event_type)));
-        let id = events.first().map(|e| e.id.clone()).unwrap_or_default();
-        let ids = events
-            .iter()
-            .any(|e| e.id != id)
-            .then(|| join_cr(events.iter().map(|e| e.id.as_str())));
-        let retries: Vec<String> = events
-            .iter()
-            .enumerate()
-            .filter_map(|(i, e)| e.retry.map(|ms| format!("{i}:{ms}")))
-            .collect();
-        PackedSseEvents {
-            count: events.len() as u32,
-            data: data.into(),
-            types,
-            ids,
-            id,
-            retries: (!retries.is_empty()).then(|| retries.join(",")),
+        let b = bytes[at];
+        if b.is_ascii() {
+            out.push(u16::from(b));
+            at += 1;
+        } else {
+            // `at` is on a character boundary: every step above moved over whole characters.
+            let ch = text[at..]
+                .chars()
+                .next()
+                .unwrap_or(char::REPLACEMENT_CHARACTER);
+            let mut units = [0u16; 2];
+            out.extend_from_slice(ch.encode_utf16(&mut units));
+            at += ch.len_utf8();
         }
     }
 }
 
-fn join_cr<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    values.collect::<Vec<_>>().join("\r")
-}
-
-/// The bare WHATWG event-stream parser.
+/// The bare WHATWG event-stream parser. One `feed` from `index.js` is up to three calls: `feed`
+/// (frames and packs; returns the ends), `text` (the data), `extras` (types, ids, retries).
 #[napi]
 pub struct NativeSseParser {
     parser: SseParser,
-    events: Vec<SseEvent>,
+    packed: EventPacker,
 }
 
 #[napi]
@@ -321,32 +380,60 @@ impl NativeSseParser {
         };
         NativeSseParser {
             parser,
-            events: Vec::new(),
+            packed: EventPacker::default(),
         }
     }
 
+    /// Frames `bytes`; returns where each completed event's data ends (UTF-16 offsets into
+    /// `text()`), one entry per event. After an oversized event it throws; the events completed
+    /// before it in the same call are dropped with it, since the stream is unusable after it.
     #[napi(catch_unwind)]
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<PackedSseEvents> {
-        let fed = self.parser.feed(bytes, &mut self.events);
-        self.take(fed)
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Uint32Array> {
+        let packed = &mut self.packed;
+        packed.clear();
+        // The events' text is at most these bytes plus an event carried over from earlier feeds.
+        packed.data.reserve(bytes.len());
+        self.parser
+            .feed_with(bytes, |event| packed.add(&event))
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Uint32Array::new(self.packed.ends.clone()))
     }
 
-    #[napi(catch_unwind)]
-    pub fn end(&mut self) -> Result<PackedSseEvents> {
-        let finished = self.parser.finish(&mut self.events);
-        self.take(finished)
+    /// Every event's data of the last feed, back to back.
+    #[napi]
+    pub fn text<'env>(&self, env: &'env Env) -> Result<napi::JsString<'env>> {
+        env.create_string_utf16(&self.packed.data)
     }
 
-    /// The events completed so far, or the error. Events completed before an oversized one are
-    /// dropped with it: the caller learns of the failure, and the stream is unusable after it.
-    fn take(
-        &mut self,
-        outcome: std::result::Result<(), crate::sse::SseError>,
-    ) -> Result<PackedSseEvents> {
-        let packed = PackedSseEvents::pack(&self.events);
-        self.events.clear();
-        outcome.map_err(|e| invalid(e.to_string()))?;
-        Ok(packed)
+    /// Types, ids and retries of the last feed, or `null` when every event is a `message`
+    /// with the same id and no retry.
+    #[napi]
+    pub fn extras(&self) -> Option<SseEventExtras> {
+        let packed = &self.packed;
+        if packed.types.is_none() && packed.ids.is_none() && packed.retries.is_empty() {
+            return (!packed.id.is_empty()).then(|| SseEventExtras {
+                types: None,
+                ids: None,
+                id: packed.id.clone(),
+                retries: None,
+            });
+        }
+        Some(SseEventExtras {
+            types: packed.types.clone(),
+            ids: packed.ids.clone(),
+            id: packed.id.clone(),
+            retries: (!packed.retries.is_empty()).then(|| packed.retries.clone()),
+        })
+    }
+
+    /// End of input: an unterminated last event is discarded (the spec's rule), so nothing is
+    /// ever completed here.
+    #[napi(catch_unwind)]
+    pub fn end(&mut self) -> Result<()> {
+        self.packed.clear();
+        self.parser
+            .finish(&mut Vec::new())
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 

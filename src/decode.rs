@@ -3,7 +3,7 @@
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 use crate::openai::{Delta, Step, WireError, WireParser};
-use crate::sse::{SseEvent, SseParser};
+use crate::sse::{SseEventRef, SseParser};
 
 /// Everything decoded since the last hand-over to JS, in three ready-made forms so that JS
 /// pays only for the one it reads: the Delta JSON array, choice 0's text, the raw chunks.
@@ -76,7 +76,6 @@ impl End {
 pub struct Decoder {
     sse: SseParser,
     wire: Box<dyn WireParser>,
-    events: Vec<SseEvent>,
     deltas: Vec<Delta>,
     batch: Batch,
     /// `[DONE]` or a terminal event came: later bytes are ignored.
@@ -99,7 +98,6 @@ impl Decoder {
             max_event_bytes,
             received: 0,
             wire,
-            events: Vec::new(),
             deltas: Vec::new(),
             batch: Batch::default(),
             done: false,
@@ -160,12 +158,12 @@ impl Decoder {
             return;
         }
         self.received += bytes.len() as u64;
+        // The framer lends each event straight out of `bytes` (no copy, no allocation); it is
+        // moved out for the call so the callback may borrow the rest of the decoder.
+        let mut sse = std::mem::take(&mut self.sse);
         // Events completed before an oversized one still count, whatever the read boundaries.
-        let fed = self.sse.feed(bytes, &mut self.events);
-        let mut events = std::mem::take(&mut self.events);
-        self.apply(&events);
-        events.clear();
-        self.events = events;
+        let fed = sse.feed_with(bytes, |event| self.apply(&event));
+        self.sse = sse;
         if let Err(e) = fed {
             if !self.is_done() {
                 self.fail(Failure::new(FailureKind::Parse, e.to_string()));
@@ -173,39 +171,37 @@ impl Decoder {
         }
     }
 
-    fn apply(&mut self, events: &[SseEvent]) {
-        for event in events.iter() {
-            if self.done {
-                break;
+    fn apply(&mut self, event: &SseEventRef<'_>) {
+        // After `[DONE]` or a failure, the rest of the bytes are ignored.
+        if self.done || self.ended {
+            return;
+        }
+        match self.wire.on_event(event, &mut self.deltas) {
+            Ok(step) => {
+                // A terminal event that is an object (responses' `response.completed`) is a
+                // provider object too; `[DONE]` is not.
+                let terminal_object =
+                    step == Step::Done && event.data.trim_start().starts_with('{');
+                if step == Step::Chunk || terminal_object {
+                    self.chunks += 1;
+                    self.batch.chunk_count += 1;
+                    if !self.batch.raw_json.is_empty() {
+                        self.batch.raw_json.push(',');
+                    }
+                    let start = self.batch.raw_json.len();
+                    self.batch.raw_json.push_str(event.data.trim());
+                    self.batch
+                        .raw_spans
+                        .push((start, self.batch.raw_json.len()));
+                }
+                self.flush_deltas();
+                if step == Step::Done {
+                    self.done = true;
+                }
             }
-            match self.wire.on_event(event, &mut self.deltas) {
-                Ok(step) => {
-                    // A terminal event that is an object (responses' `response.completed`) is a
-                    // provider object too; `[DONE]` is not.
-                    let terminal_object =
-                        step == Step::Done && event.data.trim_start().starts_with('{');
-                    if step == Step::Chunk || terminal_object {
-                        self.chunks += 1;
-                        self.batch.chunk_count += 1;
-                        if !self.batch.raw_json.is_empty() {
-                            self.batch.raw_json.push(',');
-                        }
-                        let start = self.batch.raw_json.len();
-                        self.batch.raw_json.push_str(event.data.trim());
-                        self.batch
-                            .raw_spans
-                            .push((start, self.batch.raw_json.len()));
-                    }
-                    self.flush_deltas();
-                    if step == Step::Done {
-                        self.done = true;
-                    }
-                }
-                Err(error) => {
-                    self.flush_deltas();
-                    self.fail(wire_failure(error));
-                    return;
-                }
+            Err(error) => {
+                self.flush_deltas();
+                self.fail(wire_failure(error));
             }
         }
     }

@@ -434,14 +434,14 @@ mod tests {
     use super::*;
     use crate::http::{ClientConfig, RequestOptions};
     use crate::openai::{Delta, Step, WireError};
-    use crate::sse::SseEvent;
+    use crate::sse::SseEventRef;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// A wire format with a bug: it panics on the first event.
     struct PanickingParser;
 
     impl WireParser for PanickingParser {
-        fn on_event(&mut self, _: &SseEvent, _: &mut Vec<Delta>) -> Result<Step, WireError> {
+        fn on_event(&mut self, _: &SseEventRef<'_>, _: &mut Vec<Delta>) -> Result<Step, WireError> {
             panic!("wire parser bug")
         }
         fn is_complete(&self) -> bool {

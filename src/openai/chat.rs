@@ -17,7 +17,7 @@ use serde_json::Value;
 #[cfg(test)]
 use super::NO_MESSAGE;
 use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
-use crate::sse::SseEvent;
+use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
 // `null` both deserialize to `None`; unknown fields are skipped.
@@ -306,7 +306,11 @@ impl ChoiceState {
 }
 
 impl WireParser for ChatParser {
-    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<Delta>) -> Result<Step, WireError> {
+    fn on_event(
+        &mut self,
+        event: &SseEventRef<'_>,
+        out: &mut Vec<Delta>,
+    ) -> Result<Step, WireError> {
         let data = event.data.trim_ascii();
         match event.event_type() {
             "error" => Err(error_event(data)),
@@ -505,16 +509,18 @@ mod tests {
 
     const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
 
-    fn data_event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.to_owned(),
-            ..SseEvent::default()
+    fn data_event(data: &str) -> SseEventRef<'_> {
+        SseEventRef {
+            event: None,
+            data,
+            id: "",
+            retry: None,
         }
     }
 
-    fn typed(event: &str, data: &str) -> SseEvent {
-        SseEvent {
-            event: Some(event.to_owned()),
+    fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
+        SseEventRef {
+            event: Some(event),
             ..data_event(data)
         }
     }
@@ -541,7 +547,7 @@ mod tests {
     }
 
     /// One payload's outcome on a fresh parser.
-    fn one(event: SseEvent) -> Result<Step, WireError> {
+    fn one(event: SseEventRef<'_>) -> Result<Step, WireError> {
         ChatParser::new().on_event(&event, &mut Vec::new())
     }
 

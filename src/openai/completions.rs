@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::responses::error_event;
 use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
-use crate::sse::SseEvent;
+use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
 // `null` both deserialize to `None`; unknown fields (`logprobs`, `object`, ...) are skipped.
@@ -121,7 +121,11 @@ impl CompletionsParser {
 }
 
 impl WireParser for CompletionsParser {
-    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<Delta>) -> Result<Step, WireError> {
+    fn on_event(
+        &mut self,
+        event: &SseEventRef<'_>,
+        out: &mut Vec<Delta>,
+    ) -> Result<Step, WireError> {
         let data = event.data.trim_ascii();
         match event.event_type() {
             "error" => Err(error_event(data)),
@@ -218,16 +222,18 @@ mod tests {
 
     const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
 
-    fn data_event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.to_owned(),
-            ..SseEvent::default()
+    fn data_event(data: &str) -> SseEventRef<'_> {
+        SseEventRef {
+            event: None,
+            data,
+            id: "",
+            retry: None,
         }
     }
 
-    fn typed(event: &str, data: &str) -> SseEvent {
-        SseEvent {
-            event: Some(event.to_owned()),
+    fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
+        SseEventRef {
+            event: Some(event),
             ..data_event(data)
         }
     }
@@ -248,7 +254,7 @@ mod tests {
         serde_json::from_str(&parser.final_json()).expect("final_json is JSON")
     }
 
-    fn one(event: SseEvent) -> Result<Step, WireError> {
+    fn one(event: SseEventRef<'_>) -> Result<Step, WireError> {
         CompletionsParser::new().on_event(&event, &mut Vec::new())
     }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::sse::SseEvent;
+use crate::sse::SseEventRef;
 
 /// The one Rust representation of a delta. Serialises to the JS `Delta` union of API.md
 /// (`{"type":"text","choice":0,"text":"..."}`).
@@ -91,7 +91,11 @@ pub enum WireError {
 /// One streaming wire format (chat completions, responses, legacy completions).
 pub trait WireParser: Send {
     /// Turns one SSE event into deltas appended to `out` and updates the accumulation.
-    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<Delta>) -> Result<Step, WireError>;
+    fn on_event(
+        &mut self,
+        event: &SseEventRef<'_>,
+        out: &mut Vec<Delta>,
+    ) -> Result<Step, WireError>;
 
     /// True when the stream may end without a terminal marker and still count as whole
     /// (every choice seen has a finish reason).

@@ -21,7 +21,7 @@ use serde_json::Value;
 #[cfg(test)]
 use super::NO_MESSAGE;
 use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
-use crate::sse::SseEvent;
+use crate::sse::SseEventRef;
 
 /// Used when `response.failed` carries no error object.
 const FAILED_WITHOUT_ERROR: &str = "the response failed without an error object";
@@ -441,9 +441,13 @@ impl ResponsesParser {
 }
 
 impl WireParser for ResponsesParser {
-    fn on_event(&mut self, event: &SseEvent, out: &mut Vec<Delta>) -> Result<Step, WireError> {
+    fn on_event(
+        &mut self,
+        event: &SseEventRef<'_>,
+        out: &mut Vec<Delta>,
+    ) -> Result<Step, WireError> {
         let data = event.data.trim_ascii();
-        let name = event.event.as_deref();
+        let name = event.event;
         if data.is_empty() {
             // `event: keepalive` without data, a bare `data:`.
             return Ok(Step::Ignored);
@@ -721,21 +725,23 @@ pub(super) fn error_event(data: &str) -> WireError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sse::SseParser;
+    use crate::sse::{SseEvent, SseParser};
     use serde_json::json;
 
     const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
 
-    fn data_event(data: &str) -> SseEvent {
-        SseEvent {
-            data: data.to_owned(),
-            ..SseEvent::default()
+    fn data_event(data: &str) -> SseEventRef<'_> {
+        SseEventRef {
+            event: None,
+            data,
+            id: "",
+            retry: None,
         }
     }
 
-    fn typed(event: &str, data: &str) -> SseEvent {
-        SseEvent {
-            event: Some(event.to_owned()),
+    fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
+        SseEventRef {
+            event: Some(event),
             ..data_event(data)
         }
     }
@@ -747,15 +753,16 @@ mod tests {
     }
 
     /// The event as a server with `event:` lines sends it: named after its JSON `type`.
-    fn named(data: &str) -> SseEvent {
-        SseEvent {
-            event: type_of(data),
+    fn named(data: &str) -> SseEventRef<'_> {
+        SseEventRef {
+            // Leaked so the test event can borrow it like a parser's would; a few bytes per test.
+            event: type_of(data).map(|t| &*Box::leak(t.into_boxed_str())),
             ..data_event(data)
         }
     }
 
     /// Feeds events; every one must be accepted.
-    fn feed(parser: &mut ResponsesParser, events: &[SseEvent]) -> Vec<Delta> {
+    fn feed(parser: &mut ResponsesParser, events: &[SseEventRef<'_>]) -> Vec<Delta> {
         let mut out = Vec::new();
         for event in events {
             let step = parser.on_event(event, &mut out);
@@ -777,12 +784,12 @@ mod tests {
     }
 
     /// One event's outcome on a fresh parser.
-    fn one(event: SseEvent) -> Result<Step, WireError> {
+    fn one(event: SseEventRef<'_>) -> Result<Step, WireError> {
         ResponsesParser::new().on_event(&event, &mut Vec::new())
     }
 
     /// One payload's outcome and deltas on a fresh parser.
-    fn one_with_deltas(event: SseEvent) -> (Result<Step, WireError>, Vec<Delta>) {
+    fn one_with_deltas(event: SseEventRef<'_>) -> (Result<Step, WireError>, Vec<Delta>) {
         let mut out = Vec::new();
         let step = ResponsesParser::new().on_event(&event, &mut out);
         (step, out)
@@ -1001,9 +1008,9 @@ mod tests {
             let with: Vec<_> = events.iter().map(|e| named(e)).collect();
             let without: Vec<_> = events.iter().map(|e| data_event(e)).collect();
             let generic: Vec<_> = events.iter().map(|e| typed("message", e)).collect();
-            let runs = [with, without, generic].map(|events| {
+            let runs = [&with, &without, &generic].map(|events| {
                 let mut parser = ResponsesParser::new();
-                (feed(&mut parser, &events), parser.final_json())
+                (feed(&mut parser, events), parser.final_json())
             });
             assert_eq!(runs[0].0, sample_deltas());
             assert_eq!(runs[0], runs[1]);
@@ -1191,10 +1198,11 @@ mod tests {
         assert_eq!(one(typed("ping", "ping")), Ok(Step::Ignored));
 
         // Interleaved anywhere, they change nothing.
+        let payloads = sample(false);
         let mut events = Vec::new();
-        for event in sample(false) {
+        for event in &payloads {
             events.push(data_event(r#"{"type":"keepalive"}"#));
-            events.push(named(&event));
+            events.push(named(event));
         }
         let mut parser = ResponsesParser::new();
         assert_eq!(feed(&mut parser, &events), sample_deltas());
@@ -1566,13 +1574,14 @@ mod tests {
 
     #[test]
     fn unknown_events_between_known_ones_change_nothing() {
-        let mut events = Vec::new();
+        let mut payloads = Vec::new();
         for event in sample(true) {
-            events.push(named(&event));
+            payloads.push(event);
             let odd =
                 json!({"type": "response.vendor_progress", "delta": {"x": 1}, "output_index": 99});
-            events.push(named(&odd.to_string()));
+            payloads.push(odd.to_string());
         }
+        let events: Vec<_> = payloads.iter().map(|p| named(p)).collect();
         let mut parser = ResponsesParser::new();
         assert_eq!(feed(&mut parser, &events), sample_deltas());
         let fin = final_value(&parser);
@@ -1924,6 +1933,7 @@ mod tests {
         for piece in pieces {
             sse.feed(piece, &mut events).unwrap();
         }
+        let events: Vec<_> = events.iter().map(SseEvent::as_event_ref).collect();
         let mut parser = ResponsesParser::new();
         let deltas = feed(&mut parser, &events);
         (deltas, parser.final_json())
