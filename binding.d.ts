@@ -23,6 +23,11 @@ export declare class NativeBatch {
   raw(): string
   /** The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`. */
   relay(format: string): string
+  /**
+   * The same as UTF-8 bytes, for sockets: a string would be decoded into V8's UTF-16 here and
+   * encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
+   */
+  relayBytes(format: string): Buffer
   /** Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`. */
   end(): string | null
 }

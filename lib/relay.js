@@ -1,8 +1,8 @@
 'use strict'
 // Relaying a stream to clients: pipeTo(res), toReadableStream(), toNodeStream() and
 // pipeToWebSocket(). The engine renders each batch in the chosen format (relay.rs), so JS only
-// moves one string per batch; it adds the parts that depend on how the stream ends, the
-// headers, heartbeats and backpressure.
+// moves one buffer of UTF-8 per batch (one string for WebSocket text frames); it adds the parts
+// that depend on how the stream ends, the headers, heartbeats and backpressure.
 
 const { Readable } = require('node:stream')
 const { kBatches } = require('./stream')
@@ -62,9 +62,9 @@ function ending(format, error) {
  */
 async function pump(stream, format, heartbeat, sink) {
   let lastWrite = Date.now()
-  const write = (text) => {
+  const write = (chunk) => {
     lastWrite = Date.now()
-    return sink.write(text)
+    return sink.write(chunk)
   }
   const timer =
     heartbeat &&
@@ -75,8 +75,8 @@ async function pump(stream, format, heartbeat, sink) {
   try {
     for await (const batch of stream[kBatches]()) {
       if (sink.gone()) break
-      const text = batch.relay(format)
-      if (text.length > 0 && write(text) === false) await sink.drained()
+      const bytes = batch.relayBytes(format)
+      if (bytes.length > 0 && write(bytes) === false) await sink.drained()
     }
   } catch (caught) {
     error = caught
@@ -147,8 +147,8 @@ async function pipeTo(stream, res, options) {
     }
     const flush = typeof res.flush === 'function' ? () => res.flush() : () => {}
     const result = await pump(stream, format, heartbeat, {
-      write(text) {
-        const ok = res.write(text)
+      write(chunk) {
+        const ok = res.write(chunk)
         flush() // behind `compression`, push each batch out now
         return ok
       },
@@ -192,7 +192,7 @@ function toNodeStream(stream, options) {
     },
   })
   pump(stream, format, heartbeat, {
-    write: (text) => readable.push(text),
+    write: (chunk) => readable.push(chunk),
     drained: () => new Promise((resolve) => (wake = resolve)),
     gone: () => gone,
   }).then(() => {
@@ -212,8 +212,8 @@ function toReadableStream(stream, options) {
     start(controller) {
       controllerRef = controller
       pump(stream, format, heartbeat, {
-        write(text) {
-          controller.enqueue(encoder.encode(text))
+        write(chunk) {
+          controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk)
           return controller.desiredSize > 0
         },
         drained: () => new Promise((resolve) => (wake = resolve)),

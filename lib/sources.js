@@ -51,7 +51,7 @@ class EngineSource {
 /** A batch made in JS for a failure of the byte source itself. */
 function failureBatch(failure, partial) {
   const end = JSON.stringify({ error: failure, partial })
-  return { deltaCount: 0, chunkCount: 0, deltas: () => '[]', text: () => '', raw: () => '[]', end: () => end }
+  return { deltaCount: 0, chunkCount: 0, deltas: () => '[]', text: () => '', raw: () => '[]', relay: () => '', relayBytes: () => Buffer.alloc(0), end: () => end }
 }
 
 class ByteSource {

@@ -30,6 +30,10 @@ fn wire_for(format: &str) -> Result<Box<dyn WireParser>> {
     }
 }
 
+fn relay_format(format: &str) -> Result<RelayFormat> {
+    RelayFormat::parse(format).ok_or_else(|| invalid(format!("unknown relay format '{format}'")))
+}
+
 /// One configured HTTP client (connection pool, auth, defaults).
 #[napi]
 pub struct NativeClient {
@@ -122,9 +126,16 @@ impl NativeBatch {
     /// The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`.
     #[napi]
     pub fn relay(&self, format: String) -> Result<String> {
-        let format = RelayFormat::parse(&format)
-            .ok_or_else(|| invalid(format!("unknown relay format '{format}'")))?;
-        Ok(relay::render(&self.inner, format))
+        Ok(relay::render(&self.inner, relay_format(&format)?))
+    }
+
+    /// The same as UTF-8 bytes, for sockets: a string would be decoded into V8's UTF-16 here and
+    /// encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
+    #[napi]
+    pub fn relay_bytes(&self, format: String) -> Result<Buffer> {
+        Ok(relay::render(&self.inner, relay_format(&format)?)
+            .into_bytes()
+            .into())
     }
 
     /// Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`.
