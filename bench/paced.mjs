@@ -132,6 +132,18 @@ function verdicts(label, key, bar, barText) {
   })
 }
 
+// The same comparisons as data, for the README's table of bars (bench/run.mjs).
+const bars = [
+  ['event-loop delay p99', 'eventLoopDelayP99Ms', 0.25, 'at most 1/4 of openai'],
+  ['peak RSS', 'maxRssMB', 1, 'no higher than openai'],
+  ['latency p99', 'latencyP99Ms', 1, 'no worse than openai'],
+].flatMap(([label, key, limit, barText]) =>
+  STREAMDELTA.map((name) => {
+    const ratio = byName[name][key] / byName.openai[key]
+    return { what: `${STREAMS.toLocaleString('en-US')} paced streams, ${label}, ${name}: ${barText}`, ratio, limit, ok: ratio <= limit }
+  }),
+)
+
 const s = STREAMS.toLocaleString('en-US')
 const lines = [
   `### ${s} streams, one chunk per ${info.intervalMs} ms`,
@@ -178,5 +190,5 @@ mkdirSync(path.join(here, 'results'), { recursive: true })
 writeFileSync(path.join(here, 'results', 'paced.md'), markdown)
 writeFileSync(
   path.join(here, 'results', 'paced.json'),
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, streams: STREAMS, chunksPerStream: CHUNKS_PER_STREAM, intervalMs: info.intervalMs, rounds: ROUNDS, medians: rows }, null, 2) + '\n',
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, streams: STREAMS, chunksPerStream: CHUNKS_PER_STREAM, intervalMs: info.intervalMs, rounds: ROUNDS, medians: rows, bars }, null, 2) + '\n',
 )

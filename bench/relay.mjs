@@ -214,5 +214,5 @@ mkdirSync(path.join(here, 'results'), { recursive: true })
 writeFileSync(path.join(here, 'results', 'relay.md'), markdown)
 writeFileSync(
   path.join(here, 'results', 'relay.json'),
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, concurrency: CONCURRENCY, chunks: CHUNKS, warmup: WARMUP, duration: DURATION, ratio, bar: BAR, medians: rows, runs: results }, null, 2) + '\n',
+  JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, concurrency: CONCURRENCY, chunks: CHUNKS, warmup: WARMUP, duration: DURATION, ratio, bar: BAR, bars: [{ what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`, ratio, limit: BAR, higherIsBetter: true, ok: ratio >= BAR }], medians: rows, runs: results }, null, 2) + '\n',
 )
