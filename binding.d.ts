@@ -43,6 +43,8 @@ export declare class NativeClient {
 /** Bring-your-own-bytes decoding: the same batches, fed synchronously from JS. */
 export declare class NativeDecoder {
   constructor(format: string, maxEventBytes?: number | undefined | null)
+  /** See `NativeStream::read_deltas`. */
+  readDeltas(on: boolean): void
   /** Decodes the next bytes; returns what they completed (with `end` set on failure). */
   feed(bytes: Uint8Array): NativeBatch
   /** End of input: the last batch, with `end` set. */
@@ -83,6 +85,11 @@ export declare class NativeStream {
   tryTake(): NativeBatch | null
   /** Waits for the next batch; `null` once the stream is over and drained. */
   nextBatch(): Promise<NativeBatch | null>
+  /**
+   * Whether a consumer reads deltas: while one does, the engine builds their JSON as it
+   * decodes; otherwise a batch builds it only if `deltas()` is called.
+   */
+  readDeltas(on: boolean): void
   /**
    * Cancels the request now; the socket closes. Returns the partial result as JSON when
    * any body byte had arrived.

@@ -178,6 +178,7 @@ function abortedSource() {
   return {
     tryTake: () => null,
     nextBatch: () => Promise.resolve(null),
+    readDeltas: () => {},
     abort: () => undefined,
     stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
     response: () => Promise.reject(new (require('./errors').AbortError)('The stream was aborted before it started')),

@@ -254,7 +254,7 @@ async function pipeToWebSocket(stream, ws, options) {
   }
   let error
   try {
-    for await (const batch of stream[kBatches]()) {
+    for await (const batch of stream[kBatches](format === 'events')) {
       if (gone) break
       if (batch.deltaCount === 0) continue
       send(format === 'events' ? batch.deltas() : batch.relay('ndjson'))

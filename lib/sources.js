@@ -1,6 +1,6 @@
 'use strict'
 // Where a stream's batches come from. Both sources give the pump in stream.js the same
-// interface: tryTake(), nextBatch(), abort() -> partial, stats(), response().
+// interface: tryTake(), nextBatch(), readDeltas(on), abort() -> partial, stats(), response().
 //  - EngineSource: an HTTP stream run by the Rust engine (bytes never enter JS).
 //  - ByteSource: bytes the user already has (fetch Response, web or Node stream, async
 //    iterable), fed synchronously into the same Rust decoder.
@@ -21,6 +21,11 @@ class EngineSource {
 
   nextBatch() {
     return this.#native.nextBatch()
+  }
+
+  /** Whether a consumer reads deltas (the engine then builds their JSON as it decodes). */
+  readDeltas(on) {
+    this.#native.readDeltas(on)
   }
 
   abort() {
@@ -76,6 +81,10 @@ class ByteSource {
 
   tryTake() {
     return null
+  }
+
+  readDeltas(on) {
+    this.#decoder.readDeltas(on)
   }
 
   async nextBatch() {

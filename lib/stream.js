@@ -25,6 +25,9 @@ class BaseStream {
   #finalPromise = null
   #settleFinal = null
   #abortController = new AbortController()
+  /** What the source was last told about delta consumers (null: nothing yet). */
+  #toldReadDeltas = null
+  #batchesReadDeltas = false
   #detachSignal = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
   #snapshots = new Map()
@@ -61,9 +64,11 @@ class BaseStream {
     return this.#openIterator('chunk')
   }
 
-  /** @internal The batches themselves (see relay.js). */
-  [kBatches]() {
-    return this.#openIterator('batch')
+  /** @internal The batches themselves (see relay.js); `readsDeltas` when it calls deltas(). */
+  [kBatches](readsDeltas = false) {
+    const it = this.#openIterator('batch')
+    this.#batchesReadDeltas = readsDeltas
+    return it
   }
 
   on(event, listener) {
@@ -231,11 +236,23 @@ class BaseStream {
     return this.#listeners.size > 0 || this.#settleFinal !== null
   }
 
+  /** Tells the source whether anyone reads deltas, so that the engine builds their JSON on its
+   * own thread only then (a text() or relay consumer never pays for it). */
+  #tellReadDeltas() {
+    const it = this.#iterator
+    const on = it?.kind === 'delta' || (it?.kind === 'batch' && this.#batchesReadDeltas) || this.#hasDeltaListeners()
+    if (on !== this.#toldReadDeltas) {
+      this.#toldReadDeltas = on
+      this.#source.readDeltas(on)
+    }
+  }
+
   async #pump() {
     if (this.#pumping) return
     this.#pumping = true
     try {
       while (this.#wantsData()) {
+        this.#tellReadDeltas()
         let batch = this.#source.tryTake()
         if (batch === null) batch = await this.#source.nextBatch()
         if (this.#state !== 'open') break

@@ -2,6 +2,7 @@
 //! strings per batch (JSON that JS parses only when a consumer asks for it), never as one
 //! N-API object per delta.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
@@ -176,6 +177,13 @@ impl NativeStream {
         rx.recv().await.map(|inner| NativeBatch { inner })
     }
 
+    /// Whether a consumer reads deltas: while one does, the engine builds their JSON as it
+    /// decodes; otherwise a batch builds it only if `deltas()` is called.
+    #[napi]
+    pub fn read_deltas(&self, on: bool) {
+        self.handle.delta_json.store(on, Ordering::Relaxed);
+    }
+
     /// Cancels the request now; the socket closes. Returns the partial result as JSON when
     /// any body byte had arrived.
     #[napi]
@@ -230,6 +238,14 @@ impl NativeDecoder {
         Ok(NativeDecoder {
             decoder: Decoder::new(wire, max_event_bytes.map(|n| n as usize)),
         })
+    }
+
+    /// See `NativeStream::read_deltas`.
+    #[napi]
+    pub fn read_deltas(&self, on: bool) {
+        self.decoder
+            .delta_json_switch()
+            .store(on, Ordering::Relaxed);
     }
 
     /// Decodes the next bytes; returns what they completed (with `end` set on failure).

@@ -1,18 +1,25 @@
 //! Bytes in, batches out: SSE framing plus one wire format, shared by HTTP streams and by
 //! the bring-your-own-bytes parsers. No I/O here, so the same code serves both.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 use crate::openai::{Delta, Step, WireError, WireParser};
 use crate::sse::{SseEventRef, SseParser};
 
-/// Everything decoded since the last hand-over to JS, in three ready-made forms so that JS
-/// pays only for the one it reads: the Delta JSON array, choice 0's text, the raw chunks.
+/// Everything decoded since the last hand-over to JS, in ready-made forms so that JS pays only
+/// for the one it reads: the Delta JSON array, choice 0's text, the raw chunks. The Delta JSON
+/// is built on the engine thread only while some consumer reads deltas (see
+/// [`Decoder::delta_json_switch`]); otherwise `deltas_array` builds it on demand.
 #[derive(Debug, Default)]
 pub struct Batch {
     /// The deltas themselves, for the relay formats (`relay.rs`).
     pub deltas: Vec<Delta>,
-    /// `[{"type":"text",...},...]` without the brackets, comma-separated.
+    /// `[{"type":"text",...},...]` without the brackets, comma-separated: the first
+    /// `json_count` deltas.
     pub deltas_json: String,
+    pub json_count: usize,
     pub delta_count: usize,
     /// How many raw provider objects `raw_json` holds.
     pub chunk_count: usize,
@@ -37,7 +44,11 @@ impl Batch {
     }
 
     pub fn deltas_array(&self) -> String {
-        format!("[{}]", self.deltas_json)
+        if self.json_count == self.delta_count {
+            return format!("[{}]", self.deltas_json);
+        }
+        // Not (or not wholly) built on the engine thread: nobody read deltas when it ran.
+        serde_json::to_string(&self.deltas).unwrap_or_else(|_| "[]".into())
     }
 
     pub fn raw_array(&self) -> String {
@@ -88,6 +99,8 @@ pub struct Decoder {
     secret: Option<String>,
     /// Body bytes received over every connection of this stream (resumes included).
     received: u64,
+    /// Whether to build each batch's Delta JSON as deltas arrive (see `Batch`).
+    delta_json: Arc<AtomicBool>,
     max_event_bytes: Option<usize>,
 }
 
@@ -97,6 +110,7 @@ impl Decoder {
             sse: sse_parser(max_event_bytes),
             max_event_bytes,
             received: 0,
+            delta_json: Arc::new(AtomicBool::new(true)),
             wire,
             deltas: Vec::new(),
             batch: Batch::default(),
@@ -110,6 +124,18 @@ impl Decoder {
     /// Makes every recorded failure free of `secret` (a provider may echo the API key).
     pub fn with_secret(mut self, secret: Option<String>) -> Self {
         self.secret = secret;
+        self
+    }
+
+    /// The switch JS flips to say whether a consumer reads deltas. On until JS says otherwise, so
+    /// batches decoded before any consumer attached are complete.
+    pub fn delta_json_switch(&self) -> Arc<AtomicBool> {
+        self.delta_json.clone()
+    }
+
+    /// Shares a switch made before this decoder (the HTTP stream's handle exists first).
+    pub fn with_delta_json_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.delta_json = switch;
         self
     }
 
@@ -207,15 +233,23 @@ impl Decoder {
     }
 
     fn flush_deltas(&mut self) {
+        if self.deltas.is_empty() {
+            return;
+        }
+        let build_json = self.delta_json.load(Ordering::Relaxed);
         for delta in self.deltas.drain(..) {
             if let Delta::Text { choice: 0, text } = &delta {
                 self.batch.text.push_str(text);
             }
-            if self.batch.delta_count > 0 {
-                self.batch.deltas_json.push(',');
+            // Only while every earlier delta of the batch is in the JSON too.
+            if build_json && self.batch.json_count == self.batch.delta_count {
+                if self.batch.json_count > 0 {
+                    self.batch.deltas_json.push(',');
+                }
+                // Serialising a plain enum into a String cannot fail.
+                let _ = serde_json::to_writer(unsafe_vec(&mut self.batch.deltas_json), &delta);
+                self.batch.json_count += 1;
             }
-            // Serialising a plain enum into a String cannot fail.
-            let _ = serde_json::to_writer(unsafe_vec(&mut self.batch.deltas_json), &delta);
             self.batch.delta_count += 1;
             self.batch.deltas.push(delta);
         }
@@ -324,8 +358,9 @@ mod tests {
     }
 
     fn collect(output: &mut Output, batch: Batch) {
+        let deltas = batch.deltas_array();
         for (to, from) in [
-            (&mut output.deltas, batch.deltas_json),
+            (&mut output.deltas, deltas[1..deltas.len() - 1].to_string()),
             (&mut output.raw, batch.raw_json),
         ] {
             if !from.is_empty() {
@@ -355,6 +390,41 @@ mod tests {
         decoder.finish();
         collect(&mut output, decoder.take_batch());
         output
+    }
+
+    #[test]
+    fn delta_json_is_the_same_whether_built_as_decoded_or_on_demand() {
+        let payloads: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"c","object":"chat.completion.chunk","choices":[{{"index":{},"delta":{{"content":"t{i} ☃"}},"finish_reason":null}}]}}"#,
+                    i % 2
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
+        let bytes = sse_of(&refs);
+        let run = |switch_at: &dyn Fn(usize) -> bool| {
+            let decoder = Decoder::new(Box::new(ChatParser::new()), None);
+            let switch = decoder.delta_json_switch();
+            let mut decoder = decoder;
+            let mut all = Vec::new();
+            for (i, piece) in bytes.chunks(97).enumerate() {
+                switch.store(switch_at(i), Ordering::Relaxed);
+                decoder.push(piece);
+                // Batches of several pushes, so that a switch can flip inside one.
+                if i % 3 == 2 {
+                    all.push(decoder.take_batch().deltas_array());
+                }
+            }
+            all.push(decoder.take_batch().deltas_array());
+            all
+        };
+        let eager = run(&|_| true);
+        assert!(eager.iter().any(|json| json.len() > 2));
+        assert_eq!(run(&|_| false), eager, "never built while decoding");
+        assert_eq!(run(&|i| i % 2 == 0), eager, "switched on and off");
+        assert_eq!(run(&|i| i > 10), eager, "switched on mid-stream");
     }
 
     /// The same bytes whole, byte by byte and in random pieces must decode identically.

@@ -2,7 +2,7 @@
 //! batches to a bounded channel. A full channel stops the socket read (backpressure); an
 //! abort drops the request at once; a panic becomes an error on this stream only.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Instant;
 
@@ -90,6 +90,8 @@ pub struct StreamHandle {
     pub stats: Arc<Stats>,
     pub response: watch::Receiver<ResponseState>,
     abort: StdMutex<Option<AbortHandle>>,
+    /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
+    pub delta_json: Arc<AtomicBool>,
 }
 
 impl StreamHandle {
@@ -148,6 +150,7 @@ pub fn start(
     let task_stats = stats.clone();
     let decoder: SharedDecoder = Arc::new(StdMutex::new(None));
     let task_decoder = decoder.clone();
+    let delta_json = Arc::new(AtomicBool::new(true));
     let panic_tx = tx.clone();
     let panic_stats = stats.clone();
     let request = Request {
@@ -161,6 +164,7 @@ pub fn start(
         response_tx,
         stats: task_stats,
         shared: task_decoder,
+        delta_json: delta_json.clone(),
     };
     let task = tokio::spawn(run(request, outlets));
     let abort = task.abort_handle();
@@ -191,6 +195,7 @@ pub fn start(
         stats,
         response: response_rx,
         abort: StdMutex::new(Some(abort)),
+        delta_json,
     }
 }
 
@@ -218,6 +223,7 @@ struct Outlets {
     response_tx: watch::Sender<ResponseState>,
     stats: Arc<Stats>,
     shared: SharedDecoder,
+    delta_json: Arc<AtomicBool>,
 }
 
 async fn run(request: Request, outlets: Outlets) {
@@ -232,6 +238,7 @@ async fn run(request: Request, outlets: Outlets) {
         response_tx,
         stats,
         shared,
+        delta_json,
     } = outlets;
     let idle = client.idle_timeout(&spec);
     let mut response = match client.open(&spec, model.as_deref()).await {
@@ -253,7 +260,8 @@ async fn run(request: Request, outlets: Outlets) {
     response_tx.send_replace(ResponseState::Ready(response_meta(&response)));
     *lock(&shared) = Some(
         Decoder::new(wire, client.config().max_event_bytes)
-            .with_secret(client.config().api_key.clone()),
+            .with_secret(client.config().api_key.clone())
+            .with_delta_json_switch(delta_json),
     );
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
