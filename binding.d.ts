@@ -54,24 +54,24 @@ export declare class NativeDecoder {
 }
 
 /**
- * The bare WHATWG event-stream parser. One `feed` from `index.js` is up to three calls: `feed`
- * (frames and packs; returns the ends), `text` (the data), `extras` (types, ids, retries).
+ * The bare WHATWG event-stream parser. One `feed` from `index.js` is one call returning one
+ * string (two when some events are ASCII and some not): N-API calls and objects cost
+ * microseconds each, which at one feed per socket read would be most of the work. The layout
+ * is `sse_pack`'s; `eventsFrom` in `index.js` reads it.
  */
 export declare class NativeSseParser {
   constructor(maxEventBytes?: number | undefined | null)
   /**
-   * Frames `bytes`; returns where each completed event's data ends (UTF-16 offsets into
-   * `text()`), one entry per event. After an oversized event it throws; the events completed
-   * before it in the same call are dropped with it, since the stream is unusable after it.
+   * Frames `bytes`. Returns `""` when they completed no event, otherwise the wide string
+   * with its trailer (`sse_pack::EventPacker::finish`). After an oversized event it throws;
+   * the events completed before it in the same call are dropped with it, since the stream
+   * is unusable after it.
    */
-  feed(bytes: Uint8Array): Uint32Array
-  /** Every event's data of the last feed, back to back. */
-  text(): string
-  /**
-   * Types, ids and retries of the last feed, or `null` when every event is a `message`
-   * with the same id and no retry.
-   */
-  extras(): SseEventExtras | null
+  feed(bytes: Uint8Array): string
+  /** The last feed's ASCII events' data (when its flags said there is some). */
+  narrow(): string
+  /** Types, ids and retries of the last feed's events (when its flags said so). */
+  extras(): SseEventExtras
   /**
    * End of input: an unterminated last event is discarded (the spec's rule), so nothing is
    * ever completed here.
@@ -100,7 +100,7 @@ export declare class NativeStream {
   response(): Promise<string>
 }
 
-/** What varies between the events of one `feed`, when something does (see [`EventPacker`]). */
+/** What varies between the events of one `feed`, when something does (see `sse_pack`). */
 export interface SseEventExtras {
   /** Every event's type, CR-separated; absent when all are `message`. */
   types?: string

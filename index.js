@@ -40,10 +40,8 @@ class SseParser {
 
   /** @param {Uint8Array|string} bytes */
   feed(bytes) {
-    const native = this.#native
-    const ends = native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes)
-    if (ends.length === 0) return []
-    return eventsFrom(ends, native.text(), native.extras())
+    const packed = this.#native.feed(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes)
+    return packed === '' ? [] : eventsFrom(packed, this.#native)
   }
 
   /** End of input: discards an unterminated last event, as the spec does. */
@@ -53,21 +51,38 @@ class SseParser {
   }
 }
 
-// The engine hands a feed's events over as one string of all their data plus where each ends,
-// and the types/ids/retries only when they vary (see EventPacker in src/binding.rs). Building
-// the objects here is far cheaper than one N-API object per event, and slice() shares the big
-// string's memory instead of copying each value.
-function eventsFrom(ends, text, extras) {
-  const count = ends.length
+// Flags and the wide-string bit of src/sse_pack.rs.
+const EXTRAS = 1
+const NARROW = 2
+const IN_WIDE = 0x80000000
+
+// The engine hands a feed's events over as at most two strings: ASCII data back to back in a
+// narrow one, the rest in a wide one followed by a trailer of 16-bit units saying where each
+// event's data ends (and in which string), how many events there are, and flags (see
+// src/sse_pack.rs). Building the objects here is far cheaper than one N-API object per event,
+// and slice() shares the strings' memory instead of copying each value.
+function eventsFrom(wide, native) {
+  const length = wide.length
+  const flags = wide.charCodeAt(length - 1)
+  const count = wide.charCodeAt(length - 3) + wide.charCodeAt(length - 2) * 0x10000
+  const narrow = flags & NARROW ? native.narrow() : ''
+  const extras = flags & EXTRAS ? native.extras() : null
   const types = extras?.types?.split('\r') ?? null
   const ids = extras?.ids?.split('\r') ?? null
   const id = extras?.id ?? ''
   const events = new Array(count)
-  let start = 0
-  for (let i = 0; i < count; i++) {
-    const end = ends[i]
-    events[i] = { event: types === null ? 'message' : types[i], data: text.slice(start, end), id: ids === null ? id : ids[i] }
-    start = end
+  let narrowStart = 0
+  let wideStart = 0
+  let at = length - 3 - 2 * count
+  for (let i = 0; i < count; i++, at += 2) {
+    const end = wide.charCodeAt(at) + wide.charCodeAt(at + 1) * 0x10000
+    let data
+    if (end >= IN_WIDE) {
+      data = wide.slice(wideStart, (wideStart = end - IN_WIDE))
+    } else {
+      data = narrow.slice(narrowStart, (narrowStart = end))
+    }
+    events[i] = { event: types === null ? 'message' : types[i], data, id: ids === null ? id : ids[i] }
   }
   if (extras?.retries) {
     for (const pair of extras.retries.split(',')) {

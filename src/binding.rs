@@ -15,7 +15,8 @@ use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
 use crate::openai::WireParser;
 use crate::relay::{self, RelayFormat};
-use crate::sse::{SseEventRef, SseParser};
+use crate::sse::SseParser;
+use crate::sse_pack::EventPacker;
 use crate::stream::{self, ResponseState, StreamHandle};
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -273,73 +274,7 @@ impl NativeDecoder {
     }
 }
 
-/// Builds what one `feed` completed, straight from the parser's borrowed events, into buffers
-/// the parser keeps and reuses: every event's data back to back as UTF-16 (V8 copies UTF-16
-/// into a string as it is, where a UTF-8 string from N-API goes through V8's slow UTF-8
-/// decoder), where each data ends, and the types, ids and retries only when they vary. JS then
-/// builds the API.md `SseEvent` objects by slicing (see `unpackEvents` in `index.js`), far
-/// cheaper than one N-API object per event.
-#[derive(Default)]
-struct EventPacker {
-    count: u32,
-    data: Vec<u16>,
-    ends: Vec<u32>,
-    /// CR-separated (CR never occurs inside a field: it ends a line); started only once an
-    /// event names a type, with `message` filled in for the events before it.
-    types: Option<String>,
-    /// The first event's id; `ids` starts only once an event's id differs from it.
-    id: String,
-    ids: Option<String>,
-    /// `index:ms` pairs, comma-separated, for the events that carried a valid `retry`.
-    retries: String,
-}
-
-impl EventPacker {
-    fn clear(&mut self) {
-        self.count = 0;
-        self.data.clear();
-        self.ends.clear();
-        self.types = None;
-        self.id.clear();
-        self.ids = None;
-        self.retries.clear();
-    }
-
-    fn add(&mut self, event: &SseEventRef<'_>) {
-        let index = self.count as usize;
-        push_utf16(&mut self.data, event.data);
-        self.ends.push(self.data.len() as u32);
-        if event.event.is_some() && self.types.is_none() {
-            self.types = Some(vec!["message"; index].join("\r"));
-        }
-        if let Some(types) = &mut self.types {
-            if index > 0 {
-                types.push('\r');
-            }
-            types.push_str(event.event_type());
-        }
-        if index == 0 {
-            self.id.push_str(event.id);
-        } else if self.ids.is_none() && event.id != self.id {
-            self.ids = Some(vec![self.id.as_str(); index].join("\r"));
-        }
-        if let Some(ids) = &mut self.ids {
-            if index > 0 {
-                ids.push('\r');
-            }
-            ids.push_str(event.id);
-        }
-        if let Some(ms) = event.retry {
-            if !self.retries.is_empty() {
-                self.retries.push(',');
-            }
-            self.retries.push_str(&format!("{index}:{ms}"));
-        }
-        self.count += 1;
-    }
-}
-
-/// What varies between the events of one `feed`, when something does (see [`EventPacker`]).
+/// What varies between the events of one `feed`, when something does (see `sse_pack`).
 #[napi(object)]
 pub struct SseEventExtras {
     /// Every event's type, CR-separated; absent when all are `message`.
@@ -352,45 +287,10 @@ pub struct SseEventExtras {
     pub retries: Option<String>,
 }
 
-/// Appends `text` as UTF-16. All-ASCII text (most events) is widened in one vectorised pass;
-/// otherwise runs of eight ASCII bytes are widened a word at a time and the rest goes
-/// character by character.
-fn push_utf16(out: &mut Vec<u16>, text: &str) {
-    let bytes = text.as_bytes();
-    out.reserve(bytes.len());
-    if bytes.is_ascii() {
-        out.extend(bytes.iter().map(|&b| u16::from(b)));
-        return;
-    }
-    let mut at = 0;
-    while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8) {
-            if u64::from_le_bytes(word.try_into().unwrap_or_default()) & 0x8080_8080_8080_8080 == 0
-            {
-                out.extend(word.iter().map(|&b| u16::from(b)));
-                at += 8;
-                continue;
-            }
-        }
-        let b = bytes[at];
-        if b.is_ascii() {
-            out.push(u16::from(b));
-            at += 1;
-        } else {
-            // `at` is on a character boundary: every step above moved over whole characters.
-            let ch = text[at..]
-                .chars()
-                .next()
-                .unwrap_or(char::REPLACEMENT_CHARACTER);
-            let mut units = [0u16; 2];
-            out.extend_from_slice(ch.encode_utf16(&mut units));
-            at += ch.len_utf8();
-        }
-    }
-}
-
-/// The bare WHATWG event-stream parser. One `feed` from `index.js` is up to three calls: `feed`
-/// (frames and packs; returns the ends), `text` (the data), `extras` (types, ids, retries).
+/// The bare WHATWG event-stream parser. One `feed` from `index.js` is one call returning one
+/// string (two when some events are ASCII and some not): N-API calls and objects cost
+/// microseconds each, which at one feed per socket read would be most of the work. The layout
+/// is `sse_pack`'s; `eventsFrom` in `index.js` reads it.
 #[napi]
 pub struct NativeSseParser {
     parser: SseParser,
@@ -411,46 +311,39 @@ impl NativeSseParser {
         }
     }
 
-    /// Frames `bytes`; returns where each completed event's data ends (UTF-16 offsets into
-    /// `text()`), one entry per event. After an oversized event it throws; the events completed
-    /// before it in the same call are dropped with it, since the stream is unusable after it.
+    /// Frames `bytes`. Returns `""` when they completed no event, otherwise the wide string
+    /// with its trailer (`sse_pack::EventPacker::finish`). After an oversized event it throws;
+    /// the events completed before it in the same call are dropped with it, since the stream
+    /// is unusable after it.
     #[napi(catch_unwind)]
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<Uint32Array> {
+    pub fn feed<'env>(&mut self, env: &'env Env, bytes: &[u8]) -> Result<napi::JsString<'env>> {
         let packed = &mut self.packed;
         packed.clear();
-        // The events' text is at most these bytes plus an event carried over from earlier feeds.
-        packed.data.reserve(bytes.len());
         self.parser
             .feed_with(bytes, |event| packed.add(&event))
             .map_err(|e| invalid(e.to_string()))?;
-        Ok(Uint32Array::new(self.packed.ends.clone()))
-    }
-
-    /// Every event's data of the last feed, back to back.
-    #[napi]
-    pub fn text<'env>(&self, env: &'env Env) -> Result<napi::JsString<'env>> {
-        env.create_string_utf16(&self.packed.data)
-    }
-
-    /// Types, ids and retries of the last feed, or `null` when every event is a `message`
-    /// with the same id and no retry.
-    #[napi]
-    pub fn extras(&self) -> Option<SseEventExtras> {
-        let packed = &self.packed;
-        if packed.types.is_none() && packed.ids.is_none() && packed.retries.is_empty() {
-            return (!packed.id.is_empty()).then(|| SseEventExtras {
-                types: None,
-                ids: None,
-                id: packed.id.clone(),
-                retries: None,
-            });
+        if self.packed.count == 0 {
+            return env.create_string("");
         }
-        Some(SseEventExtras {
+        env.create_string_utf16(self.packed.finish())
+    }
+
+    /// The last feed's ASCII events' data (when its flags said there is some).
+    #[napi]
+    pub fn narrow<'env>(&self, env: &'env Env) -> Result<napi::JsString<'env>> {
+        env.create_string_latin1(&self.packed.narrow)
+    }
+
+    /// Types, ids and retries of the last feed's events (when its flags said so).
+    #[napi]
+    pub fn extras(&self) -> SseEventExtras {
+        let packed = &self.packed;
+        SseEventExtras {
             types: packed.types.clone(),
             ids: packed.ids.clone(),
             id: packed.id.clone(),
             retries: (!packed.retries.is_empty()).then(|| packed.retries.clone()),
-        })
+        }
     }
 
     /// End of input: an unterminated last event is discarded (the spec's rule), so nothing is

@@ -7,6 +7,7 @@ pub mod http;
 pub mod openai;
 pub mod relay;
 pub mod sse;
+pub mod sse_pack;
 pub mod stream;
 
 mod binding;
