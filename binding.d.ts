@@ -35,7 +35,7 @@ export declare class NativeBatch {
 /** One configured HTTP client (connection pool, auth, defaults). */
 export declare class NativeClient {
   /** `config` is the JSON of `ClientConfig`, already validated by `index.js`. */
-  constructor(config: string)
+  constructor(config: string, onReady: OnReady)
   /** Starts a request at once and returns its stream handle. */
   open(format: string, method: string, path: string, body: string | undefined | null, options: string, model?: string | undefined | null): NativeStream
 }
@@ -81,10 +81,18 @@ export declare class NativeSseParser {
 
 /** One HTTP stream in flight. */
 export declare class NativeStream {
-  /** The next batch if one is ready now; never waits. */
+  /** What the client's `onReady` calls this stream. */
+  get id(): number
+  /**
+   * The next batch if one is ready now; never waits. `null` when there is none now, or
+   * (after `wait()` said something is ready) when the stream is over and drained.
+   */
   tryTake(): NativeBatch | null
-  /** Waits for the next batch; `null` once the stream is over and drained. */
-  nextBatch(): Promise<NativeBatch | null>
+  /**
+   * After `tryTake()` found nothing: true when something is ready after all (take again);
+   * false when `onReady(id)` will be called once something is.
+   */
+  wait(): boolean
   /**
    * Whether a consumer reads deltas: while one does, the engine builds their JSON as it
    * decodes; otherwise a batch builds it only if `deltas()` is called.

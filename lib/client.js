@@ -67,6 +67,7 @@ function parseBaseURL(value) {
 class Client {
   #native
   #config
+  #waits = new EngineWaits()
 
   /**
    * @param {object} [options] see index.d.ts `ClientOptions`
@@ -94,7 +95,8 @@ class Client {
       debug: logLevel(options.log) === 'debug',
     }
     this.#config = config
-    this.#native = new NativeClient(JSON.stringify(config))
+    const waits = this.#waits
+    this.#native = new NativeClient(JSON.stringify(config), (streamId) => waits.wake(streamId))
   }
 
   /** The base URL requests go to (never includes the key). */
@@ -145,7 +147,7 @@ class Client {
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = JSON.stringify({ ...request.wire, ...extra })
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    return new StreamClass(native ? new EngineSource(native) : abortedSource(), { signal: request.signal })
+    return new StreamClass(native ? new EngineSource(native, this.#waits) : abortedSource(), { signal: request.signal })
   }
 }
 
@@ -170,6 +172,35 @@ function requestOptions(options) {
       idleTimeoutMs: optionalMs(options.idleTimeout, 'options.idleTimeout'),
       maxRetries: optionalCount(options.maxRetries, 'options.maxRetries'),
     },
+  }
+}
+
+/**
+ * Streams of one client waiting for the engine, by stream id. The engine calls back through one
+ * shared channel (`onReady`), which does not itself keep the process alive; while any stream
+ * waits, a timer does, as a pending socket read would.
+ */
+class EngineWaits {
+  #pending = new Map()
+  #keepAlive = null
+
+  /** Resolves at the stream's next `wake`. */
+  wait(streamId) {
+    return new Promise((resolve) => {
+      this.#pending.set(streamId, resolve)
+      if (this.#pending.size === 1) {
+        this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
+        this.#keepAlive.ref()
+      }
+    })
+  }
+
+  wake(streamId) {
+    const resolve = this.#pending.get(streamId)
+    if (resolve === undefined) return // nobody waits (any more): a late or spare notification
+    this.#pending.delete(streamId)
+    if (this.#pending.size === 0) this.#keepAlive.unref()
+    resolve()
   }
 }
 

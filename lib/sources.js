@@ -9,18 +9,30 @@ const { headersObject, fromFailure } = require('./errors')
 
 class EngineSource {
   #native
+  #waits
+  #aborted = false
   #response = null
 
-  constructor(native) {
+  constructor(native, waits) {
     this.#native = native
+    this.#waits = waits
   }
 
   tryTake() {
     return this.#native.tryTake()
   }
 
-  nextBatch() {
-    return this.#native.nextBatch()
+  /** The next batch; `null` once the stream is over and drained (or aborted). */
+  async nextBatch() {
+    const native = this.#native
+    while (!this.#aborted) {
+      const batch = native.tryTake()
+      if (batch !== null) return batch
+      // Something is ready after all: a batch, or else the end.
+      if (native.wait()) return native.tryTake()
+      await this.#waits.wait(native.id)
+    }
+    return null
   }
 
   /** Whether a consumer reads deltas (the engine then builds their JSON as it decodes). */
@@ -30,6 +42,8 @@ class EngineSource {
 
   abort() {
     const partial = this.#native.abort()
+    this.#aborted = true
+    this.#waits.wake(this.#native.id) // a pending nextBatch() settles
     return partial == null ? undefined : JSON.parse(partial)
   }
 

@@ -17,7 +17,8 @@ use crate::openai::WireParser;
 use crate::relay::{self, RelayFormat};
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
-use crate::stream::{self, ResponseState, StreamHandle};
+use crate::stream::{self, ReadySignal, ResponseState, StreamHandle};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
@@ -36,22 +37,30 @@ fn relay_format(format: &str) -> Result<RelayFormat> {
     RelayFormat::parse(format).ok_or_else(|| invalid(format!("unknown relay format '{format}'")))
 }
 
+/// `onReady(streamId)`: a stream JS waits on has a batch (or is over). Weak: a waiting stream
+/// keeps the process alive from JS (`lib/client.js`), not through this.
+type OnReady = ThreadsafeFunction<u32, Unknown<'static>, u32, Status, false, true>;
+
 /// One configured HTTP client (connection pool, auth, defaults).
 #[napi]
 pub struct NativeClient {
     http: Arc<HttpClient>,
+    on_ready: Arc<OnReady>,
+    next_stream_id: std::sync::atomic::AtomicU32,
 }
 
 #[napi]
 impl NativeClient {
     /// `config` is the JSON of `ClientConfig`, already validated by `index.js`.
     #[napi(constructor)]
-    pub fn new(config: String) -> Result<Self> {
+    pub fn new(config: String, on_ready: OnReady) -> Result<Self> {
         let config: ClientConfig =
             serde_json::from_str(&config).map_err(|e| invalid(format!("client config: {e}")))?;
         let http = HttpClient::new(config).map_err(invalid)?;
         Ok(NativeClient {
             http: Arc::new(http),
+            on_ready: Arc::new(on_ready),
+            next_stream_id: std::sync::atomic::AtomicU32::new(1),
         })
     }
 
@@ -78,11 +87,17 @@ impl NativeClient {
             options,
         };
         let http = self.http.clone();
+        let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
+        let on_ready = self.on_ready.clone();
+        let ready = ReadySignal::new(Arc::new(move || {
+            on_ready.call(id, ThreadsafeFunctionCallMode::NonBlocking);
+        }));
         let handle = napi::bindgen_prelude::within_runtime_if_available(move || {
-            stream::start(http, spec, model, wire)
+            stream::start(http, spec, model, wire, ready)
         });
         Ok(NativeStream {
             handle: Arc::new(handle),
+            id,
         })
     }
 }
@@ -159,23 +174,33 @@ pub struct StreamStats {
 #[napi]
 pub struct NativeStream {
     handle: Arc<StreamHandle>,
+    id: u32,
 }
 
 #[napi]
 impl NativeStream {
-    /// The next batch if one is ready now; never waits.
-    #[napi]
-    pub fn try_take(&self) -> Option<NativeBatch> {
-        let mut rx = self.handle.batches.try_lock().ok()?;
-        rx.try_recv().ok().map(|inner| NativeBatch { inner })
+    /// What the client's `onReady` calls this stream.
+    #[napi(getter)]
+    pub fn id(&self) -> u32 {
+        self.id
     }
 
-    /// Waits for the next batch; `null` once the stream is over and drained.
+    /// The next batch if one is ready now; never waits. `null` when there is none now, or
+    /// (after `wait()` said something is ready) when the stream is over and drained.
     #[napi]
-    pub async fn next_batch(&self) -> Option<NativeBatch> {
-        let handle = self.handle.clone();
-        let mut rx = handle.batches.lock().await;
-        rx.recv().await.map(|inner| NativeBatch { inner })
+    pub fn try_take(&self) -> Option<NativeBatch> {
+        self.handle
+            .try_take()
+            .ok()
+            .flatten()
+            .map(|inner| NativeBatch { inner })
+    }
+
+    /// After `tryTake()` found nothing: true when something is ready after all (take again);
+    /// false when `onReady(id)` will be called once something is.
+    #[napi]
+    pub fn wait(&self) -> bool {
+        self.handle.wait()
     }
 
     /// Whether a consumer reads deltas: while one does, the engine builds their JSON as it

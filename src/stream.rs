@@ -84,7 +84,7 @@ pub enum ResponseState {
 
 /// What `binding` holds for one stream.
 pub struct StreamHandle {
-    pub batches: Mutex<mpsc::Receiver<Batch>>,
+    batches: Mutex<mpsc::Receiver<Batch>>,
     /// Shared with the task so that an abort can still report what had arrived.
     decoder: SharedDecoder,
     pub stats: Arc<Stats>,
@@ -92,9 +92,65 @@ pub struct StreamHandle {
     abort: StdMutex<Option<AbortHandle>>,
     /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
     pub delta_json: Arc<AtomicBool>,
+    ready: ReadySignal,
+}
+
+/// Tells JS that this stream has a batch for it (or is over), once JS said it is waiting. One
+/// notification through the client's shared channel into JS replaces a promise and a
+/// threadsafe function per batch (what an N-API async call costs), and many streams' wake-ups
+/// share one turn of the event loop.
+#[derive(Clone)]
+pub struct ReadySignal {
+    waiting: Arc<AtomicBool>,
+    notify: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl ReadySignal {
+    pub fn new(notify: Arc<dyn Fn() + Send + Sync>) -> Self {
+        ReadySignal {
+            waiting: Arc::new(AtomicBool::new(false)),
+            notify,
+        }
+    }
+
+    /// Called after a batch went into the channel, and when the task is over.
+    fn ready(&self) {
+        // Pairs with the fence in `StreamHandle::wait`: either JS sees the batch, or this sees
+        // that JS waits.
+        std::sync::atomic::fence(Ordering::SeqCst);
+        if self.waiting.swap(false, Ordering::SeqCst) {
+            (self.notify)();
+        }
+    }
 }
 
 impl StreamHandle {
+    /// The next batch if one is ready now. `Err(())` once the stream is over and drained.
+    pub fn try_take(&self) -> Result<Option<Batch>, ()> {
+        let Ok(mut rx) = self.batches.try_lock() else {
+            return Ok(None);
+        };
+        match rx.try_recv() {
+            Ok(batch) => Ok(Some(batch)),
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(()),
+        }
+    }
+
+    /// JS found nothing to take. Returns true when something is ready after all (a batch, or
+    /// the end); otherwise the stream notifies once something is.
+    pub fn wait(&self) -> bool {
+        let waiting = &self.ready.waiting;
+        waiting.store(true, Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+        let ready = match self.batches.try_lock() {
+            Ok(rx) => !rx.is_empty() || rx.is_closed(),
+            Err(_) => true,
+        };
+        // If the engine already took the flag, its notification is on the way: wait for it.
+        ready && waiting.swap(false, Ordering::SeqCst)
+    }
+
     /// Cancels the request: the task is dropped at its next await, which closes the socket.
     /// Returns the accumulated result when any body byte had arrived.
     pub fn abort(&self) -> Option<String> {
@@ -143,6 +199,7 @@ pub fn start(
     spec: RequestSpec,
     model: Option<String>,
     wire: Box<dyn WireParser>,
+    ready: ReadySignal,
 ) -> StreamHandle {
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let (response_tx, response_rx) = watch::channel(ResponseState::Pending);
@@ -165,7 +222,9 @@ pub fn start(
         stats: task_stats,
         shared: task_decoder,
         delta_json: delta_json.clone(),
+        ready: ready.clone(),
     };
+    let supervisor_ready = ready.clone();
     let task = tokio::spawn(run(request, outlets));
     let abort = task.abort_handle();
     // A panic inside the engine becomes an error on this stream, never a crashed process.
@@ -188,6 +247,9 @@ pub fn start(
             }
         }
         panic_stats.mark_end();
+        // However the task ended, a waiting JS must look again (and find the end).
+        drop(panic_tx);
+        supervisor_ready.ready();
     });
     StreamHandle {
         batches: Mutex::new(rx),
@@ -196,6 +258,7 @@ pub fn start(
         response: response_rx,
         abort: StdMutex::new(Some(abort)),
         delta_json,
+        ready,
     }
 }
 
@@ -224,6 +287,7 @@ struct Outlets {
     stats: Arc<Stats>,
     shared: SharedDecoder,
     delta_json: Arc<AtomicBool>,
+    ready: ReadySignal,
 }
 
 async fn run(request: Request, outlets: Outlets) {
@@ -239,6 +303,7 @@ async fn run(request: Request, outlets: Outlets) {
         stats,
         shared,
         delta_json,
+        ready,
     } = outlets;
     let idle = client.idle_timeout(&spec);
     let mut response = match client.open(&spec, model.as_deref()).await {
@@ -254,6 +319,7 @@ async fn run(request: Request, outlets: Outlets) {
             };
             stats.mark_end();
             let _ = tx.send(batch).await;
+            ready.ready();
             return;
         }
     };
@@ -367,6 +433,7 @@ async fn run(request: Request, outlets: Outlets) {
                         client.debug(&format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"));
                     }
                     permit.send(batch);
+                    ready.ready();
                 }
                 // JS dropped the stream: nobody will read further.
                 Err(_) => return,
@@ -495,8 +562,24 @@ mod tests {
             body: Some("{}".into()),
             options: RequestOptions::default(),
         };
-        let handle = start(client_for(url), spec, None, Box::new(PanickingParser));
-        let batch = handle.batches.lock().await.recv().await.expect("a batch");
+        let woken = Arc::new(tokio::sync::Notify::new());
+        let notify = woken.clone();
+        let ready = ReadySignal::new(Arc::new(move || notify.notify_one()));
+        let handle = start(
+            client_for(url),
+            spec,
+            None,
+            Box::new(PanickingParser),
+            ready,
+        );
+        let batch = loop {
+            match handle.try_take() {
+                Ok(Some(batch)) => break batch,
+                Ok(None) if !handle.wait() => woken.notified().await,
+                Ok(None) => {}
+                Err(()) => panic!("the stream closed without a batch"),
+            }
+        };
         let end = batch.end.expect("the stream ended").to_json();
         assert!(end.contains(r#""kind":"internal""#), "{end}");
         assert!(end.contains("wire parser bug"), "{end}");
