@@ -17,7 +17,7 @@ use crate::openai::WireParser;
 use crate::relay::{self, RelayFormat};
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
-use crate::stream::{self, ReadySignal, ResponseState, StreamHandle};
+use crate::stream::{self, ReadySignal, ResponseState, StreamHandle, Take};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -189,11 +189,10 @@ impl NativeStream {
     /// (after `wait()` said something is ready) when the stream is over and drained.
     #[napi]
     pub fn try_take(&self) -> Option<NativeBatch> {
-        self.handle
-            .try_take()
-            .ok()
-            .flatten()
-            .map(|inner| NativeBatch { inner })
+        match self.handle.try_take() {
+            Take::Batch(inner) => Some(NativeBatch { inner }),
+            Take::Nothing | Take::Over => None,
+        }
     }
 
     /// After `tryTake()` found nothing: true when something is ready after all (take again);

@@ -95,6 +95,15 @@ pub struct StreamHandle {
     ready: ReadySignal,
 }
 
+/// What `StreamHandle::try_take` found.
+pub enum Take {
+    Batch(Batch),
+    /// Nothing yet.
+    Nothing,
+    /// The stream is over and every batch was taken.
+    Over,
+}
+
 /// Tells JS that this stream has a batch for it (or is over), once JS said it is waiting. One
 /// notification through the client's shared channel into JS replaces a promise and a
 /// threadsafe function per batch (what an N-API async call costs), and many streams' wake-ups
@@ -125,15 +134,15 @@ impl ReadySignal {
 }
 
 impl StreamHandle {
-    /// The next batch if one is ready now. `Err(())` once the stream is over and drained.
-    pub fn try_take(&self) -> Result<Option<Batch>, ()> {
+    /// The next batch if one is ready now; never waits.
+    pub fn try_take(&self) -> Take {
         let Ok(mut rx) = self.batches.try_lock() else {
-            return Ok(None);
+            return Take::Nothing;
         };
         match rx.try_recv() {
-            Ok(batch) => Ok(Some(batch)),
-            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err(()),
+            Ok(batch) => Take::Batch(batch),
+            Err(mpsc::error::TryRecvError::Empty) => Take::Nothing,
+            Err(mpsc::error::TryRecvError::Disconnected) => Take::Over,
         }
     }
 
@@ -574,10 +583,10 @@ mod tests {
         );
         let batch = loop {
             match handle.try_take() {
-                Ok(Some(batch)) => break batch,
-                Ok(None) if !handle.wait() => woken.notified().await,
-                Ok(None) => {}
-                Err(()) => panic!("the stream closed without a batch"),
+                Take::Batch(batch) => break batch,
+                Take::Nothing if !handle.wait() => woken.notified().await,
+                Take::Nothing => {}
+                Take::Over => panic!("the stream closed without a batch"),
             }
         };
         let end = batch.end.expect("the stream ended").to_json();
