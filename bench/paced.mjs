@@ -3,7 +3,7 @@
 // fetch baselines. It measures what matters for a server that relays many slow streams: CPU,
 // event-loop delay (how long everything else in the process waits), memory, and the latency
 // from the server's write to the JS callback.
-//   node bench/paced.mjs      (Node >= 22; env STREAMS=1000 CHUNKS_PER_STREAM=100 ROUNDS=3)
+//   node bench/paced.mjs      (Node >= 22; env STREAMS=1000 CHUNKS_PER_STREAM=100 ROUNDS=5)
 // As in chat-100k.mjs: the server and every client run in their own process, clients run
 // interleaved round after round, and we report medians. Writes bench/results/paced.md and the
 // medians to bench/results/paced.json.
@@ -16,7 +16,7 @@ import os from 'node:os'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const STREAMS = Number(process.env.STREAMS ?? 1000)
 const CHUNKS_PER_STREAM = Number(process.env.CHUNKS_PER_STREAM ?? 100)
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'openai', 'ai-sdk', 'fetch-eventsource-parser', 'fetch-bytes']
 const STREAMDELTA = CLIENTS.filter((name) => name.startsWith('streamdelta'))
 

@@ -1,5 +1,5 @@
 // An Express relay at saturation: streamdelta's pipeTo(res) against the peers' relays.
-//   node bench/relay.mjs      (ROUNDS=3, CONCURRENCY=32, CHUNKS=2000, WARMUP=2, DURATION=8)
+//   node bench/relay.mjs      (ROUNDS=5, CONCURRENCY=32, CHUNKS=2000, WARMUP=2, DURATION=8)
 // One upstream (bench/server.mjs, prebuilt bytes, as fast as it is read) for the whole run;
 // then, round after round, each relay (bench/relay-server.mjs <mode>) in a fresh process under
 // the same load (bench/relay-load.mjs, its own process): as many chunks per second as the
@@ -12,7 +12,7 @@ import path from 'node:path'
 import os from 'node:os'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32)
 const CHUNKS = Number(process.env.CHUNKS ?? 2000)
 const WARMUP = Number(process.env.WARMUP ?? 2)
