@@ -484,6 +484,30 @@ fn decode_utf8(bytes: &[u8]) -> Cow<'_, str> {
     }
 }
 
+/// Events built by hand, for the payload parsers' tests (`openai::*`).
+#[cfg(test)]
+pub mod test_events {
+    use super::SseEventRef;
+
+    /// A `message` event carrying only `data`.
+    pub fn data_event(data: &str) -> SseEventRef<'_> {
+        SseEventRef {
+            event: None,
+            data,
+            id: "",
+            retry: None,
+        }
+    }
+
+    /// An event with an `event:` type.
+    pub fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
+        SseEventRef {
+            event: Some(event),
+            ..data_event(data)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -222,21 +222,7 @@ mod tests {
 
     const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
 
-    fn data_event(data: &str) -> SseEventRef<'_> {
-        SseEventRef {
-            event: None,
-            data,
-            id: "",
-            retry: None,
-        }
-    }
-
-    fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
-        SseEventRef {
-            event: Some(event),
-            ..data_event(data)
-        }
-    }
+    use crate::sse::test_events::{data_event, typed};
 
     /// Feeds payloads to a fresh parser; every one must be accepted.
     fn run(payloads: &[&str]) -> (Vec<Delta>, Value, CompletionsParser) {

@@ -730,21 +730,7 @@ mod tests {
 
     const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
 
-    fn data_event(data: &str) -> SseEventRef<'_> {
-        SseEventRef {
-            event: None,
-            data,
-            id: "",
-            retry: None,
-        }
-    }
-
-    fn typed<'a>(event: &'a str, data: &'a str) -> SseEventRef<'a> {
-        SseEventRef {
-            event: Some(event),
-            ..data_event(data)
-        }
-    }
+    use crate::sse::test_events::{data_event, typed};
 
     /// The JSON `type` of a payload, when it is JSON and has one.
     fn type_of(data: &str) -> Option<String> {
