@@ -73,14 +73,17 @@ async function finishWithFault(res, format, fault, pending, signal, onDrop) {
     case 'drop': {
       // Whatever was written goes out first, then the connection closes mid-body (the
       // chunked body never gets its last chunk): a dropped connection, as a client sees it.
-      if (pending !== '') res.write(pending)
+      // The socket is ended from a write's callback: Node 24.22 holds a response's writes
+      // until the next tick, and ending the socket before then would lose them.
       const socket = res.socket
       if (!socket) return
-      onDrop?.()
-      socket.end()
-      const timer = setTimeout(() => socket.destroy(), 1000)
-      timer.unref()
-      socket.once('close', () => clearTimeout(timer))
+      res.write(pending, () => {
+        onDrop?.()
+        socket.end()
+        const timer = setTimeout(() => socket.destroy(), 1000)
+        timer.unref()
+        socket.once('close', () => clearTimeout(timer))
+      })
       return
     }
     case 'stall':
