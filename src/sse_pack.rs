@@ -67,7 +67,7 @@ impl EventPacker {
         }
         if index == 0 {
             self.id.push_str(event.id);
-        } else if self.ids.is_none() && event.id != self.id {
+        } else if self.ids.is_none() && !same_id(event.id, &self.id) {
             self.ids = Some(vec![self.id.as_str(); index].join("\r"));
         }
         if let Some(ids) = &mut self.ids {
@@ -105,6 +105,14 @@ impl EventPacker {
         self.wide.push(flags);
         &self.wide
     }
+}
+
+/// `a == b`, without calling `memcmp` for two empty ids (most streams carry none). glibc's
+/// AVX-512 `memcmp` makes a masked load even for length 0, and from the dangling pointer of an
+/// empty `&str` that load costs a fault-suppression assist on AMD EPYC: 30% of a feed's time
+/// went there (perf).
+fn same_id(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// Appends non-ASCII `text` as UTF-16: runs of eight ASCII bytes (the JSON around the text)
