@@ -475,10 +475,10 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
     })
 }
 
-/// UTF-8 with invalid sequences as U+FFFD. Valid text (nearly always) takes the fast, vectorised
-/// validation path; only broken bytes pay for the lossy, byte-at-a-time decoder.
+/// UTF-8 with invalid sequences as U+FFFD. Valid text (nearly always) takes simdutf8's SIMD
+/// validation; only broken bytes pay for the lossy, byte-at-a-time decoder.
 fn decode_utf8(bytes: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(bytes) {
+    match simdutf8::basic::from_utf8(bytes) {
         Ok(text) => Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
     }
@@ -887,6 +887,23 @@ mod tests {
         let events = parse(b"event: \xC3\nid: \xC0\xAF\ndata\n\n");
         assert_eq!(events[0].event.as_deref(), Some("\u{FFFD}"));
         assert_eq!(events[0].id, "\u{FFFD}\u{FFFD}");
+    }
+
+    #[test]
+    fn invalid_utf8_in_lines_longer_than_a_simd_block() {
+        // The SIMD validator works in 64-byte blocks: broken bytes early in a block, at a
+        // block's end, and in the short tail after the last whole block must all be caught.
+        let long = "é".repeat(40); // 80 bytes of valid two-byte sequences
+        for at in [0, 1, 63, 64, 79] {
+            let mut line = b"data: ".to_vec();
+            let mut bytes = long.clone().into_bytes();
+            bytes[at] = 0xFF;
+            line.extend_from_slice(&bytes);
+            line.extend_from_slice(b"\n\n");
+            let want = String::from_utf8_lossy(&bytes).into_owned();
+            assert!(want.contains('\u{FFFD}'));
+            assert_eq!(datas(&line), [want], "broken byte at {at}");
+        }
     }
 
     #[test]
