@@ -49,7 +49,7 @@ impl EventPacker {
 
     pub fn add(&mut self, event: &SseEventRef<'_>) {
         let index = self.count as usize;
-        if is_ascii(event.data.as_bytes()) {
+        if all_ascii(event.data.as_bytes()) {
             self.narrow.extend_from_slice(event.data.as_bytes());
             self.ends.push(self.narrow.len() as u32);
         } else {
@@ -118,7 +118,7 @@ fn same_id(a: &str, b: &str) -> bool {
 /// `bytes` are all ASCII. Unlike `<[u8]>::is_ascii` (which went byte by byte on these short
 /// slices, perf) the OR over every byte, with no early exit, compiles to SIMD.
 #[inline(always)]
-fn is_ascii(bytes: &[u8]) -> bool {
+fn all_ascii(bytes: &[u8]) -> bool {
     bytes.iter().fold(0, |acc, &byte| acc | byte) < 0x80
 }
 
@@ -150,7 +150,7 @@ fn widen_ascii_block(block: &[u8; 16], units: &mut [u16; 16]) -> bool {
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        if !is_ascii(block) {
+        if !all_ascii(block) {
             return false;
         }
         for (unit, &byte) in units.iter_mut().zip(block) {
@@ -161,9 +161,8 @@ fn widen_ascii_block(block: &[u8; 16], units: &mut [u16; 16]) -> bool {
 }
 
 /// Appends non-ASCII `text` as UTF-16. Runs of sixteen ASCII bytes (the JSON around the text)
-/// are widened as a block into a slice sized up front, which the compiler turns into a few
-/// SIMD instructions; the rest goes character by character. (Widening through `Vec::extend`
-/// instead checked capacity per unit: the packer was a quarter of `SseParser.feed`, perf.)
+/// are widened a block at a time by [`widen_ascii_block`], straight into a slice sized up
+/// front; the rest goes character by character.
 fn push_utf16(out: &mut Vec<u16>, text: &str) {
     const ASCII_BLOCK: usize = 16;
     let bytes = text.as_bytes();
@@ -259,8 +258,8 @@ mod tests {
 
     #[test]
     fn utf16_matches_std_for_every_mix_of_ascii_runs_and_characters() {
-        // Every character width (and a run of them), at every offset around the 16-byte blocks, after earlier
-        // output (the packer appends to what the feed holds already).
+        // Every character width (and a run of them), at every offset around the 16-byte
+        // blocks, after earlier output (the packer appends to what the feed holds already).
         for ch in ["é", "日", "🙂", "é日🙂ü日日"] {
             for before in 0..40 {
                 for after in [0, 1, 15, 16, 17, 33] {
