@@ -122,10 +122,13 @@ fn all_ascii(bytes: &[u8]) -> bool {
     bytes.iter().fold(0, |acc, &byte| acc | byte) < 0x80
 }
 
+/// Bytes checked and widened at once by [`widen_ascii_block`]: one SSE2 register.
+const ASCII_BLOCK: usize = 16;
+
 /// Writes `block` widened to UTF-16 into `units` when all of it is ASCII; otherwise leaves
 /// `units` alone and returns false.
 #[inline(always)]
-fn widen_ascii_block(block: &[u8; 16], units: &mut [u16; 16]) -> bool {
+fn widen_ascii_block(block: &[u8; ASCII_BLOCK], units: &mut [u16; ASCII_BLOCK]) -> bool {
     // Written with SSE2 (always there on x86_64): the portable loop below compiled to sixteen
     // byte loads and ORs for the check alone, and the packer was a quarter of a feed (perf).
     #[cfg(target_arch = "x86_64")]
@@ -164,7 +167,6 @@ fn widen_ascii_block(block: &[u8; 16], units: &mut [u16; 16]) -> bool {
 /// are widened a block at a time by [`widen_ascii_block`], straight into a slice sized up
 /// front; the rest goes character by character.
 fn push_utf16(out: &mut Vec<u16>, text: &str) {
-    const ASCII_BLOCK: usize = 16;
     let bytes = text.as_bytes();
     let start = out.len();
     // UTF-16 never takes more units than UTF-8 takes bytes (1→1, 2→1, 3→1, 4→2), so the
