@@ -21,8 +21,8 @@ import {
   IncompleteStreamError,
 } from '../index.mjs'
 
-// CI clones the repository with shared/ beside it: resolve from this file, never from /work.
-const FIXTURE_DIR = fileURLToPath(new URL('../../shared/fixtures/ai-sdk/', import.meta.url))
+// Recorded provider streams inside the repository: resolve from this file, never from the cwd.
+const FIXTURE_DIR = fileURLToPath(new URL('../tests/fixtures/ai-sdk/', import.meta.url))
 const COMPLETION_FIXTURE = 'openai--completion--openai-completion-text.chunks.txt'
 
 const API_KEY = 'sk-test-responses-0123456789'

@@ -346,7 +346,7 @@ mod tests {
     use super::*;
     use crate::openai::chat::ChatParser;
 
-    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
+    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
 
     /// Everything a decoder produced, joined, so that different splits can be compared.
     #[derive(Debug, PartialEq, Default)]
@@ -455,7 +455,7 @@ mod tests {
     #[test]
     fn every_chat_fixture_decodes_the_same_for_any_split() {
         let mut seen = 0;
-        for entry in std::fs::read_dir(FIXTURE_DIR).expect("fixtures beside the repository") {
+        for entry in std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository") {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text

@@ -5,8 +5,8 @@ import path from 'node:path'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 
-// The shared fixtures sit beside the repository (CI clones it with shared/ next to it).
-export const FIXTURE_DIR = fileURLToPath(new URL('../../../shared/fixtures/ai-sdk', import.meta.url))
+// Recorded provider streams, kept inside the repository (tests/fixtures/README.md says where from).
+export const FIXTURE_DIR = fileURLToPath(new URL('../../tests/fixtures/ai-sdk', import.meta.url))
 
 /** A small seeded PRNG (mulberry32) so a failing random split can be reproduced from its seed. */
 export function prng(seed) {

@@ -507,7 +507,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
+    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
 
     use crate::sse::test_events::{data_event, typed};
 

@@ -728,7 +728,7 @@ mod tests {
     use crate::sse::{SseEvent, SseParser};
     use serde_json::json;
 
-    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/ai-sdk/");
+    const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
 
     use crate::sse::test_events::{data_event, typed};
 
