@@ -21,28 +21,28 @@ export declare class NativeBatch {
   text(): string
   /** The raw provider objects as a JSON array. */
   raw(): string
-  /** The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`. */
-  relay(format: string): string
+  /** The batch re-encoded for clients in `format`. */
+  relay(format: RelayFormat): string
   /**
    * The same as UTF-8 bytes, for sockets: a string would be decoded into V8's UTF-16 here and
    * encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
    */
-  relayBytes(format: string): Buffer
-  /** Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`. */
-  end(): string | null
+  relayBytes(format: RelayFormat): Buffer
+  /** Set on the last batch only: how the stream ended. */
+  end(): StreamEnd | null
 }
 
 /** One configured HTTP client (connection pool, auth, defaults). */
 export declare class NativeClient {
-  /** `config` is the JSON of `ClientConfig`, already validated by `index.js`. */
-  constructor(config: string, onReady: OnReady)
+  /** `config` is already validated, with defaults applied, by `lib/client.js`. */
+  constructor(config: ClientConfig, onReady: OnReady)
   /** Starts a request at once and returns its stream handle. */
-  open(format: string, method: string, path: string, body: string | undefined | null, options: string, model?: string | undefined | null): NativeStream
+  open(format: WireFormat, method: string, path: string, body: string | undefined | null, options: RequestOptions, model?: string | undefined | null): NativeStream
 }
 
 /** Bring-your-own-bytes decoding: the same batches, fed synchronously from JS. */
 export declare class NativeDecoder {
-  constructor(format: string, maxEventBytes?: number | undefined | null)
+  constructor(format: WireFormat, maxEventBytes?: number | undefined | null)
   /** See `NativeStream::read_deltas`. */
   readDeltas(on: boolean): void
   /** Decodes the next bytes; returns what they completed (with `end` set on failure). */
@@ -54,10 +54,10 @@ export declare class NativeDecoder {
 }
 
 /**
- * The bare WHATWG event-stream parser. One `feed` from `index.js` is one call returning one
+ * The bare WHATWG event-stream parser. One `feed` from `lib/sse-parser.js` is one call returning one
  * string (two when some events are ASCII and some not): N-API calls and objects cost
  * microseconds each, which at one feed per socket read would be most of the work. The layout
- * is `sse_pack`'s; `eventsFrom` in `index.js` reads it.
+ * is `sse_pack`'s; `eventsFrom` in `lib/sse-parser.js` reads it.
  */
 export declare class NativeSseParser {
   constructor(maxEventBytes?: number | undefined | null)
@@ -104,9 +104,116 @@ export declare class NativeStream {
    */
   abort(): string | null
   stats(): StreamStats
-  /** Resolves with `{"response": meta}` or `{"error": failure}` once headers arrived. */
-  response(): Promise<string>
+  /** Resolves once response headers arrived, or with the failure that came instead. */
+  response(): Promise<ResponseOutcome>
 }
+
+/** Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`. */
+export interface AzureConfig {
+  apiVersion: string
+  deployment?: string
+}
+
+/** Client-wide settings, as `lib/client.js` validated them (every default already applied). */
+export interface ClientConfig {
+  /** `baseURL` without a trailing slash. */
+  baseUrl: string
+  apiKey?: string
+  organization?: string
+  project?: string
+  /** `[name, value]` pairs, in the order given (a request's value replaces the client's). */
+  headers: Array<[string, string]>
+  query: Array<[string, string]>
+  /** Until response headers, per attempt. */
+  timeoutMs: number
+  /** Between body bytes while streaming. */
+  idleTimeoutMs: number
+  maxRetries: number
+  maxEventBytes?: number
+  azure?: AzureConfig
+  /** Debug log lines on stderr (`log: 'debug'` or `STREAMDELTA_LOG=debug`). */
+  debug: boolean
+}
+
+/** What went wrong, with every field any error class may carry (absent when not known). */
+export interface Failure {
+  kind: FailureKind
+  /** Never contains the API key (scrubbed by the engine). */
+  message: string
+  status?: number
+  /** The provider's error `type`. */
+  type?: string
+  /** The provider's error `code` (a string even when the provider sent a number). */
+  apiCode?: string
+  param?: string
+  requestId?: string
+  /** Response headers (lower-case names) of a non-2xx answer. */
+  headers?: Array<[string, string]>
+  retryAfterMs?: number
+  /** `'headers'` or `'idle'` for timeouts. */
+  phase?: string
+  /** The first 200 bytes of the offending line, for parse errors. */
+  line?: string
+  /** How many HTTP attempts were made before giving up. */
+  attempts?: number
+}
+
+/** Which public error class a failure becomes (`lib/errors.js` maps each once). */
+export declare const enum FailureKind {
+  Api = 'api',
+  Auth = 'auth',
+  RateLimit = 'rateLimit',
+  Connection = 'connection',
+  Timeout = 'timeout',
+  Abort = 'abort',
+  Stream = 'stream',
+  Parse = 'parse',
+  Incomplete = 'incomplete',
+  /** A bug inside the engine (a caught panic), reported on that stream only. */
+  Internal = 'internal',
+}
+
+/** How a batch is re-encoded for clients (`pipeTo` and friends). */
+export declare const enum RelayFormat {
+  /** `data: {chunk}` SSE, the provider's chunks as they came. */
+  Openai = 'openai',
+  /** Named SSE events for `EventSource`. */
+  Events = 'events',
+  /** Plain content text of choice 0. */
+  Text = 'text',
+  /** One Delta JSON per line. */
+  Ndjson = 'ndjson',
+}
+
+/** Per-request overrides (the second argument of every call); absent means the client's. */
+export interface RequestOptions {
+  headers?: Array<[string, string]>
+  query?: Array<[string, string]>
+  timeoutMs?: number
+  idleTimeoutMs?: number
+  maxRetries?: number
+  /**
+   * A background Responses request: a stream that breaks after sequence-numbered events is
+   * resumed with `starting_after` (within `maxRetries`).
+   */
+  resume?: boolean
+}
+
+/** `stream.response`: what arrived with the headers of a 2xx answer. */
+export interface ResponseMeta {
+  status: number
+  /** Lower-case names, in arrival order (repeated names repeat). */
+  headers: Array<[string, string]>
+  requestId?: string
+}
+
+/**
+ * `await stream.response()` on the native side: headers arrived, or the request failed.
+ * Resolved, never rejected, because a rejected N-API promise cannot carry the failure's fields.
+ */
+export type ResponseOutcome =
+  | { type: 'ready'; response: ResponseMeta }
+  | { type: 'failed'; failure: Failure }
 
 /** What varies between the events of one `feed`, when something does (see `sse_pack`). */
 export interface SseEventExtras {
@@ -120,9 +227,25 @@ export interface SseEventExtras {
   retries?: string
 }
 
+/**
+ * How a stream ended, on its last batch. The accumulated result stays JSON text: the wire
+ * parser writes it as JSON once, and `JSON.parse` builds the object faster than N-API calls
+ * per property would.
+ */
+export type StreamEnd =
+  | { type: 'done'; finalJson: string }
+  | { type: 'failed'; failure: Failure; partialJson?: string }
+
 export interface StreamStats {
   ttftMs?: number
   chunks: number
   bytes: number
   durationMs: number
+}
+
+/** Which API a stream speaks: picks the wire parser. */
+export declare const enum WireFormat {
+  Chat = 'chat',
+  Responses = 'responses',
+  Completions = 'completions',
 }

@@ -1,10 +1,11 @@
 'use strict'
 // The Client: validates options once, in JS, so bad arguments throw a TypeError naming the
-// field synchronously; then hands the engine a plain JSON config.
+// field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
-const { NativeClient } = require('../binding.js')
+const { NativeClient } = require('./native')
 const { EngineSource } = require('./sources')
-const { ChatStream, ResponseStream, CompletionStream } = require('./streams')
+const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
+const { AbortError } = require('./errors')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
@@ -80,6 +81,7 @@ class Client {
       if (typeof azure.apiVersion !== 'string' || azure.apiVersion === '') fail('azure.apiVersion must be a non-empty string')
       optionalString(azure.deployment, 'azure.deployment')
     }
+    /** @type {import('../binding').ClientConfig} */
     const config = {
       baseUrl: parseBaseURL(options.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL),
       apiKey: optionalString(options.apiKey, 'apiKey') ?? process.env.OPENAI_API_KEY ?? undefined,
@@ -96,7 +98,7 @@ class Client {
     }
     this.#config = config
     const waits = this.#waits
-    this.#native = new NativeClient(JSON.stringify(config), (streamId) => waits.wake(streamId))
+    this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
   }
 
   /** The base URL requests go to (never includes the key). */
@@ -141,11 +143,20 @@ class Client {
     return this.#open(CompletionStream, 'completions', 'POST', '/completions', body, options)
   }
 
+  /**
+   * @param {typeof ChatStream | typeof ResponseStream | typeof CompletionStream} StreamClass
+   * @param {import('../binding').WireFormat} format
+   * @param {string} method
+   * @param {string} path
+   * @param {object | undefined} body
+   * @param {object | undefined} options
+   * @param {{ resume?: boolean }} [extra]
+   */
   #open(StreamClass, format, method, path, body, options, extra = {}) {
     const model = body === undefined ? undefined : checkBody(body, this.#config)
     const request = requestOptions(options)
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
-    const wire = JSON.stringify({ ...request.wire, ...extra })
+    const wire = { ...request.wire, ...extra }
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
     return new StreamClass(native ? new EngineSource(native, this.#waits) : abortedSource(), { signal: request.signal })
   }
@@ -204,7 +215,10 @@ class EngineWaits {
   }
 }
 
-/** The source of a stream whose signal was aborted before it started: no request is made. */
+/**
+ * The source of a stream whose signal was aborted before it started: no request is made.
+ * @returns {import('./interfaces').BatchSource}
+ */
 function abortedSource() {
   return {
     tryTake: () => null,
@@ -212,7 +226,7 @@ function abortedSource() {
     readDeltas: () => {},
     abort: () => undefined,
     stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
-    response: () => Promise.reject(new (require('./errors').AbortError)('The stream was aborted before it started')),
+    response: () => Promise.reject(new AbortError('The stream was aborted before it started')),
   }
 }
 

@@ -5,7 +5,7 @@
 // that depend on how the stream ends, the headers, heartbeats and backpressure.
 
 const { Readable } = require('node:stream')
-const { kBatches } = require('./stream')
+const { kBatches } = require('./symbols')
 const { AbortError } = require('./errors')
 
 const FORMATS = {

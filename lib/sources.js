@@ -1,18 +1,23 @@
 'use strict'
-// Where a stream's batches come from. Both sources give the pump in stream.js the same
-// interface: tryTake(), nextBatch(), readDeltas(on), abort() -> partial, stats(), response().
+// Where a stream's batches come from. Both sources implement `BatchSource` (interfaces.js),
+// the interface the pump in base-stream.js reads:
 //  - EngineSource: an HTTP stream run by the Rust engine (bytes never enter JS).
 //  - ByteSource: bytes the user already has (fetch Response, web or Node stream, async
 //    iterable), fed synchronously into the same Rust decoder.
 
 const { headersObject, fromFailure } = require('./errors')
 
+/** @implements {import('./interfaces').BatchSource} */
 class EngineSource {
   #native
   #waits
   #aborted = false
   #response = null
 
+  /**
+   * @param {import('../binding').NativeStream} native
+   * @param {{ wait(id: number): Promise<void>, wake(id: number): void }} waits
+   */
   constructor(native, waits) {
     this.#native = native
     this.#waits = waits
@@ -54,25 +59,30 @@ class EngineSource {
 
   response() {
     if (!this.#response) {
-      this.#response = this.#native.response().then((json) => {
-        const parsed = JSON.parse(json)
-        if (parsed.response) {
-          const { status, headers, requestId } = parsed.response
-          return { status, headers: headersObject(headers), requestId: requestId ?? null }
-        }
-        throw fromFailure(parsed.error ?? { kind: 'abort', message: 'The stream was aborted before a response arrived' })
+      this.#response = this.#native.response().then((outcome) => {
+        if (outcome.type === 'failed') throw fromFailure(outcome.failure)
+        const { status, headers, requestId } = outcome.response
+        return { status, headers: headersObject(headers), requestId: requestId ?? null }
       })
     }
     return this.#response
   }
 }
 
-/** A batch made in JS for a failure of the byte source itself. */
-function failureBatch(failure, partial) {
-  const end = JSON.stringify({ error: failure, partial })
+/**
+ * A batch made in JS for a failure of the byte source itself: the same `Batch` interface as a
+ * native batch, carrying only the end.
+ * @param {import('./interfaces').Failure} failure
+ * @param {string | null} partialJson what had accumulated, as the engine's JSON text
+ * @returns {import('./interfaces').Batch}
+ */
+function failureBatch(failure, partialJson) {
+  /** @type {import('./interfaces').StreamEnd} */
+  const end = { type: 'failed', failure, partialJson }
   return { deltaCount: 0, chunkCount: 0, deltas: () => '[]', text: () => '', raw: () => '[]', relay: () => '', relayBytes: () => Buffer.alloc(0), end: () => end }
 }
 
+/** @implements {import('./interfaces').BatchSource} */
 class ByteSource {
   #decoder
   #iterator
@@ -108,9 +118,9 @@ class ByteSource {
         step = await this.#iterator.next()
       } catch (error) {
         this.#finish()
-        const partial = this.#bytes > 0 ? JSON.parse(this.#decoder.partial()) : null
+        const partialJson = this.#bytes > 0 ? this.#decoder.partial() : null
         const kind = this.#bytes > 0 ? 'incomplete' : 'connection'
-        return failureBatch({ kind, message: `the byte source failed: ${error?.message ?? error}` }, partial)
+        return failureBatch({ kind, message: `the byte source failed: ${error?.message ?? error}` }, partialJson)
       }
       let batch
       if (step.done) {
@@ -123,8 +133,9 @@ class ByteSource {
       }
       this.#chunks += batch.chunkCount
       if (this.#firstChunkAt === null && this.#chunks > 0) this.#firstChunkAt = performance.now()
-      if (batch.end() !== null) this.#finish()
-      if (batch.deltaCount > 0 || batch.chunkCount > 0 || batch.end() !== null) return batch
+      const ended = batch.end() !== null
+      if (ended) this.#finish()
+      if (batch.deltaCount > 0 || batch.chunkCount > 0 || ended) return batch
     }
     return null
   }

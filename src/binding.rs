@@ -1,6 +1,9 @@
-//! The only file that knows napi: the classes `index.js` drives. Everything crosses as a few
-//! strings per batch (JSON that JS parses only when a consumer asks for it), never as one
+//! The only module that knows napi: the classes `lib/native.js` hands to the JS layer. What
+//! crosses once per client or stream is typed (`types`); what crosses per batch is a few
+//! strings (JSON that JS parses only when a consumer asks for it) or one buffer, never one
 //! N-API object per delta.
+
+mod types;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -9,32 +12,31 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::decode::{Batch, Decoder};
-use crate::http::{ClientConfig, HttpClient, RequestOptions, RequestSpec};
+use crate::failure::{Failure, FailureKind};
+use crate::http::{HttpClient, RequestSpec};
 use crate::openai::chat::ChatParser;
 use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
 use crate::openai::WireParser;
-use crate::relay::{self, RelayFormat};
+use crate::relay;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
 use crate::stream::{self, ReadySignal, ResponseState, StreamHandle, Take};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use types::{
+    JsClientConfig, JsRelayFormat, JsRequestOptions, ResponseOutcome, StreamEnd, WireFormat,
+};
 
 fn invalid(message: impl Into<String>) -> Error {
     Error::new(Status::InvalidArg, message.into())
 }
 
-fn wire_for(format: &str) -> Result<Box<dyn WireParser>> {
+fn wire_for(format: WireFormat) -> Box<dyn WireParser> {
     match format {
-        "chat" => Ok(Box::new(ChatParser::new())),
-        "responses" => Ok(Box::new(ResponsesParser::new())),
-        "completions" => Ok(Box::new(CompletionsParser::new())),
-        other => Err(invalid(format!("unknown stream format '{other}'"))),
+        WireFormat::Chat => Box::new(ChatParser::new()),
+        WireFormat::Responses => Box::new(ResponsesParser::new()),
+        WireFormat::Completions => Box::new(CompletionsParser::new()),
     }
-}
-
-fn relay_format(format: &str) -> Result<RelayFormat> {
-    RelayFormat::parse(format).ok_or_else(|| invalid(format!("unknown relay format '{format}'")))
 }
 
 /// `onReady(streamId)`: a stream JS waits on has a batch (or is over). Weak: a waiting stream
@@ -51,12 +53,10 @@ pub struct NativeClient {
 
 #[napi]
 impl NativeClient {
-    /// `config` is the JSON of `ClientConfig`, already validated by `index.js`.
+    /// `config` is already validated, with defaults applied, by `lib/client.js`.
     #[napi(constructor)]
-    pub fn new(config: String, on_ready: OnReady) -> Result<Self> {
-        let config: ClientConfig =
-            serde_json::from_str(&config).map_err(|e| invalid(format!("client config: {e}")))?;
-        let http = HttpClient::new(config).map_err(invalid)?;
+    pub fn new(config: JsClientConfig, on_ready: OnReady) -> Result<Self> {
+        let http = HttpClient::new(config.into()).map_err(invalid)?;
         Ok(NativeClient {
             http: Arc::new(http),
             on_ready: Arc::new(on_ready),
@@ -68,23 +68,21 @@ impl NativeClient {
     #[napi]
     pub fn open(
         &self,
-        format: String,
+        format: WireFormat,
         method: String,
         path: String,
         body: Option<String>,
-        options: String,
+        options: JsRequestOptions,
         model: Option<String>,
     ) -> Result<NativeStream> {
-        let wire = wire_for(&format)?;
-        let options: RequestOptions =
-            serde_json::from_str(&options).map_err(|e| invalid(format!("request options: {e}")))?;
+        let wire = wire_for(format);
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| invalid("bad HTTP method"))?;
         let spec = RequestSpec {
             method,
             path,
             body,
-            options,
+            options: options.into(),
         };
         let http = self.http.clone();
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
@@ -140,25 +138,25 @@ impl NativeBatch {
         self.inner.raw_array()
     }
 
-    /// The batch re-encoded for clients: `openai`, `events`, `text` or `ndjson`.
+    /// The batch re-encoded for clients in `format`.
     #[napi]
-    pub fn relay(&self, format: String) -> Result<String> {
-        Ok(relay::render(&self.inner, relay_format(&format)?))
+    pub fn relay(&self, format: JsRelayFormat) -> String {
+        relay::render(&self.inner, format.into())
     }
 
     /// The same as UTF-8 bytes, for sockets: a string would be decoded into V8's UTF-16 here and
     /// encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
     #[napi]
-    pub fn relay_bytes(&self, format: String) -> Result<Buffer> {
-        Ok(relay::render(&self.inner, relay_format(&format)?)
+    pub fn relay_bytes(&self, format: JsRelayFormat) -> Buffer {
+        relay::render(&self.inner, format.into())
             .into_bytes()
-            .into())
+            .into()
     }
 
-    /// Set on the last batch: `{"final": ...}` or `{"error": ..., "partial": ...}`.
+    /// Set on the last batch only: how the stream ended.
     #[napi]
-    pub fn end(&self) -> Option<String> {
-        self.inner.end.as_ref().map(|end| end.to_json())
+    pub fn end(&self) -> Option<StreamEnd> {
+        self.inner.end.as_ref().map(StreamEnd::from)
     }
 }
 
@@ -227,24 +225,25 @@ impl NativeStream {
         }
     }
 
-    /// Resolves with `{"response": meta}` or `{"error": failure}` once headers arrived.
+    /// Resolves once response headers arrived, or with the failure that came instead.
     #[napi]
-    pub async fn response(&self) -> String {
+    pub async fn response(&self) -> ResponseOutcome {
         let handle = self.handle.clone();
         match handle.response().await {
-            ResponseState::Ready(meta) => {
-                format!(
-                    "{{\"response\":{}}}",
-                    serde_json::to_string(&meta).unwrap_or_else(|_| "null".into())
+            ResponseState::Ready(meta) => ResponseOutcome::Ready {
+                response: meta.into(),
+            },
+            ResponseState::Failed(failure) => ResponseOutcome::Failed {
+                failure: failure.into(),
+            },
+            // `response()` waits past this state; kept total for the type's sake.
+            ResponseState::Pending => ResponseOutcome::Failed {
+                failure: Failure::new(
+                    FailureKind::Abort,
+                    "the stream was aborted before a response arrived",
                 )
-            }
-            ResponseState::Failed(failure) => {
-                format!(
-                    "{{\"error\":{}}}",
-                    serde_json::to_string(&failure).unwrap_or_else(|_| "null".into())
-                )
-            }
-            ResponseState::Pending => "{\"error\":null}".into(),
+                .into(),
+            },
         }
     }
 }
@@ -258,11 +257,10 @@ pub struct NativeDecoder {
 #[napi]
 impl NativeDecoder {
     #[napi(constructor)]
-    pub fn new(format: String, max_event_bytes: Option<f64>) -> Result<Self> {
-        let wire = wire_for(&format)?;
-        Ok(NativeDecoder {
-            decoder: Decoder::new(wire, max_event_bytes.map(|n| n as usize)),
-        })
+    pub fn new(format: WireFormat, max_event_bytes: Option<f64>) -> Self {
+        NativeDecoder {
+            decoder: Decoder::new(wire_for(format), max_event_bytes.map(|n| n as usize)),
+        }
     }
 
     /// See `NativeStream::read_deltas`.
@@ -311,10 +309,10 @@ pub struct SseEventExtras {
     pub retries: Option<String>,
 }
 
-/// The bare WHATWG event-stream parser. One `feed` from `index.js` is one call returning one
+/// The bare WHATWG event-stream parser. One `feed` from `lib/sse-parser.js` is one call returning one
 /// string (two when some events are ASCII and some not): N-API calls and objects cost
 /// microseconds each, which at one feed per socket read would be most of the work. The layout
-/// is `sse_pack`'s; `eventsFrom` in `index.js` reads it.
+/// is `sse_pack`'s; `eventsFrom` in `lib/sse-parser.js` reads it.
 #[napi]
 pub struct NativeSseParser {
     parser: SseParser,

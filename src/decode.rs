@@ -56,7 +56,7 @@ impl Batch {
     }
 }
 
-/// How a stream ended. Serialised to JS as `{ "final": ... }` or `{ "error": ..., "partial": ... }`.
+/// How a stream ended (it crosses to JS as `binding::types::StreamEnd`).
 #[derive(Debug, Clone)]
 pub enum End {
     Finished {
@@ -69,6 +69,8 @@ pub enum End {
 }
 
 impl End {
+    /// The end as one JSON text (`{"final":..}` or `{"error":..,"partial":..}`): how the unit
+    /// and property tests compare whole outcomes. JS receives `binding::types::StreamEnd`.
     pub fn to_json(&self) -> String {
         match self {
             End::Finished { final_json } => format!("{{\"final\":{final_json}}}"),
@@ -455,7 +457,9 @@ mod tests {
     #[test]
     fn every_chat_fixture_decodes_the_same_for_any_split() {
         let mut seen = 0;
-        for entry in std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository") {
+        for entry in
+            std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository")
+        {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text

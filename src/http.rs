@@ -5,21 +5,18 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
-use serde::Deserialize;
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 
-/// Client-wide settings, as `index.js` validated them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// Client-wide settings, as `lib/client.js` validated them (`binding::types::JsClientConfig`
+/// is how they cross from JS).
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub base_url: String,
     pub api_key: Option<String>,
     pub organization: Option<String>,
     pub project: Option<String>,
-    #[serde(default)]
     pub headers: Vec<(String, String)>,
-    #[serde(default)]
     pub query: Vec<(String, String)>,
     pub timeout_ms: u64,
     pub idle_timeout_ms: u64,
@@ -27,32 +24,26 @@ pub struct ClientConfig {
     pub max_event_bytes: Option<usize>,
     pub azure: Option<AzureConfig>,
     /// Debug log to stderr (`STREAMDELTA_LOG=debug` or the client's `log: 'debug'`).
-    #[serde(default)]
     pub debug: bool,
 }
 
 /// Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct AzureConfig {
     pub api_version: String,
     pub deployment: Option<String>,
 }
 
 /// Per-request overrides (the second argument of every call).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct RequestOptions {
-    #[serde(default)]
     pub headers: Vec<(String, String)>,
-    #[serde(default)]
     pub query: Vec<(String, String)>,
     pub timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
     /// A background Responses request: a stream that breaks after sequence-numbered events is
     /// resumed with `starting_after` (within `maxRetries`).
-    #[serde(default)]
     pub resume: bool,
 }
 
@@ -66,8 +57,7 @@ pub struct RequestSpec {
 }
 
 /// Response metadata handed to JS as `stream.response`.
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ResponseMeta {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -487,7 +477,7 @@ async fn read_limited(mut response: Response) -> String {
 
 /// `{"error": {"message", "type", "param", "code"}}` (or `{"error": "text"}`) -> a failure.
 pub fn error_from_json(body: &str) -> Option<Failure> {
-    #[derive(Deserialize)]
+    #[derive(serde::Deserialize)]
     struct Envelope {
         error: serde_json::Value,
     }

@@ -555,10 +555,20 @@ mod tests {
     }
 
     fn client_for(url: String) -> Arc<HttpClient> {
-        let config: ClientConfig = serde_json::from_value(serde_json::json!({
-            "baseUrl": url, "timeoutMs": 5000, "idleTimeoutMs": 5000, "maxRetries": 0
-        }))
-        .unwrap();
+        let config = ClientConfig {
+            base_url: url,
+            api_key: None,
+            organization: None,
+            project: None,
+            headers: Vec::new(),
+            query: Vec::new(),
+            timeout_ms: 5000,
+            idle_timeout_ms: 5000,
+            max_retries: 0,
+            max_event_bytes: None,
+            azure: None,
+            debug: false,
+        };
         Arc::new(HttpClient::new(config).unwrap())
     }
 

@@ -5,9 +5,8 @@
 // separate JSON/strings in a batch, materialised only when someone reads them.
 
 const { AbortError, fromFailure } = require('./errors')
-
-/** Internal: an iterator over the engine's batches themselves, for the relays (relay.js). */
-const kBatches = Symbol('streamdelta.batches')
+const relay = require('./relay')
+const { kBatches } = require('./symbols')
 
 const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
 
@@ -34,7 +33,11 @@ class BaseStream {
   /** Per choice: the tool call being streamed, for the `toolCall` completion event. */
   #openCalls = new Map()
 
-  /** @internal */
+  /**
+   * @internal
+   * @param {import('./interfaces').BatchSource} source
+   * @param {{ signal?: AbortSignal }} [options]
+   */
   constructor(source, { signal } = {}) {
     this.#source = source
     if (signal) {
@@ -148,22 +151,22 @@ class BaseStream {
 
   /** Relays the stream to a Node ServerResponse; resolves `{ ok, final?, error? }`, never rejects. */
   pipeTo(res, options) {
-    return require('./relay').pipeTo(this, res, options)
+    return relay.pipeTo(this, res, options)
   }
 
   /** The same bytes as `pipeTo`, as a web ReadableStream (for `new Response(...)`). */
   toReadableStream(options) {
-    return require('./relay').toReadableStream(this, options)
+    return relay.toReadableStream(this, options)
   }
 
   /** The same bytes as `pipeTo`, as a Node Readable. */
   toNodeStream(options) {
-    return require('./relay').toNodeStream(this, options)
+    return relay.toNodeStream(this, options)
   }
 
   /** Relays to a WebSocket, one JSON message per batch; resolves `{ ok, final?, error? }`. */
   pipeToWebSocket(ws, options) {
-    return require('./relay').pipeToWebSocket(this, ws, options)
+    return relay.pipeToWebSocket(this, ws, options)
   }
 
   /** Resolves with `{ status, headers, requestId }` once response headers arrived. */
@@ -298,9 +301,8 @@ class BaseStream {
     }
     const end = batch.end()
     if (end !== null) {
-      const parsed = JSON.parse(end)
-      if (parsed.error) this.#end('failed', undefined, fromFailure(parsed.error, parsed.partial))
-      else this.#end('done', parsed.final, undefined)
+      if (end.type === 'failed') this.#end('failed', undefined, fromFailure(end.failure, parsePartial(end.partialJson)))
+      else this.#end('done', JSON.parse(end.finalJson), undefined)
     }
     if (it && it.waiter && it.head < it.queue.length) {
       const { resolve } = it.waiter
@@ -450,8 +452,13 @@ function isWholeJson(text) {
   }
 }
 
+/** @param {string | null | undefined} json */
+function parsePartial(json) {
+  return json == null ? null : JSON.parse(json)
+}
+
 function pushAll(it, items) {
   for (const item of items) it.queue.push(item)
 }
 
-module.exports = { BaseStream, kBatches }
+module.exports = { BaseStream }

@@ -1,8 +1,8 @@
 'use strict'
-// The per-endpoint stream classes: the shared machinery lives in stream.js; each class only
-// says how to read its final result.
+// The per-endpoint stream classes: the shared machinery lives in base-stream.js; each class
+// only says how to read its final result.
 
-const { BaseStream } = require('./stream')
+const { BaseStream } = require('./base-stream')
 
 /** A streamed chat completion (`/chat/completions`). */
 class ChatStream extends BaseStream {
