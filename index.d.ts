@@ -412,11 +412,7 @@ export declare class CompletionStream extends BaseStream<Completion, CompletionC
 }
 
 /** SSE bytes you already have. */
-export type ByteSource =
-  | Response
-  | ReadableStream<Uint8Array>
-  | Readable
-  | AsyncIterable<Uint8Array | string>
+export type ByteSource = Response | ReadableStream<Uint8Array> | Readable | AsyncIterable<Uint8Array | string>
 
 export interface ParseOptions {
   signal?: AbortSignal

@@ -123,8 +123,16 @@ export interface MockChoice {
  */
 export type MockFault =
   | MockStatusFault
-  | { /** Sends `N` events, then closes the connection mid-body (the chunked body never ends). `0`: right after the headers. */ dropAfter: number; times?: number }
-  | { /** Sends `N` events, then stays silent with the connection open until the client or `close()` ends it. */ stallAfter: number; times?: number }
+  | {
+      /** Sends `N` events, then closes the connection mid-body (the chunked body never ends). `0`: right after the headers. */
+      dropAfter: number
+      times?: number
+    }
+  | {
+      /** Sends `N` events, then stays silent with the connection open until the client or `close()` ends it. */
+      stallAfter: number
+      times?: number
+    }
   | {
       /** After `N` events, sends one data line that is not JSON, then the rest of the stream. */
       malformedAfter: number
@@ -216,6 +224,7 @@ export interface MockRecordedRequest {
   query: Record<string, string>
   headers: Record<string, string | string[] | undefined>
   /** The parsed JSON body; the text itself when it is not JSON; null when empty. */
+  // biome-ignore lint/suspicious/noExplicitAny: any JSON, a string or null; `any` lets tests read `body.messages` without casts
   body: any
   /** Which endpoint served it; null for an unknown URL (answered 404). */
   endpoint: 'chat' | 'responses' | 'completions' | 'resume' | 'models' | null

@@ -11,9 +11,21 @@ import { SseParser } from '../index.mjs'
 import { start } from '../examples/express/server.mjs'
 
 const CHROMIUM = '/usr/bin/chromium'
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+]
 const HAVE_CHROMIUM = fs.existsSync(CHROMIUM)
-const SKIP_BROWSER = !HAVE_CHROMIUM && !process.env.CI ? `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser tests` : false
+const SKIP_BROWSER =
+  !HAVE_CHROMIUM && !process.env.CI
+    ? `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium) to run the browser tests`
+    : false
 
 // 30 tokens, 40 ms apart: about 1.2 s of streaming. Markup and non-ASCII must land as text.
 const TOKENS = Array.from({ length: 30 }, (_, i) => (i === 0 ? 'Token0' : i === 15 ? ' <b>naïve</b> 🚀' : ` token${i}`))
@@ -38,7 +50,14 @@ async function slowUpstream(t) {
       state.sent++
     }
     sseChunk(res, chatChunk({}, { finish: 'stop' }))
-    sseChunk(res, { id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model: 'test-model', choices: [], usage: { prompt_tokens: 4, completion_tokens: TOKENS.length, total_tokens: 4 + TOKENS.length } })
+    sseChunk(res, {
+      id: 'chatcmpl-test',
+      object: 'chat.completion.chunk',
+      created: 1700000000,
+      model: 'test-model',
+      choices: [],
+      usage: { prompt_tokens: 4, completion_tokens: TOKENS.length, total_tokens: 4 + TOKENS.length },
+    })
     res.end('data: [DONE]\n\n')
     state.ended = true
   })
@@ -53,7 +72,8 @@ async function startExample(t, upstreamURL) {
 }
 
 async function openBrowser(t) {
-  if (!HAVE_CHROMIUM) assert.fail(`${CHROMIUM} is missing and CI is set: the CI script must install it (apt-get install -y chromium)`)
+  if (!HAVE_CHROMIUM)
+    assert.fail(`${CHROMIUM} is missing and CI is set: the CI script must install it (apt-get install -y chromium)`)
   const { chromium } = await import('playwright-core')
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   t.after(() => browser.close())
@@ -67,7 +87,10 @@ async function openBrowser(t) {
 }
 
 describe('the Express example in Chromium', () => {
-  test('tokens reach the DOM while the upstream is still sending; the final DOM text is the upstream text', { skip: SKIP_BROWSER, timeout: 60_000 }, async (t) => {
+  test('tokens reach the DOM while the upstream is still sending; the final DOM text is the upstream text', {
+    skip: SKIP_BROWSER,
+    timeout: 60_000,
+  }, async (t) => {
     const { server, state } = await slowUpstream(t)
     const app = await startExample(t, server.url)
     const { page, problems } = await openBrowser(t)
@@ -86,9 +109,14 @@ describe('the Express example in Chromium', () => {
       await sleep(10)
     }
     assert.ok(early, 'no token reached the DOM before the upstream finished: the relay buffered the stream')
-    t.diagnostic(`first DOM text ${JSON.stringify(early.text)} while the upstream had sent ${early.sentByUpstream}/${TOKENS.length} tokens`)
+    t.diagnostic(
+      `first DOM text ${JSON.stringify(early.text)} while the upstream had sent ${early.sentByUpstream}/${TOKENS.length} tokens`,
+    )
     assert.ok(early.sentByUpstream < TOKENS.length)
-    assert.ok(TEXT.startsWith(early.text), `the early DOM text is a prefix of the answer: ${JSON.stringify(early.text)}`)
+    assert.ok(
+      TEXT.startsWith(early.text),
+      `the early DOM text is a prefix of the answer: ${JSON.stringify(early.text)}`,
+    )
 
     await page.waitForSelector('#status[data-state="done"]', { timeout: 20_000 })
     assert.equal(await page.textContent('#output'), TEXT)
@@ -98,13 +126,18 @@ describe('the Express example in Chromium', () => {
     assert.deepEqual(problems, [])
   })
 
-  test('Stop closes the EventSource and the upstream request is aborted', { skip: SKIP_BROWSER, timeout: 60_000 }, async (t) => {
+  test('Stop closes the EventSource and the upstream request is aborted', {
+    skip: SKIP_BROWSER,
+    timeout: 60_000,
+  }, async (t) => {
     const { server, state } = await slowUpstream(t)
     const app = await startExample(t, server.url)
     const { page } = await openBrowser(t)
     await page.goto(app.url)
     await page.click('#send')
-    await page.waitForFunction(() => document.getElementById('output').textContent.length > 0, null, { timeout: 10_000 })
+    await page.waitForFunction(() => document.getElementById('output').textContent.length > 0, null, {
+      timeout: 10_000,
+    })
     await page.click('#stop')
     assert.ok(await waitFor(() => state.closed, 5000), 'the upstream socket should close once the page stopped')
     assert.equal(state.ended, false, 'the upstream was stopped before it finished')
@@ -128,13 +161,24 @@ describe('the Express example without a browser', () => {
 
     for (const init of [
       { url: `${app.url}/chat?prompt=${encodeURIComponent('via GET')}` },
-      { url: `${app.url}/chat`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'via POST' }) },
+      {
+        url: `${app.url}/chat`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'via POST' }),
+      },
     ]) {
       const response = await fetch(init.url, init)
       assert.equal(response.status, 200)
       assert.equal(response.headers.get('content-type'), 'text/event-stream; charset=utf-8')
       const events = eventsOf(await response.text())
-      assert.equal(events.filter((e) => e.event === 'text').map((e) => JSON.parse(e.data)).join(''), TEXT)
+      assert.equal(
+        events
+          .filter((e) => e.event === 'text')
+          .map((e) => JSON.parse(e.data))
+          .join(''),
+        TEXT,
+      )
       assert.deepEqual(JSON.parse(events.find((e) => e.event === 'finish').data), { choice: 0, reason: 'stop' })
       assert.equal(events.at(-1).event, 'done')
     }
@@ -157,9 +201,15 @@ describe('the Express example without a browser', () => {
     const response = await fetch(`${app.url}/chat?prompt=${encodeURIComponent('hello there')}`)
     assert.equal(response.status, 200)
     const events = eventsOf(await response.text())
-    const text = events.filter((e) => e.event === 'text').map((e) => JSON.parse(e.data)).join('')
+    const text = events
+      .filter((e) => e.event === 'text')
+      .map((e) => JSON.parse(e.data))
+      .join('')
     assert.match(text, /^You asked: "hello there"\./)
-    assert.ok(events.some((e) => e.event === 'usage'), 'the local upstream sends usage')
+    assert.ok(
+      events.some((e) => e.event === 'usage'),
+      'the local upstream sends usage',
+    )
     assert.equal(events.at(-1).event, 'done')
   })
 })

@@ -80,10 +80,36 @@ describe('help, version and usage errors', () => {
     for (const args of [['--help'], ['-h'], ['chat', '--help'], ['mock', '--help']]) {
       const { code, stdout } = await run(args)
       assert.equal(code, 0, args.join(' '))
-      for (const flag of ['--model', '-m,', '--base-url', '--system', '-s,', '--json', '--mock', '--help', '--port', '-p,', '--text', '--ttft-ms', '--interval-ms', '--scripts', '--api-key', '--quiet', '-q,']) {
+      for (const flag of [
+        '--model',
+        '-m,',
+        '--base-url',
+        '--system',
+        '-s,',
+        '--json',
+        '--mock',
+        '--help',
+        '--port',
+        '-p,',
+        '--text',
+        '--ttft-ms',
+        '--interval-ms',
+        '--scripts',
+        '--api-key',
+        '--quiet',
+        '-q,',
+      ]) {
         assert.ok(stdout.includes(flag), `--help should document ${flag}`)
       }
-      for (const word of ['streamdelta chat', 'streamdelta mock', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_MODEL', '130']) assert.ok(stdout.includes(word), `--help should mention ${word}`)
+      for (const word of [
+        'streamdelta chat',
+        'streamdelta mock',
+        'OPENAI_API_KEY',
+        'OPENAI_BASE_URL',
+        'OPENAI_MODEL',
+        '130',
+      ])
+        assert.ok(stdout.includes(word), `--help should mention ${word}`)
     }
   })
 
@@ -97,7 +123,14 @@ describe('help, version and usage errors', () => {
     const none = await run([])
     assert.equal(none.code, 2)
     assert.match(none.stderr, /Usage:/)
-    for (const args of [['talk'], ['chat', '--temperature', '1', 'hi'], ['chat'], ['chat', '--base-url', 'not a url', 'hi'], ['mock', '--port', 'abc'], ['mock', 'extra']]) {
+    for (const args of [
+      ['talk'],
+      ['chat', '--temperature', '1', 'hi'],
+      ['chat'],
+      ['chat', '--base-url', 'not a url', 'hi'],
+      ['mock', '--port', 'abc'],
+      ['mock', 'extra'],
+    ]) {
       const { code, stdout, stderr } = await run(args, { env: withKey() })
       assert.equal(code, 2, `${args.join(' ')}: ${stderr}`)
       assert.equal(stdout, '')
@@ -110,8 +143,14 @@ describe('help, version and usage errors', () => {
 
 describe('streamdelta chat', () => {
   test('prints the tokens on stdout and the stats on stderr; sends model, system, prompt and the key', async (t) => {
-    const mock = await serve(t, { apiKey: KEY, script: { text: 'Hello from the mock', usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } } })
-    const { code, stdout, stderr } = await run(chatArgs(mock, '--model', 'gpt-test', '--system', 'Be brief.', 'Say', 'hello'), { env: withKey() })
+    const mock = await serve(t, {
+      apiKey: KEY,
+      script: { text: 'Hello from the mock', usage: { prompt_tokens: 9, completion_tokens: 4, total_tokens: 13 } },
+    })
+    const { code, stdout, stderr } = await run(
+      chatArgs(mock, '--model', 'gpt-test', '--system', 'Be brief.', 'Say', 'hello'),
+      { env: withKey() },
+    )
     assert.equal(code, 0, stderr)
     assert.equal(stdout, 'Hello from the mock\n')
     const lines = stderr.trimEnd().split('\n')
@@ -135,30 +174,54 @@ describe('streamdelta chat', () => {
 
   test('OPENAI_BASE_URL and OPENAI_MODEL are used when no flag overrides them', async (t) => {
     const mock = await serve(t, { apiKey: KEY, script: { text: 'env ok' } })
-    const { code, stdout } = await run(['chat', 'hi'], { env: withKey({ OPENAI_BASE_URL: mock.url, OPENAI_MODEL: 'gpt-from-env' }) })
+    const { code, stdout } = await run(['chat', 'hi'], {
+      env: withKey({ OPENAI_BASE_URL: mock.url, OPENAI_MODEL: 'gpt-from-env' }),
+    })
     assert.equal(code, 0)
     assert.equal(stdout, 'env ok\n')
     assert.equal(mock.requests[0].model, 'gpt-from-env')
   })
 
   test('--json prints one Delta JSON per line', async (t) => {
-    const mock = await serve(t, { apiKey: KEY, script: { text: ['Hi', ' there'], toolCalls: [{ name: 'f', arguments: { a: 1 } }] } })
+    const mock = await serve(t, {
+      apiKey: KEY,
+      script: { text: ['Hi', ' there'], toolCalls: [{ name: 'f', arguments: { a: 1 } }] },
+    })
     const { code, stdout, stderr } = await run(chatArgs(mock, '--json', 'hi'), { env: withKey() })
     assert.equal(code, 0, stderr)
     assert.ok(stdout.endsWith('\n'))
-    const deltas = stdout.trimEnd().split('\n').map((line) => JSON.parse(line))
+    const deltas = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line))
     assert.deepEqual(deltas.slice(0, 2), [
       { type: 'text', choice: 0, text: 'Hi' },
       { type: 'text', choice: 0, text: ' there' },
     ])
-    assert.equal(deltas.filter((d) => d.type === 'toolCall').map((d) => d.arguments).join(''), '{"a":1}')
-    assert.deepEqual(deltas.find((d) => d.type === 'finish'), { type: 'finish', choice: 0, reason: 'tool_calls' })
+    assert.equal(
+      deltas
+        .filter((d) => d.type === 'toolCall')
+        .map((d) => d.arguments)
+        .join(''),
+      '{"a":1}',
+    )
+    assert.deepEqual(
+      deltas.find((d) => d.type === 'finish'),
+      { type: 'finish', choice: 0, reason: 'tool_calls' },
+    )
     assert.equal(deltas.at(-1).type, 'usage')
     assert.match(stderr.trimEnd(), STATS)
   })
 
   test('reasoning and tool calls go to stderr; stdout holds only the answer', async (t) => {
-    const mock = await serve(t, { apiKey: KEY, script: { reasoning: 'Thinking it over. ', text: 'Sunny.', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }] } })
+    const mock = await serve(t, {
+      apiKey: KEY,
+      script: {
+        reasoning: 'Thinking it over. ',
+        text: 'Sunny.',
+        toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }],
+      },
+    })
     const { code, stdout, stderr } = await run(chatArgs(mock, 'weather?'), { env: withKey() })
     assert.equal(code, 0)
     assert.equal(stdout, 'Sunny.\n')
@@ -178,7 +241,13 @@ describe('streamdelta chat', () => {
   })
 
   test('a mid-stream error exits 1 with "Name (code): message"; the text before it was printed', async (t) => {
-    const mock = await serve(t, { apiKey: KEY, script: { text: ['Hel', 'lo', ' world'], fault: { errorAfter: 3, error: { message: 'overloaded', code: 'overloaded' } } } })
+    const mock = await serve(t, {
+      apiKey: KEY,
+      script: {
+        text: ['Hel', 'lo', ' world'],
+        fault: { errorAfter: 3, error: { message: 'overloaded', code: 'overloaded' } },
+      },
+    })
     const { code, stdout, stderr } = await run(chatArgs(mock, 'hi'), { env: withKey() })
     assert.equal(code, 1)
     assert.equal(stdout, 'Hello\n')
@@ -191,7 +260,9 @@ describe('streamdelta chat', () => {
     assert.equal(auth.code, 1)
     assert.match(auth.stderr, /^AuthenticationError \(ERR_AUTH\): /)
     assert.doesNotMatch(auth.stderr, /sk-wrong/)
-    const refused = await run(['chat', '--base-url', `http://127.0.0.1:${await freePort()}/v1`, 'hi'], { env: withKey() })
+    const refused = await run(['chat', '--base-url', `http://127.0.0.1:${await freePort()}/v1`, 'hi'], {
+      env: withKey(),
+    })
     assert.equal(refused.code, 1)
     assert.match(refused.stderr, /^ConnectionError \(ERR_CONNECTION\): /)
   })
@@ -267,22 +338,43 @@ describe('streamdelta mock', () => {
 
   test('--port N serves OpenAI streams to other programs, logs requests, and exits 0 on SIGTERM', async (t) => {
     const port = await freePort()
-    const proc = await startMockCommand(t, ['--port', String(port), '--text', 'served by the command', '--ttft-ms', '5', '--interval-ms', '1'])
+    const proc = await startMockCommand(t, [
+      '--port',
+      String(port),
+      '--text',
+      'served by the command',
+      '--ttft-ms',
+      '5',
+      '--interval-ms',
+      '1',
+    ])
     assert.equal(proc.url, `http://127.0.0.1:${port}/v1`)
     const client = new Client({ baseURL: proc.url, apiKey: 'any', maxRetries: 0 })
-    assert.equal(await client.chat({ model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }] }).finalText(), 'served by the command')
+    assert.equal(
+      await client.chat({ model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }] }).finalText(),
+      'served by the command',
+    )
     assert.equal(await client.completions({ model: 'gpt-x', prompt: 'hi' }).finalText(), 'served by the command')
     proc.child.kill('SIGTERM')
     const { code, stderr } = await proc.done
     assert.equal(code, 0)
-    assert.match(stderr, /^streamdelta mock: POST \/v1\/chat\/completions model=gpt-x\nstreamdelta mock: POST \/v1\/completions model=gpt-x\nstreamdelta mock: SIGTERM, closing\n$/)
+    assert.match(
+      stderr,
+      /^streamdelta mock: POST \/v1\/chat\/completions model=gpt-x\nstreamdelta mock: POST \/v1\/completions model=gpt-x\nstreamdelta mock: SIGTERM, closing\n$/,
+    )
   })
 
   test('--scripts loads scripts and faults from a JSON file; --api-key requires the key; --quiet logs nothing', async (t) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'streamdelta-cli-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
     const file = path.join(dir, 'scripts.json')
-    writeFileSync(file, JSON.stringify({ limited: { fault: { status: 429, headers: { 'retry-after': '7' } } }, default: { text: 'from the file' } }))
+    writeFileSync(
+      file,
+      JSON.stringify({
+        limited: { fault: { status: 429, headers: { 'retry-after': '7' } } },
+        default: { text: 'from the file' },
+      }),
+    )
     const proc = await startMockCommand(t, ['--scripts', file, '--api-key', KEY, '--quiet'])
     const client = (key) => new Client({ baseURL: proc.url, apiKey: key, maxRetries: 0 })
     const body = (model) => ({ model, messages: [{ role: 'user', content: 'hi' }] })

@@ -6,7 +6,16 @@ import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 import { Readable } from 'node:stream'
 import { startServer, startSse, sseChunk, chatChunk } from './helpers/server.mjs'
-import { sseBody, writePieces, randomPieces, bytePieces, chatFixtures, expectedText, collect, sleep } from './helpers/sse.mjs'
+import {
+  sseBody,
+  writePieces,
+  randomPieces,
+  bytePieces,
+  chatFixtures,
+  expectedText,
+  collect,
+  sleep,
+} from './helpers/sse.mjs'
 import { Client, ChatStream, parseChatStream, SseParser, AbortError } from '../index.mjs'
 
 const API_KEY = 'sk-test-consume-0123456789'
@@ -35,7 +44,14 @@ const BODY = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] 
 /** Drops `undefined` fields, as JSON would. */
 const plain = (value) => JSON.parse(JSON.stringify(value))
 
-const usageChunk = (usage) => ({ id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model: 'test-model', choices: [], usage })
+const usageChunk = (usage) => ({
+  id: 'chatcmpl-test',
+  object: 'chat.completion.chunk',
+  created: 1700000000,
+  model: 'test-model',
+  choices: [],
+  usage,
+})
 
 // A stream with every delta kind, in a fixed order.
 const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 }
@@ -46,10 +62,14 @@ const RICH = [
   chatChunk({ content: 'Hello' }),
   chatChunk({ content: ', world' }),
   chatChunk({ refusal: 'I would rather not' }),
-  chatChunk({ tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'lookup', arguments: '' } }] }),
+  chatChunk({
+    tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'lookup', arguments: '' } }],
+  }),
   chatChunk({ tool_calls: [{ index: 0, function: { arguments: '{"q":' } }] }),
   chatChunk({ tool_calls: [{ index: 0, function: { arguments: '"x"}' } }] }),
-  chatChunk({ tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'save', arguments: '{"ok":true}' } }] }),
+  chatChunk({
+    tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'save', arguments: '{"ok":true}' } }],
+  }),
   chatChunk({}, { finish: 'tool_calls' }),
   usageChunk(USAGE),
 ]
@@ -87,7 +107,16 @@ describe('for await (const d of stream)', { timeout: 60_000 }, () => {
   })
 
   test('yields text, finish and usage deltas for a plain answer', async (t) => {
-    const server = await serve(t, replies([chatChunk({ role: 'assistant' }), chatChunk({ content: 'Hi' }), chatChunk({ content: ' there' }), chatChunk({}, { finish: 'stop' }), usageChunk(USAGE)]))
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({ role: 'assistant' }),
+        chatChunk({ content: 'Hi' }),
+        chatChunk({ content: ' there' }),
+        chatChunk({}, { finish: 'stop' }),
+        usageChunk(USAGE),
+      ]),
+    )
     const deltas = await collect(clientFor(server).chat(BODY))
     assert.deepEqual(plain(deltas), [
       { type: 'text', choice: 0, text: 'Hi' },
@@ -113,9 +142,18 @@ describe('for await (const d of stream)', { timeout: 60_000 }, () => {
 
 describe('text() and chunks()', { timeout: 60_000 }, () => {
   test('text() yields only choice 0 content and joins to the whole text', async (t) => {
-    const chunks = [...TWO_CHOICES.slice(0, 3), chatChunk({ reasoning_content: 'hidden' }), chatChunk({ refusal: 'nope' }), ...TWO_CHOICES.slice(3)]
+    const chunks = [
+      ...TWO_CHOICES.slice(0, 3),
+      chatChunk({ reasoning_content: 'hidden' }),
+      chatChunk({ refusal: 'nope' }),
+      ...TWO_CHOICES.slice(3),
+    ]
     const server = await serve(t, replies(chunks))
-    const texts = await collect(clientFor(server).chat({ ...BODY, n: 2 }).text())
+    const texts = await collect(
+      clientFor(server)
+        .chat({ ...BODY, n: 2 })
+        .text(),
+    )
     assert.ok(texts.length >= 1)
     for (const text of texts) assert.equal(typeof text, 'string')
     assert.equal(texts.join(''), 'A1A2')
@@ -132,7 +170,17 @@ describe('text() and chunks()', { timeout: 60_000 }, () => {
 
 describe('events', { timeout: 60_000 }, () => {
   test("'text' gives (text, snapshot, choice) with a growing snapshot", async (t) => {
-    const server = await serve(t, replies([chatChunk({ content: 'a' }), chatChunk({ content: 'bc' }), chatChunk({ content: 'd' }, { index: 1 }), chatChunk({ content: 'e' }), chatChunk({}, { finish: 'stop' }), chatChunk({}, { index: 1, finish: 'stop' })]))
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({ content: 'a' }),
+        chatChunk({ content: 'bc' }),
+        chatChunk({ content: 'd' }, { index: 1 }),
+        chatChunk({ content: 'e' }),
+        chatChunk({}, { finish: 'stop' }),
+        chatChunk({}, { index: 1, finish: 'stop' }),
+      ]),
+    )
     const calls = []
     const stream = clientFor(server).chat(BODY)
     stream.on('text', (text, snapshot, choice) => calls.push([text, snapshot, choice]))
@@ -168,7 +216,10 @@ describe('events', { timeout: 60_000 }, () => {
     stream.on('toolCallDelta', (delta) => fragments.push(plain(delta)))
     stream.on('toolCall', (call) => calls.push(plain(call)))
     await stream.final()
-    assert.deepEqual(fragments, RICH_DELTAS.filter((d) => d.type === 'toolCall'))
+    assert.deepEqual(
+      fragments,
+      RICH_DELTAS.filter((d) => d.type === 'toolCall'),
+    )
     assert.deepEqual(calls, [
       { id: 'call_a', name: 'lookup', arguments: '{"q":"x"}', index: 0, choice: 0 },
       { id: 'call_b', name: 'save', arguments: '{"ok":true}', index: 1, choice: 0 },
@@ -177,18 +228,30 @@ describe('events', { timeout: 60_000 }, () => {
   })
 
   test("'toolCall' fires once with the name once when id and name repeat on every delta", async (t) => {
-    const fragment = (args) => chatChunk({ tool_calls: [{ index: 0, id: 'call_r', type: 'function', function: { name: 'get_weather', arguments: args } }] })
-    const server = await serve(t, replies([fragment('{"city"'), fragment(':"Par'), fragment('is"}'), chatChunk({}, { finish: 'tool_calls' })]))
+    const fragment = (args) =>
+      chatChunk({
+        tool_calls: [{ index: 0, id: 'call_r', type: 'function', function: { name: 'get_weather', arguments: args } }],
+      })
+    const server = await serve(
+      t,
+      replies([fragment('{"city"'), fragment(':"Par'), fragment('is"}'), chatChunk({}, { finish: 'tool_calls' })]),
+    )
     const calls = []
     const stream = clientFor(server).chat(BODY)
     stream.on('toolCall', (call) => calls.push(plain(call)))
     const final = await stream.final()
     assert.deepEqual(calls, [{ id: 'call_r', name: 'get_weather', arguments: '{"city":"Paris"}', index: 0, choice: 0 }])
-    assert.deepEqual(final.choices[0].message.tool_calls, [{ id: 'call_r', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }])
+    assert.deepEqual(final.choices[0].message.tool_calls, [
+      { id: 'call_r', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+    ])
   })
 
   test("'toolCall' fires once per call with whole arguments when two calls' fragments interleave", async (t) => {
-    const part = (index, args, head) => ({ index, ...(head ? { id: `call_${index}`, type: 'function' } : {}), function: { ...(head ? { name: `fn${index}` } : {}), arguments: args } })
+    const part = (index, args, head) => ({
+      index,
+      ...(head ? { id: `call_${index}`, type: 'function' } : {}),
+      function: { ...(head ? { name: `fn${index}` } : {}), arguments: args },
+    })
     const server = await serve(
       t,
       replies([
@@ -237,7 +300,15 @@ describe('events', { timeout: 60_000 }, () => {
   })
 
   test('once() fires a listener only for the first event', async (t) => {
-    const server = await serve(t, replies([chatChunk({ content: 'x' }), chatChunk({ content: 'y' }), chatChunk({ content: 'z' }), chatChunk({}, { finish: 'stop' })]))
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({ content: 'x' }),
+        chatChunk({ content: 'y' }),
+        chatChunk({ content: 'z' }),
+        chatChunk({}, { finish: 'stop' }),
+      ]),
+    )
     const seen = []
     const stream = clientFor(server).chat(BODY)
     stream.once('text', (text) => seen.push(text))
@@ -246,7 +317,10 @@ describe('events', { timeout: 60_000 }, () => {
   })
 
   test('off() removes a listener', async (t) => {
-    const server = await serve(t, replies([chatChunk({ content: 'x' }), chatChunk({ content: 'y' }), chatChunk({}, { finish: 'stop' })]))
+    const server = await serve(
+      t,
+      replies([chatChunk({ content: 'x' }), chatChunk({ content: 'y' }), chatChunk({}, { finish: 'stop' })]),
+    )
     const kept = []
     const removed = []
     const stream = clientFor(server).chat(BODY)
@@ -260,7 +334,15 @@ describe('events', { timeout: 60_000 }, () => {
   })
 
   test('off() from inside a listener stops later events', async (t) => {
-    const server = await serve(t, replies([chatChunk({ content: 'x' }), chatChunk({ content: 'y' }), chatChunk({ content: 'z' }), chatChunk({}, { finish: 'stop' })]))
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({ content: 'x' }),
+        chatChunk({ content: 'y' }),
+        chatChunk({ content: 'z' }),
+        chatChunk({}, { finish: 'stop' }),
+      ]),
+    )
     const seen = []
     const stream = clientFor(server).chat(BODY)
     const listener = (text) => {
@@ -291,7 +373,16 @@ describe('events', { timeout: 60_000 }, () => {
 
 describe('final() and finalText()', { timeout: 60_000 }, () => {
   test('final() is shaped like a chat.completion', async (t) => {
-    const server = await serve(t, replies([chatChunk({ role: 'assistant' }, { id: 'chatcmpl-42' }), chatChunk({ content: 'Hello' }, { id: 'chatcmpl-42' }), chatChunk({ content: ' there' }, { id: 'chatcmpl-42' }), chatChunk({}, { finish: 'stop', id: 'chatcmpl-42' }), { ...usageChunk(USAGE), id: 'chatcmpl-42' }]))
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({ role: 'assistant' }, { id: 'chatcmpl-42' }),
+        chatChunk({ content: 'Hello' }, { id: 'chatcmpl-42' }),
+        chatChunk({ content: ' there' }, { id: 'chatcmpl-42' }),
+        chatChunk({}, { finish: 'stop', id: 'chatcmpl-42' }),
+        { ...usageChunk(USAGE), id: 'chatcmpl-42' },
+      ]),
+    )
     const stream = clientFor(server).chat(BODY)
     const final = await stream.final()
     assert.equal(final.object, 'chat.completion')
@@ -322,7 +413,9 @@ describe('final() and finalText()', { timeout: 60_000 }, () => {
 
   test('final() has one entry per choice for n = 2', async (t) => {
     const server = await serve(t, replies(TWO_CHOICES))
-    const final = await clientFor(server).chat({ ...BODY, n: 2 }).final()
+    const final = await clientFor(server)
+      .chat({ ...BODY, n: 2 })
+      .final()
     const byIndex = Object.fromEntries(final.choices.map((c) => [c.index, c]))
     assert.equal(final.choices.length, 2)
     assert.equal(byIndex[0].message.content, 'A1A2')
@@ -333,7 +426,12 @@ describe('final() and finalText()', { timeout: 60_000 }, () => {
 
   test("finalText() resolves with choice 0's whole content", async (t) => {
     const server = await serve(t, replies(TWO_CHOICES))
-    assert.equal(await clientFor(server).chat({ ...BODY, n: 2 }).finalText(), 'A1A2')
+    assert.equal(
+      await clientFor(server)
+        .chat({ ...BODY, n: 2 })
+        .finalText(),
+      'A1A2',
+    )
   })
 
   test('final() called twice resolves with the same result', async (t) => {
@@ -433,7 +531,10 @@ describe('response and stats', { timeout: 60_000 }, () => {
     assert.equal(stats.bytes, first.length + rest.length)
     assert.equal(typeof stats.ttftMs, 'number')
     assert.ok(stats.ttftMs >= 50, `ttftMs ${stats.ttftMs} should include the server's 60 ms delay`)
-    assert.ok(stats.durationMs >= stats.ttftMs + 50, `durationMs ${stats.durationMs} should cover both delays (ttft ${stats.ttftMs})`)
+    assert.ok(
+      stats.durationMs >= stats.ttftMs + 50,
+      `durationMs ${stats.durationMs} should cover both delays (ttft ${stats.ttftMs})`,
+    )
     assert.ok(stats.durationMs < 10_000)
   })
 
@@ -553,7 +654,9 @@ describe('parseChatStream(source)', { timeout: 60_000 }, () => {
   }
 
   test('over a fetch() Response from the local server', async (t) => {
-    const server = await serve(t, (req, res) => writePieces(res, randomPieces(body, 1, 40), { headers: { 'x-request-id': 'req_fetch' } }))
+    const server = await serve(t, (req, res) =>
+      writePieces(res, randomPieces(body, 1, 40), { headers: { 'x-request-id': 'req_fetch' } }),
+    )
     const response = await fetch(`${server.url}/chat/completions`, { method: 'POST', body: '{}' })
     const stream = parseChatStream(response)
     await assertSameAsHttp(t, stream)
@@ -616,7 +719,10 @@ describe('SseParser', { timeout: 60_000 }, () => {
   })
 
   test("the event type defaults to 'message' and the id persists until a block changes it", () => {
-    const got = events(new SseParser(), 'data: a\n\nid: 1\ndata: b\n\ndata: c\n\nid: 2\nevent: x\ndata: d\n\nid\ndata: e\n\n')
+    const got = events(
+      new SseParser(),
+      'data: a\n\nid: 1\ndata: b\n\ndata: c\n\nid: 2\nevent: x\ndata: d\n\nid\ndata: e\n\n',
+    )
     assert.deepEqual(
       got.map(({ event, data, id }) => ({ event, data, id })),
       [
@@ -683,7 +789,11 @@ describe('SseParser', { timeout: 60_000 }, () => {
       const id = i < 100 ? '' : String(Math.floor(i / 10))
       const retry = i % 13 === 0 ? i * 10 : undefined
       input += `${event === 'message' ? '' : `event: ${event}\n`}${i >= 100 && i % 10 === 0 ? `id: ${id}\n` : ''}${retry === undefined ? '' : `retry: ${retry}\n`}`
-      input += data.split('\n').map((line) => `data: ${line}\n`).join('') + '\n'
+      input +=
+        data
+          .split('\n')
+          .map((line) => `data: ${line}\n`)
+          .join('') + '\n'
       want.push(retry === undefined ? { event, data, id } : { event, data, id, retry })
     }
     const bytes = Buffer.from(input)
@@ -700,7 +810,9 @@ describe('SseParser', { timeout: 60_000 }, () => {
   test('feed() accepts Uint8Array and string input alike', () => {
     const text = 'event: e\ndata: héllo\n\n'
     assert.deepEqual(plain(new SseParser().feed(Buffer.from(text))), plain(new SseParser().feed(text)))
-    assert.deepEqual(plain(new SseParser().feed(new TextEncoder().encode(text))), [{ event: 'e', data: 'héllo', id: '' }])
+    assert.deepEqual(plain(new SseParser().feed(new TextEncoder().encode(text))), [
+      { event: 'e', data: 'héllo', id: '' },
+    ])
   })
 
   describe('bytes split anywhere give the same events', { timeout: 60_000 }, () => {

@@ -34,7 +34,14 @@ import {
 const BODY = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] }
 
 function client(server, options = {}) {
-  return new Client({ baseURL: server.url, apiKey: 'sk-test', maxRetries: 0, timeout: 5000, idleTimeout: 5000, ...options })
+  return new Client({
+    baseURL: server.url,
+    apiKey: 'sk-test',
+    maxRetries: 0,
+    timeout: 5000,
+    idleTimeout: 5000,
+    ...options,
+  })
 }
 
 function assertClass(err, Class, code) {
@@ -47,7 +54,12 @@ function assertClass(err, Class, code) {
 describe('APIError (non-2xx answers)', () => {
   test('a 400 JSON error becomes APIError with status, type, param, apiCode, requestId and headers', async (t) => {
     const server = await serve(t, (req, res) =>
-      jsonError(res, 400, { message: 'bad', type: 'invalid_request_error', param: 'messages', code: 'x' }, { 'X-Request-Id': 'req_400', 'X-Custom-Thing': 'yes' }),
+      jsonError(
+        res,
+        400,
+        { message: 'bad', type: 'invalid_request_error', param: 'messages', code: 'x' },
+        { 'X-Request-Id': 'req_400', 'X-Custom-Thing': 'yes' },
+      ),
     )
     const c = client(server)
     await checkAllPaths(
@@ -62,7 +74,8 @@ describe('APIError (non-2xx answers)', () => {
         assert.equal(err.requestId, 'req_400')
         assert.match(err.message, /bad/)
         assert.equal(Object.getPrototypeOf(err.headers), Object.prototype, 'headers is a plain object')
-        for (const name of Object.keys(err.headers)) assert.equal(name, name.toLowerCase(), `header name '${name}' is lower-case`)
+        for (const name of Object.keys(err.headers))
+          assert.equal(name, name.toLowerCase(), `header name '${name}' is lower-case`)
         assert.equal(err.headers['x-request-id'], 'req_400')
         assert.equal(err.headers['x-custom-thing'], 'yes')
         assert.equal(err.headers['content-type'], 'application/json')
@@ -73,7 +86,9 @@ describe('APIError (non-2xx answers)', () => {
   })
 
   test('an integer error code becomes a string apiCode', async (t) => {
-    const server = await serve(t, (req, res) => jsonError(res, 400, { message: 'too long', type: null, param: null, code: 4001 }))
+    const server = await serve(t, (req, res) =>
+      jsonError(res, 400, { message: 'too long', type: null, param: null, code: 4001 }),
+    )
     const err = await errorViaFinal(client(server).chat(BODY))
     assertClass(err, APIError, 'ERR_API')
     assert.equal(err.apiCode, '4001')
@@ -101,7 +116,17 @@ describe('APIError (non-2xx answers)', () => {
   for (const status of [401, 403]) {
     test(`a ${status} becomes AuthenticationError, which extends APIError`, async (t) => {
       const server = await serve(t, (req, res) =>
-        jsonError(res, status, { message: 'Incorrect API key provided', type: 'invalid_request_error', param: null, code: 'invalid_api_key' }, { 'x-request-id': `req_${status}` }),
+        jsonError(
+          res,
+          status,
+          {
+            message: 'Incorrect API key provided',
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+          { 'x-request-id': `req_${status}` },
+        ),
       )
       await checkAllPaths(
         () => client(server).chat(BODY),
@@ -123,7 +148,12 @@ describe('APIError (non-2xx answers)', () => {
 describe('RateLimitError and retries', () => {
   test('a 429 with retry-after-ms becomes RateLimitError (extends APIError) with retryAfterMs', async (t) => {
     const server = await serve(t, (req, res) =>
-      jsonError(res, 429, { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' }, { 'retry-after-ms': '1234' }),
+      jsonError(
+        res,
+        429,
+        { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' },
+        { 'retry-after-ms': '1234' },
+      ),
     )
     await checkAllPaths(
       () => client(server).chat(BODY),
@@ -148,7 +178,8 @@ describe('RateLimitError and retries', () => {
 
   test('with maxRetries 1 a 429 (retry-after-ms: 50) then a 200 succeeds after 2 requests', async (t) => {
     const server = await serve(t, (req, res) => {
-      if (server.requests.length === 1) return jsonError(res, 429, { message: 'Rate limit reached' }, { 'retry-after-ms': '50' })
+      if (server.requests.length === 1)
+        return jsonError(res, 429, { message: 'Rate limit reached' }, { 'retry-after-ms': '50' })
       writeChatStream(res, ['Hel', 'lo'])
     })
     const final = await client(server, { maxRetries: 1 }).chat(BODY).final()
@@ -157,7 +188,9 @@ describe('RateLimitError and retries', () => {
   })
 
   test('a 429 still answered after every retry becomes RateLimitError with attempts', async (t) => {
-    const server = await serve(t, (req, res) => jsonError(res, 429, { message: 'Rate limit reached' }, { 'retry-after-ms': '10' }))
+    const server = await serve(t, (req, res) =>
+      jsonError(res, 429, { message: 'Rate limit reached' }, { 'retry-after-ms': '10' }),
+    )
     const err = await errorViaFinal(client(server).chat(BODY, { maxRetries: 1 }))
     assertClass(err, RateLimitError, 'ERR_RATE_LIMIT')
     assert.equal(err.attempts, 2)
@@ -211,7 +244,10 @@ describe('ConnectionError', () => {
       async (err) => {
         // The headers really arrived: this is the body-read failure, not a failed request.
         assert.equal((await stream.response).status, 200)
-        assert.ok(err instanceof ConnectionError || err instanceof IncompleteStreamError, `got ${err?.name}: ${err?.message}`)
+        assert.ok(
+          err instanceof ConnectionError || err instanceof IncompleteStreamError,
+          `got ${err?.name}: ${err?.message}`,
+        )
         assert.ok(err instanceof Error)
         assert.equal(err.code, err instanceof ConnectionError ? 'ERR_CONNECTION' : 'ERR_INCOMPLETE')
         if (err instanceof ConnectionError) assert.ok(err.cause instanceof Error)
@@ -282,7 +318,9 @@ describe('StreamError (the provider reported an error mid-stream)', () => {
   test('an `event: error` with a JSON data payload is StreamError', async (t) => {
     const server = await serve(t, (req, res) => {
       writeTextChunks(res, ['Par', 'tial'])
-      res.write('event: error\ndata: {"error":{"message":"context exceeded","type":"invalid_request_error","param":"messages","code":413}}\n\n')
+      res.write(
+        'event: error\ndata: {"error":{"message":"context exceeded","type":"invalid_request_error","param":"messages","code":413}}\n\n',
+      )
       res.end()
     })
     await checkAllPaths(
@@ -335,7 +373,10 @@ describe('ParseError', () => {
         assertClass(err, ParseError, 'ERR_PARSE')
         assert.equal(typeof err.line, 'string')
         assert.equal(Buffer.byteLength(err.line), 200, 'line is the first 200 bytes of the bad line')
-        assert.ok(bad.startsWith(err.line) || `data: ${bad}`.startsWith(err.line), `line is a prefix of the bad line: ${err.line}`)
+        assert.ok(
+          bad.startsWith(err.line) || `data: ${bad}`.startsWith(err.line),
+          `line is a prefix of the bad line: ${err.line}`,
+        )
         assertPartialText(err, 'Hello')
       },
     )
@@ -361,7 +402,12 @@ describe('ParseError', () => {
     // Observed: the engine keeps the provider's error fields (src/http.rs check_event_stream),
     // so this is a plain APIError (not Parse) carrying status 200.
     const server = await serve(t, (req, res) =>
-      jsonError(res, 200, { message: 'model not found', type: 'invalid_request_error', param: 'model', code: 'model_not_found' }, { 'x-request-id': 'req_200' }),
+      jsonError(
+        res,
+        200,
+        { message: 'model not found', type: 'invalid_request_error', param: 'model', code: 'model_not_found' },
+        { 'x-request-id': 'req_200' },
+      ),
     )
     await checkAllPaths(
       () => client(server).chat(BODY),
@@ -448,7 +494,8 @@ describe('the API key never leaks through an error', () => {
       'err.line': String(err.line ?? ''),
       'util.inspect(err)': util.inspect(err, { depth: null }),
     }
-    for (const [where, text] of Object.entries(views)) assert.ok(!text.includes(KEY), `${where} contains the API key: ${text}`)
+    for (const [where, text] of Object.entries(views))
+      assert.ok(!text.includes(KEY), `${where} contains the API key: ${text}`)
   }
 
   function keyClient(server) {
@@ -458,10 +505,24 @@ describe('the API key never leaks through an error', () => {
   test('a 401 echoing the key in its message and in a header', async (t) => {
     const server = await serve(t, (req, res) => {
       const sent = req.headers.authorization.replace(/^Bearer /, '')
-      jsonError(res, 401, { message: `Incorrect API key provided: ${sent}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' }, { 'x-echo-key': sent, 'x-echo-auth': `Bearer ${sent}` })
+      jsonError(
+        res,
+        401,
+        {
+          message: `Incorrect API key provided: ${sent}.`,
+          type: 'invalid_request_error',
+          param: null,
+          code: 'invalid_api_key',
+        },
+        { 'x-echo-key': sent, 'x-echo-auth': `Bearer ${sent}` },
+      )
     })
     const err = await errorViaFinal(keyClient(server).chat(BODY))
-    assert.equal(server.requests[0].headers.authorization, `Bearer ${KEY}`, 'the key was really sent, so the echo is real')
+    assert.equal(
+      server.requests[0].headers.authorization,
+      `Bearer ${KEY}`,
+      'the key was really sent, so the echo is real',
+    )
     assertClass(err, AuthenticationError, 'ERR_AUTH')
     assert.match(err.message, /Incorrect API key provided/)
     assert.ok('x-echo-key' in err.headers)
@@ -504,7 +565,9 @@ describe('the API key never leaks through an error', () => {
   test('a mid-stream error event echoing the key (StreamError message)', async (t) => {
     const server = await serve(t, (req, res) => {
       writeTextChunks(res, ['ok'])
-      res.write(`data: ${JSON.stringify({ error: { message: `key ${req.headers.authorization} was revoked`, type: 'auth', code: 'revoked' } })}\n\n`)
+      res.write(
+        `data: ${JSON.stringify({ error: { message: `key ${req.headers.authorization} was revoked`, type: 'auth', code: 'revoked' } })}\n\n`,
+      )
       res.end()
     })
     const err = await errorViaFinal(keyClient(server).chat(BODY))
@@ -535,13 +598,20 @@ describe('bad arguments throw a TypeError synchronously, naming the field', () =
     ['client.chat(null)', (c) => c.chat(null), /body/],
     ['client.chat({}) (no model)', (c) => c.chat({}), /model/],
     ['client.chat({ model: 5 })', (c) => c.chat({ model: 5 }), /model/],
-    ["client.chat({ model: 'm' }, { maxRetries: 1.5 })", (c) => c.chat({ model: 'm' }, { maxRetries: 1.5 }), /maxRetries/],
+    [
+      "client.chat({ model: 'm' }, { maxRetries: 1.5 })",
+      (c) => c.chat({ model: 'm' }, { maxRetries: 1.5 }),
+      /maxRetries/,
+    ],
   ]
   for (const [name, fn, field] of chatCases) {
     test(`${name}, before any request is made`, async (t) => {
       const server = await serve(t, (req, res) => writeChatStream(res, ['x']))
       const c = client(server)
-      assert.throws(() => fn(c), (err) => err instanceof TypeError && field.test(err.message))
+      assert.throws(
+        () => fn(c),
+        (err) => err instanceof TypeError && field.test(err.message),
+      )
       await settle()
       assert.equal(server.requests.length, 0)
     })

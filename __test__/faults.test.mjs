@@ -6,9 +6,24 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 
-import { Client, APIError, ConnectionError, TimeoutError, StreamError, ParseError, IncompleteStreamError } from 'streamdelta'
+import {
+  Client,
+  APIError,
+  ConnectionError,
+  TimeoutError,
+  StreamError,
+  ParseError,
+  IncompleteStreamError,
+} from 'streamdelta'
 import { startSse, sseChunk, chatChunk } from './helpers/server.mjs'
-import { startFaultServer, dropConnection, resetConnection, refusedURL, watchUnhandled, writeApart } from './helpers/faults.mjs'
+import {
+  startFaultServer,
+  dropConnection,
+  resetConnection,
+  refusedURL,
+  watchUnhandled,
+  writeApart,
+} from './helpers/faults.mjs'
 
 const BODY = { model: 'test-model', messages: [{ role: 'user', content: 'hi' }] }
 
@@ -42,7 +57,13 @@ const ROWS = [
     name: '429 with retry-after, then 200: succeeds after waiting',
     options: { maxRetries: 2 },
     handler(req, res, server) {
-      if (server.requests.length === 1) return jsonError(res, 429, { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' }, { 'retry-after': '1' })
+      if (server.requests.length === 1)
+        return jsonError(
+          res,
+          429,
+          { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' },
+          { 'retry-after': '1' },
+        )
       writeText(res, ['Hel', 'lo'])
       finishAndDone(res)
     },
@@ -152,7 +173,9 @@ const ROWS = [
     name: 'event: error: StreamError with partial',
     handler(req, res) {
       writeText(res, ['Par', 'tial'])
-      res.end('event: error\ndata: {"error":{"message":"context exceeded","type":"invalid_request_error","param":"messages","code":413}}\n\n')
+      res.end(
+        'event: error\ndata: {"error":{"message":"context exceeded","type":"invalid_request_error","param":"messages","code":413}}\n\n',
+      )
     },
     expect: { error: StreamError, code: 'ERR_STREAM', partial: 'Partial', requests: 1 },
     check({ error }) {
@@ -258,7 +281,11 @@ const PATHS = {
       })
     })
     await new Promise((resolve) => setTimeout(resolve, 20))
-    assert.equal(fired.error + fired.end, 1, `exactly one of 'error'/'end' fires once (error ${fired.error}, end ${fired.end})`)
+    assert.equal(
+      fired.error + fired.end,
+      1,
+      `exactly one of 'error'/'end' fires once (error ${fired.error}, end ${fired.end})`,
+    )
     return { ...outcome, text }
   },
 }
@@ -268,12 +295,19 @@ function assertOutcome(row, outcome) {
   if (expect.error) {
     const { error } = outcome
     assert.ok(error, `expected ${expect.error.name}, but the stream ended normally`)
-    assert.ok(error instanceof expect.error, `expected ${expect.error.name}, got ${error?.name} (${error?.code}): ${error?.message}`)
+    assert.ok(
+      error instanceof expect.error,
+      `expected ${expect.error.name}, got ${error?.name} (${error?.code}): ${error?.message}`,
+    )
     assert.ok(error instanceof Error)
     assert.equal(error.name, expect.error.name)
     assert.equal(error.code, expect.code)
     if (expect.partial === null) {
-      assert.equal(error.partial, undefined, `no body byte arrived, so no partial (got ${JSON.stringify(error.partial)})`)
+      assert.equal(
+        error.partial,
+        undefined,
+        `no body byte arrived, so no partial (got ${JSON.stringify(error.partial)})`,
+      )
     } else {
       assert.ok(error.partial, 'partial is kept')
       assert.equal(error.partial.object, 'chat.completion')
@@ -281,7 +315,11 @@ function assertOutcome(row, outcome) {
     }
     if (expect.attempts !== undefined) assert.equal(error.attempts, expect.attempts, 'attempts')
   } else {
-    assert.equal(outcome.error, undefined, `expected a normal end, got ${outcome.error?.name}: ${outcome.error?.message}`)
+    assert.equal(
+      outcome.error,
+      undefined,
+      `expected a normal end, got ${outcome.error?.name}: ${outcome.error?.message}`,
+    )
     assert.equal(outcome.text, expect.text)
     if (outcome.final) {
       assert.equal(outcome.final.choices[0].message.content, expect.text)
@@ -298,7 +336,14 @@ describe('fault matrix', () => {
           const server = row.refused ? null : await startFaultServer(row.handler)
           if (server) t.after(() => server.close())
           const baseURL = server ? server.url : await refusedURL()
-          const client = new Client({ baseURL, apiKey: 'sk-test-faults', timeout: 5000, idleTimeout: 5000, maxRetries: 0, ...row.options })
+          const client = new Client({
+            baseURL,
+            apiKey: 'sk-test-faults',
+            timeout: 5000,
+            idleTimeout: 5000,
+            maxRetries: 0,
+            ...row.options,
+          })
 
           const unhandled = watchUnhandled()
           const outcome = await observe(client.chat(BODY))
@@ -308,10 +353,15 @@ describe('fault matrix', () => {
           if (row.check) await row.check(outcome, server)
           assert.deepEqual(seen, [], 'no unhandled rejection or uncaught exception')
           if (server) {
-            if (row.expect.requests !== undefined) assert.equal(server.requests.length, row.expect.requests, 'requests the server saw')
+            if (row.expect.requests !== undefined)
+              assert.equal(server.requests.length, row.expect.requests, 'requests the server saw')
             await server.waitForNoSockets(2000)
             if (row.expect.clientCloses) {
-              for (const r of server.requests) assert.ok(r.closedEarly && !r.serverClosed, 'the client closed the connection of the unfinished response')
+              for (const r of server.requests)
+                assert.ok(
+                  r.closedEarly && !r.serverClosed,
+                  'the client closed the connection of the unfinished response',
+                )
             }
           }
         })

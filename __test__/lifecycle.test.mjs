@@ -141,7 +141,10 @@ describe('stream.abort()', { timeout: 60_000 }, () => {
     // What arrived before the abort is not lost.
     assert.ok(error.partial, 'the AbortError has no partial')
     const partialText = error.partial.choices[0].message.content
-    assert.ok(partialText.startsWith(seen), `partial ${JSON.stringify(partialText)} should start with ${JSON.stringify(seen)}`)
+    assert.ok(
+      partialText.startsWith(seen),
+      `partial ${JSON.stringify(partialText)} should start with ${JSON.stringify(seen)}`,
+    )
     assert.ok(state.sent.startsWith(partialText), 'partial holds only text the server sent')
   })
 

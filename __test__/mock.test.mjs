@@ -36,11 +36,25 @@ async function serve(t, options) {
 }
 
 function ours(mock, options = {}) {
-  return new Client({ baseURL: mock.url, apiKey: 'sk-test-secret', maxRetries: 0, timeout: 5000, idleTimeout: 5000, ...options })
+  return new Client({
+    baseURL: mock.url,
+    apiKey: 'sk-test-secret',
+    maxRetries: 0,
+    timeout: 5000,
+    idleTimeout: 5000,
+    ...options,
+  })
 }
 
 function official(mock, options = {}) {
-  return new OpenAI({ baseURL: mock.url, apiKey: 'sk-test-secret', maxRetries: 0, timeout: 5000, logLevel: 'off', ...options })
+  return new OpenAI({
+    baseURL: mock.url,
+    apiKey: 'sk-test-secret',
+    maxRetries: 0,
+    timeout: 5000,
+    logLevel: 'off',
+    ...options,
+  })
 }
 
 /** Every event our client yields, and the error it ended with (if any). */
@@ -56,7 +70,11 @@ async function deltasOf(stream) {
 
 /** POSTs `body` with fetch and parses the answer with our SseParser. */
 async function rawStream(url, body, headers = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
   const parser = new SseParser()
   const events = []
   let text = ''
@@ -96,8 +114,13 @@ async function openaiItems(streamPromise) {
   }
 }
 
-const textOf = (deltas, choice = 0) => deltas.filter((d) => d.type === 'text' && d.choice === choice).map((d) => d.text).join('')
-const chatText = (chunks, choice = 0) => chunks.map((c) => c.choices.find((x) => x.index === choice)?.delta?.content ?? '').join('')
+const textOf = (deltas, choice = 0) =>
+  deltas
+    .filter((d) => d.type === 'text' && d.choice === choice)
+    .map((d) => d.text)
+    .join('')
+const chatText = (chunks, choice = 0) =>
+  chunks.map((c) => c.choices.find((x) => x.index === choice)?.delta?.content ?? '').join('')
 
 // ---------------------------------------------------------------------------------------------
 
@@ -127,7 +150,10 @@ describe('the server', () => {
 
   test('records method, path, query, headers with secrets redacted, and the parsed body', async (t) => {
     const mock = await serve(t, {})
-    const client = ours(mock, { headers: { 'x-api-key': 'xk-1', cookie: 'session=1', 'x-trace': 't-1' }, query: { foo: 'bar' } })
+    const client = ours(mock, {
+      headers: { 'x-api-key': 'xk-1', cookie: 'session=1', 'x-trace': 't-1' },
+      query: { foo: 'bar' },
+    })
     await client.chat({ model: 'gpt-4o-mini', messages: MESSAGES, temperature: 0 }).final()
     const [r] = mock.requests
     assert.equal(r.index, 0)
@@ -152,7 +178,12 @@ describe('the server', () => {
 
   test('an Azure deployment path is served, its deployment is the model and the api-key header is redacted', async (t) => {
     const mock = await serve(t, { scripts: { 'my-deployment': { text: 'from azure' } } })
-    const client = new Client({ baseURL: `http://127.0.0.1:${mock.port}`, apiKey: 'az-secret', maxRetries: 0, azure: { apiVersion: '2024-10-21', deployment: 'my-deployment' } })
+    const client = new Client({
+      baseURL: `http://127.0.0.1:${mock.port}`,
+      apiKey: 'az-secret',
+      maxRetries: 0,
+      azure: { apiVersion: '2024-10-21', deployment: 'my-deployment' },
+    })
     assert.equal(await client.chat({ messages: MESSAGES }).finalText(), 'from azure')
     const [r] = mock.requests
     assert.equal(r.path, '/openai/deployments/my-deployment/chat/completions')
@@ -168,12 +199,16 @@ describe('the server', () => {
     assert.equal(error.status, 401)
     assert.equal(error.apiCode, 'invalid_api_key')
     assert.doesNotMatch(error.message, /sk-wrong/)
-    assert.equal(await ours(mock, { apiKey: 'sk-right' }).chat({ model: 'm', messages: MESSAGES }).finalText(), DEFAULT_SCRIPT.text)
+    assert.equal(
+      await ours(mock, { apiKey: 'sk-right' }).chat({ model: 'm', messages: MESSAGES }).finalText(),
+      DEFAULT_SCRIPT.text,
+    )
   })
 
   test('unknown URLs are 404, bodies without stream: true and non-JSON bodies 400, with OpenAI error bodies', async (t) => {
     const mock = await serve(t, { scripts: { 'gpt-a': {}, 'gpt-b': {}, default: {} } })
-    const post = (path, body) => fetch(mock.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    const post = (path, body) =>
+      fetch(mock.url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
     let res = await post('/embeddings', '{}')
     assert.equal(res.status, 404)
     assert.equal((await res.json()).error.code, 'unknown_url')
@@ -184,20 +219,47 @@ describe('the server', () => {
     assert.equal(res.status, 400)
     assert.equal((await res.json()).error.type, 'invalid_request_error')
     res = await fetch(mock.url + '/models')
-    assert.deepEqual((await res.json()).data.map((m) => m.id), ['gpt-a', 'gpt-b'])
-    assert.deepEqual(mock.requests.map((r) => r.status), [404, 400, 400, 200])
+    assert.deepEqual(
+      (await res.json()).data.map((m) => m.id),
+      ['gpt-a', 'gpt-b'],
+    )
+    assert.deepEqual(
+      mock.requests.map((r) => r.status),
+      [404, 400, 400, 200],
+    )
     assert.equal(mock.requests[2].body, '{not json')
   })
 
   test('malformed options and scripts throw a TypeError naming the field', async () => {
     await assert.rejects(startMockServer({ prot: 1 }), { name: 'TypeError', message: /unknown option 'prot'/ })
-    await assert.rejects(startMockServer({ scripts: { m: { txt: 'typo' } } }), { name: 'TypeError', message: /scripts\["m"\] has an unknown key 'txt'/ })
-    await assert.rejects(startMockServer({ script: { ttftMs: -1 } }), { name: 'TypeError', message: /options\.script\.ttftMs/ })
-    await assert.rejects(startMockServer({ script: { fault: { dropAfter: 1, stallAfter: 2 } } }), { name: 'TypeError', message: /exactly one of/ })
-    await assert.rejects(startMockServer({ script: { fault: { status: 200 } } }), { name: 'TypeError', message: /fault\.status must be an HTTP error status/ })
-    await assert.rejects(startMockServer({ script: { toolCalls: [{ arguments: '{}' }] } }), { name: 'TypeError', message: /toolCalls\[0\]\.name/ })
-    await assert.rejects(startMockServer({ script: { text: 'a', choices: [{ text: 'b' }] } }), { name: 'TypeError', message: /both 'choices' and 'text'/ })
-    await assert.rejects(startMockServer({ script: {}, scripts: { default: {} } }), { name: 'TypeError', message: /keep one/ })
+    await assert.rejects(startMockServer({ scripts: { m: { txt: 'typo' } } }), {
+      name: 'TypeError',
+      message: /scripts\["m"\] has an unknown key 'txt'/,
+    })
+    await assert.rejects(startMockServer({ script: { ttftMs: -1 } }), {
+      name: 'TypeError',
+      message: /options\.script\.ttftMs/,
+    })
+    await assert.rejects(startMockServer({ script: { fault: { dropAfter: 1, stallAfter: 2 } } }), {
+      name: 'TypeError',
+      message: /exactly one of/,
+    })
+    await assert.rejects(startMockServer({ script: { fault: { status: 200 } } }), {
+      name: 'TypeError',
+      message: /fault\.status must be an HTTP error status/,
+    })
+    await assert.rejects(startMockServer({ script: { toolCalls: [{ arguments: '{}' }] } }), {
+      name: 'TypeError',
+      message: /toolCalls\[0\]\.name/,
+    })
+    await assert.rejects(startMockServer({ script: { text: 'a', choices: [{ text: 'b' }] } }), {
+      name: 'TypeError',
+      message: /both 'choices' and 'text'/,
+    })
+    await assert.rejects(startMockServer({ script: {}, scripts: { default: {} } }), {
+      name: 'TypeError',
+      message: /keep one/,
+    })
   })
 })
 
@@ -213,7 +275,10 @@ describe('choosing the script', () => {
     })
     const client = ours(mock)
     const ask = (model, options) => client.chat({ model, messages: MESSAGES }, options).finalText()
-    assert.equal(await ask('gpt-a', { headers: { 'x-mock-script': JSON.stringify({ text: 'from header' }) } }), 'from header')
+    assert.equal(
+      await ask('gpt-a', { headers: { 'x-mock-script': JSON.stringify({ text: 'from header' }) } }),
+      'from header',
+    )
     assert.equal(await ask('fn'), 'from function')
     assert.equal(await ask('gpt-a'), 'model a')
     assert.equal(await ask('other'), 'default')
@@ -228,11 +293,15 @@ describe('choosing the script', () => {
   test('a script object for every request; a bad x-mock-script header is a 400 naming the problem', async (t) => {
     const mock = await serve(t, { script: { text: 'same for all' } })
     assert.equal(await ours(mock).chat({ model: 'x', messages: MESSAGES }).finalText(), 'same for all')
-    const bad = await deltasOf(ours(mock).chat({ model: 'x', messages: MESSAGES }, { headers: { 'x-mock-script': '{"text": 1}' } }))
+    const bad = await deltasOf(
+      ours(mock).chat({ model: 'x', messages: MESSAGES }, { headers: { 'x-mock-script': '{"text": 1}' } }),
+    )
     assert.ok(bad.error instanceof APIError)
     assert.equal(bad.error.status, 400)
     assert.match(bad.error.message, /x-mock-script\.text must be a string/)
-    const notJson = await deltasOf(ours(mock).chat({ model: 'x', messages: MESSAGES }, { headers: { 'x-mock-script': 'nope' } }))
+    const notJson = await deltasOf(
+      ours(mock).chat({ model: 'x', messages: MESSAGES }, { headers: { 'x-mock-script': 'nope' } }),
+    )
     assert.match(notJson.error.message, /x-mock-script header is not JSON/)
   })
 
@@ -256,10 +325,18 @@ describe('chat scripts through our client', () => {
     const mock = await serve(t, { script: { text: 'Hello big world\n\nBye 🙂' } })
     const stream = ours(mock).chat({ model: 'gpt-4o-mini', messages: MESSAGES })
     const chunks = await collect(stream.chunks())
-    assert.deepEqual(chunks.slice(1, -1).map((c) => c.choices[0].delta.content), ['Hello', ' big', ' world', '\n\nBye', ' 🙂'])
+    assert.deepEqual(
+      chunks.slice(1, -1).map((c) => c.choices[0].delta.content),
+      ['Hello', ' big', ' world', '\n\nBye', ' 🙂'],
+    )
     const [role, , , , , , finish] = chunks
     assert.equal(chunks.length, 7)
-    assert.deepEqual(role.choices[0], { index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null })
+    assert.deepEqual(role.choices[0], {
+      index: 0,
+      delta: { role: 'assistant', content: '', refusal: null },
+      logprobs: null,
+      finish_reason: null,
+    })
     assert.deepEqual(finish.choices[0], { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' })
     for (const chunk of chunks) {
       assert.match(chunk.id, /^chatcmpl-[A-Za-z0-9]{29}$/)
@@ -298,7 +375,8 @@ describe('chat scripts through our client', () => {
     assert.ok(arrivals[0] >= 110, `first text at ${arrivals[0]}`)
     // role, a, b, c, d, finish: 5 intervals of 30 ms after the first chunk.
     assert.ok(stream.stats.durationMs >= 120 + 5 * 30 - 15, `duration ${stream.stats.durationMs}`)
-    for (let i = 1; i < arrivals.length; i++) assert.ok(arrivals[i] - arrivals[i - 1] >= 20, `gap ${i}: ${arrivals[i] - arrivals[i - 1]}`)
+    for (let i = 1; i < arrivals.length; i++)
+      assert.ok(arrivals[i] - arrivals[i - 1] >= 20, `gap ${i}: ${arrivals[i] - arrivals[i - 1]}`)
   })
 
   test('headersDelayMs holds the headers back: a client timeout fires in the headers phase', async (t) => {
@@ -314,7 +392,12 @@ describe('chat scripts through our client', () => {
 
   test('toolCalls: a head with id and name, argument fragments, finish tool_calls; toolCall events are whole', async (t) => {
     const mock = await serve(t, {
-      script: { toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris', unit: 'C' } }, { name: 'get_time', arguments: '{"tz":"CET"}', id: 'call_fixed' }] },
+      script: {
+        toolCalls: [
+          { name: 'get_weather', arguments: { city: 'Paris', unit: 'C' } },
+          { name: 'get_time', arguments: '{"tz":"CET"}', id: 'call_fixed' },
+        ],
+      },
     })
     const stream = ours(mock).chat({ model: 'm', messages: MESSAGES })
     const calls = []
@@ -326,17 +409,28 @@ describe('chat scripts through our client', () => {
     assert.equal(calls[0].name, 'get_weather')
     assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris', unit: 'C' })
     assert.match(calls[0].id, /^call_[A-Za-z0-9]{24}$/)
-    assert.deepEqual({ ...calls[1], index: calls[1].index }, { id: 'call_fixed', name: 'get_time', arguments: '{"tz":"CET"}', index: 1, choice: 0 })
+    assert.deepEqual(
+      { ...calls[1], index: calls[1].index },
+      { id: 'call_fixed', name: 'get_time', arguments: '{"tz":"CET"}', index: 1, choice: 0 },
+    )
     assert.equal(chunks[0].choices[0].delta.content, null, 'a tool-only answer has content: null in its role chunk')
-    assert.deepEqual(chunks[1].choices[0].delta.tool_calls, [{ index: 0, id: calls[0].id, type: 'function', function: { name: 'get_weather', arguments: '' } }])
-    assert.ok(chunks.filter((c) => c.choices[0]?.delta?.tool_calls?.[0]?.index === 0).length > 3, 'arguments come in several fragments')
+    assert.deepEqual(chunks[1].choices[0].delta.tool_calls, [
+      { index: 0, id: calls[0].id, type: 'function', function: { name: 'get_weather', arguments: '' } },
+    ])
+    assert.ok(
+      chunks.filter((c) => c.choices[0]?.delta?.tool_calls?.[0]?.index === 0).length > 3,
+      'arguments come in several fragments',
+    )
     assert.equal(final.choices[0].finish_reason, 'tool_calls')
     assert.equal(final.choices[0].message.tool_calls.length, 2)
   })
 
   test("reasoning goes in delta.reasoning_content, or delta.reasoning with reasoningField: 'reasoning'", async (t) => {
     const mock = await serve(t, {
-      scripts: { a: { reasoning: 'Let me think', text: '4' }, b: { reasoning: ['Hm', 'm'], text: '5', reasoningField: 'reasoning' } },
+      scripts: {
+        a: { reasoning: 'Let me think', text: '4' },
+        b: { reasoning: ['Hm', 'm'], text: '5', reasoningField: 'reasoning' },
+      },
     })
     for (const [model, field, thought, answer] of [
       ['a', 'reasoning_content', 'Let me think', '4'],
@@ -346,7 +440,13 @@ describe('chat scripts through our client', () => {
       const chunks = []
       stream.on('chunk', (c) => chunks.push(c))
       const { deltas } = await deltasOf(stream)
-      assert.equal(deltas.filter((d) => d.type === 'reasoning').map((d) => d.text).join(''), thought)
+      assert.equal(
+        deltas
+          .filter((d) => d.type === 'reasoning')
+          .map((d) => d.text)
+          .join(''),
+        thought,
+      )
       assert.equal(textOf(deltas), answer)
       assert.ok(chunks.some((c) => field in c.choices[0].delta))
     }
@@ -360,7 +460,14 @@ describe('chat scripts through our client', () => {
 
   test('usage: sent when the request asks, forced with true, replaced by an object, suppressed with false', async (t) => {
     const given = { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }
-    const mock = await serve(t, { scripts: { plain: { text: 'one two three' }, forced: { text: 'x y', reasoning: 'r', usage: true }, given: { text: 'x', usage: given }, never: { text: 'x', usage: false } } })
+    const mock = await serve(t, {
+      scripts: {
+        plain: { text: 'one two three' },
+        forced: { text: 'x y', reasoning: 'r', usage: true },
+        given: { text: 'x', usage: given },
+        never: { text: 'x', usage: false },
+      },
+    })
     const usageOf = async (model, body = {}) => {
       const stream = ours(mock).chat({ model, messages: MESSAGES, ...body })
       const chunks = []
@@ -374,7 +481,10 @@ describe('chat scripts through our client', () => {
     assert.equal(asked.usage.total_tokens, asked.usage.prompt_tokens + 3)
     const last = asked.chunks.at(-1)
     assert.deepEqual(last.choices, [])
-    assert.ok(asked.chunks.slice(0, -1).every((c) => c.usage === null), 'every other chunk carries usage: null')
+    assert.ok(
+      asked.chunks.slice(0, -1).every((c) => c.usage === null),
+      'every other chunk carries usage: null',
+    )
     const forced = (await usageOf('forced')).usage
     assert.equal(forced.completion_tokens, 3)
     assert.equal(forced.completion_tokens_details.reasoning_tokens, 1)
@@ -383,20 +493,43 @@ describe('chat scripts through our client', () => {
   })
 
   test('n: the request’s n makes interleaved choices; choices[] gives each its own answer', async (t) => {
-    const mock = await serve(t, { scripts: { same: { text: 'a b' }, own: { choices: [{ text: 'first' }, { text: 'second one', finishReason: 'length' }] }, forced: { text: 'x', n: 3 } } })
+    const mock = await serve(t, {
+      scripts: {
+        same: { text: 'a b' },
+        own: { choices: [{ text: 'first' }, { text: 'second one', finishReason: 'length' }] },
+        forced: { text: 'x', n: 3 },
+      },
+    })
     const stream = ours(mock).chat({ model: 'same', n: 2, messages: MESSAGES })
     const order = []
     stream.on('chunk', (c) => order.push(c.choices[0].index))
     const final = await stream.final()
-    assert.deepEqual(final.choices.map((c) => c.message.content), ['a b', 'a b'])
+    assert.deepEqual(
+      final.choices.map((c) => c.message.content),
+      ['a b', 'a b'],
+    )
     assert.deepEqual(order, [0, 1, 0, 1, 0, 1, 0, 1], 'role, a, b, finish of each choice, interleaved')
     const own = await ours(mock).chat({ model: 'own', messages: MESSAGES }).final()
-    assert.deepEqual(own.choices.map((c) => [c.message.content, c.finish_reason]), [['first', 'stop'], ['second one', 'length']])
+    assert.deepEqual(
+      own.choices.map((c) => [c.message.content, c.finish_reason]),
+      [
+        ['first', 'stop'],
+        ['second one', 'length'],
+      ],
+    )
     assert.equal((await ours(mock).chat({ model: 'forced', messages: MESSAGES }).final()).choices.length, 3)
   })
 
   test('finishReason, model, id and headers are the script’s', async (t) => {
-    const mock = await serve(t, { script: { text: 'cut', finishReason: 'length', model: 'gpt-real-name', id: 'chatcmpl-fixed', headers: { 'x-request-id': 'req_custom', 'x-extra': 1 } } })
+    const mock = await serve(t, {
+      script: {
+        text: 'cut',
+        finishReason: 'length',
+        model: 'gpt-real-name',
+        id: 'chatcmpl-fixed',
+        headers: { 'x-request-id': 'req_custom', 'x-extra': 1 },
+      },
+    })
     const stream = ours(mock).chat({ model: 'alias', messages: MESSAGES })
     const final = await stream.final()
     assert.equal(final.choices[0].finish_reason, 'length')
@@ -416,8 +549,16 @@ describe('chat scripts through our client', () => {
   })
 
   test('raw events are sent as given: the deviations of other servers', async (t) => {
-    const chunk = (delta, finish_reason = null) => ({ id: 'x', object: 'chat.completion.chunk', created: 1, model: 'llama', choices: [{ index: 0, delta, finish_reason }] })
-    const mock = await serve(t, { script: { raw: [chunk({ role: 'assistant', content: null }), ': ping\n\n', chunk({ content: 'Hi' }, 'stop')] } })
+    const chunk = (delta, finish_reason = null) => ({
+      id: 'x',
+      object: 'chat.completion.chunk',
+      created: 1,
+      model: 'llama',
+      choices: [{ index: 0, delta, finish_reason }],
+    })
+    const mock = await serve(t, {
+      script: { raw: [chunk({ role: 'assistant', content: null }), ': ping\n\n', chunk({ content: 'Hi' }, 'stop')] },
+    })
     const raw = await rawStream(`${mock.url}/chat/completions`, { model: 'm', stream: true, messages: MESSAGES })
     assert.ok(!raw.text.includes('[DONE]'), 'no end marker is added')
     assert.ok(raw.text.includes(': ping\n\n'))
@@ -466,9 +607,14 @@ describe('chat faults through our client', () => {
   })
 
   test('status with times: 1 fails once, then the retry streams (2 requests)', async (t) => {
-    const mock = await serve(t, { script: { text: 'after retry', fault: { status: 429, headers: { 'retry-after-ms': '10' }, times: 1 } } })
+    const mock = await serve(t, {
+      script: { text: 'after retry', fault: { status: 429, headers: { 'retry-after-ms': '10' }, times: 1 } },
+    })
     assert.equal(await open(mock, { maxRetries: 1 }).finalText(), 'after retry')
-    assert.deepEqual(mock.requests.map((r) => r.status), [429, 200])
+    assert.deepEqual(
+      mock.requests.map((r) => r.status),
+      [429, 200],
+    )
     assert.equal(await open(mock).finalText(), 'after retry', 'the fault stays used up')
   })
 
@@ -477,7 +623,9 @@ describe('chat faults through our client', () => {
       scripts: {
         auth: { fault: { status: 401 } },
         text: { fault: { status: 500, body: 'upstream exploded' } },
-        fields: { fault: { status: 400, error: { message: 'too long', param: 'messages', code: 'context_length_exceeded' } } },
+        fields: {
+          fault: { status: 400, error: { message: 'too long', param: 'messages', code: 'context_length_exceeded' } },
+        },
         json: { fault: { status: 503, body: { error: { message: 'custom body' } } } },
       },
     })
@@ -546,19 +694,38 @@ describe('chat faults through our client', () => {
   })
 
   test('malformedAfter N: a data line that is not JSON (default or given) is ParseError with that line', async (t) => {
-    const mock = await serve(t, { scripts: { cut: { text: ['Hel', 'lo', ' world'], fault: { malformedAfter: 3 } }, given: { text: 'x', fault: { malformedAfter: 1, line: '{"broken": tru' } } } })
+    const mock = await serve(t, {
+      scripts: {
+        cut: { text: ['Hel', 'lo', ' world'], fault: { malformedAfter: 3 } },
+        given: { text: 'x', fault: { malformedAfter: 1, line: '{"broken": tru' } },
+      },
+    })
     const cut = await deltasOf(open(mock, {}, 'cut'))
     assert.ok(cut.error instanceof ParseError, `got ${cut.error?.name}`)
-    assert.match(cut.error.line, /^\{"id":"chatcmpl-[^"]+","object":"chat\.completion\.chunk","choices":\[\{"index":0,"delta":\{"content":"cut sh$/)
+    assert.match(
+      cut.error.line,
+      /^\{"id":"chatcmpl-[^"]+","object":"chat\.completion\.chunk","choices":\[\{"index":0,"delta":\{"content":"cut sh$/,
+    )
     assert.equal(cut.error.partial.choices[0].message.content, 'Hello')
     const given = await deltasOf(open(mock, {}, 'given'))
     assert.equal(given.error.line, '{"broken": tru')
     const raw = await rawStream(`${mock.url}/chat/completions`, { model: 'cut', stream: true, messages: MESSAGES })
-    assert.ok(raw.text.includes('" world"') && raw.text.endsWith('data: [DONE]\n\n'), 'the rest of the stream follows the bad line')
+    assert.ok(
+      raw.text.includes('" world"') && raw.text.endsWith('data: [DONE]\n\n'),
+      'the rest of the stream follows the bad line',
+    )
   })
 
   test('errorAfter N: an error payload in the 200 stream is StreamError with its fields and the partial', async (t) => {
-    const mock = await serve(t, { scripts: { given: { text: ['Hel', 'lo', ' world'], fault: { errorAfter: 3, error: { message: 'overloaded', type: 'server_error', code: 'overloaded' } } }, plain: { text: 'x', fault: { errorAfter: 0 } } } })
+    const mock = await serve(t, {
+      scripts: {
+        given: {
+          text: ['Hel', 'lo', ' world'],
+          fault: { errorAfter: 3, error: { message: 'overloaded', type: 'server_error', code: 'overloaded' } },
+        },
+        plain: { text: 'x', fault: { errorAfter: 0 } },
+      },
+    })
     const { error } = await deltasOf(open(mock, {}, 'given'))
     assert.ok(error instanceof StreamError, `got ${error?.name}`)
     assert.equal(error.message, 'overloaded')
@@ -569,7 +736,9 @@ describe('chat faults through our client', () => {
     assert.ok(plain instanceof StreamError)
     assert.match(plain.message, /The server had an error/)
     const raw = await rawStream(`${mock.url}/chat/completions`, { model: 'given', stream: true, messages: MESSAGES })
-    assert.deepEqual(raw.data.at(-1), { error: { message: 'overloaded', type: 'server_error', param: null, code: 'overloaded' } })
+    assert.deepEqual(raw.data.at(-1), {
+      error: { message: 'overloaded', type: 'server_error', param: null, code: 'overloaded' },
+    })
   })
 
   test('emptyBody: a 200 event stream with nothing in it is IncompleteStreamError', async (t) => {
@@ -589,25 +758,31 @@ describe('/responses', () => {
   test('a text answer: created, in_progress, the message item with output_text deltas, completed with usage', async (t) => {
     const mock = await serve(t, { script: { text: 'Hello big world' } })
     const { events, data, text } = await rawStream(`${mock.url}/responses`, body())
-    assert.deepEqual(data.map((d) => d.type), [
-      'response.created',
-      'response.in_progress',
-      'response.output_item.added',
-      'response.content_part.added',
-      'response.output_text.delta',
-      'response.output_text.delta',
-      'response.output_text.delta',
-      'response.output_text.done',
-      'response.content_part.done',
-      'response.output_item.done',
-      'response.completed',
-    ])
+    assert.deepEqual(
+      data.map((d) => d.type),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.delta',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    )
     assert.ok(!text.includes('[DONE]'))
     events.forEach((e, i) => {
       assert.equal(e.event, data[i].type, 'the event name is the type')
       assert.equal(data[i].sequence_number, i)
     })
-    assert.deepEqual(data.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta), ['Hello', ' big', ' world'])
+    assert.deepEqual(
+      data.filter((d) => d.type === 'response.output_text.delta').map((d) => d.delta),
+      ['Hello', ' big', ' world'],
+    )
     const created = data[0].response
     assert.match(created.id, /^resp_[0-9a-f]{48}$/)
     assert.equal(created.status, 'in_progress')
@@ -615,7 +790,9 @@ describe('/responses', () => {
     const done = data.at(-1).response
     assert.equal(done.id, created.id)
     assert.equal(done.status, 'completed')
-    assert.deepEqual(done.output[0].content, [{ type: 'output_text', annotations: [], logprobs: [], text: 'Hello big world' }])
+    assert.deepEqual(done.output[0].content, [
+      { type: 'output_text', annotations: [], logprobs: [], text: 'Hello big world' },
+    ])
     assert.equal(done.usage.output_tokens, 3)
     assert.equal(done.usage.total_tokens, done.usage.input_tokens + 3)
   })
@@ -623,21 +800,49 @@ describe('/responses', () => {
   test('reasoning, refusal and tool calls become reasoning, refusal and function_call items', async (t) => {
     const mock = await serve(t, {
       scripts: {
-        tools: { reasoning: 'Think first', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' }, id: 'call_1' }] },
+        tools: {
+          reasoning: 'Think first',
+          toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' }, id: 'call_1' }],
+        },
         refuse: { refusal: 'No can do' },
       },
     })
     const { data } = await rawStream(`${mock.url}/responses`, body({ model: 'tools' }))
     const done = data.at(-1).response
-    assert.deepEqual(done.output.map((o) => o.type), ['reasoning', 'function_call'])
+    assert.deepEqual(
+      done.output.map((o) => o.type),
+      ['reasoning', 'function_call'],
+    )
     assert.deepEqual(done.output[0].summary, [{ type: 'summary_text', text: 'Think first' }])
-    assert.equal(data.filter((d) => d.type === 'response.reasoning_summary_text.delta').map((d) => d.delta).join(''), 'Think first')
+    assert.equal(
+      data
+        .filter((d) => d.type === 'response.reasoning_summary_text.delta')
+        .map((d) => d.delta)
+        .join(''),
+      'Think first',
+    )
     const args = data.filter((d) => d.type === 'response.function_call_arguments.delta').map((d) => d.delta)
     assert.ok(args.length > 1)
     assert.equal(args.join(''), '{"city":"Paris"}')
-    assert.deepEqual({ ...done.output[1], id: undefined }, { id: undefined, type: 'function_call', status: 'completed', arguments: '{"city":"Paris"}', call_id: 'call_1', name: 'get_weather' })
+    assert.deepEqual(
+      { ...done.output[1], id: undefined },
+      {
+        id: undefined,
+        type: 'function_call',
+        status: 'completed',
+        arguments: '{"city":"Paris"}',
+        call_id: 'call_1',
+        name: 'get_weather',
+      },
+    )
     const refuse = await rawStream(`${mock.url}/responses`, body({ model: 'refuse' }))
-    assert.equal(refuse.data.filter((d) => d.type === 'response.refusal.delta').map((d) => d.delta).join(''), 'No can do')
+    assert.equal(
+      refuse.data
+        .filter((d) => d.type === 'response.refusal.delta')
+        .map((d) => d.delta)
+        .join(''),
+      'No can do',
+    )
     assert.deepEqual(refuse.data.at(-1).response.output[0].content, [{ type: 'refusal', refusal: 'No can do' }])
   })
 
@@ -653,7 +858,12 @@ describe('/responses', () => {
   })
 
   test('errorAfter: an error event (documented fields and the nested object) then response.failed', async (t) => {
-    const mock = await serve(t, { script: { text: 'a b', fault: { errorAfter: 3, error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } } } })
+    const mock = await serve(t, {
+      script: {
+        text: 'a b',
+        fault: { errorAfter: 3, error: { message: 'quota', type: 'insufficient_quota', code: 'insufficient_quota' } },
+      },
+    })
     const { events, data } = await rawStream(`${mock.url}/responses`, body())
     assert.deepEqual(data.map((d) => d.type).slice(-2), ['error', 'response.failed'])
     assert.equal(events.at(-2).event, 'error')
@@ -662,7 +872,12 @@ describe('/responses', () => {
     assert.equal(error.message, 'quota')
     assert.equal(error.code, 'insufficient_quota')
     assert.equal(error.param, null)
-    assert.deepEqual(error.error, { message: 'quota', type: 'insufficient_quota', param: null, code: 'insufficient_quota' })
+    assert.deepEqual(error.error, {
+      message: 'quota',
+      type: 'insufficient_quota',
+      param: null,
+      code: 'insufficient_quota',
+    })
     assert.equal(data.at(-1).response.status, 'failed')
     assert.deepEqual(data.at(-1).response.error, { code: 'insufficient_quota', message: 'quota' })
   })
@@ -678,11 +893,18 @@ describe('/responses', () => {
     })
     const drop = await rawStream(`${mock.url}/responses`, body({ model: 'drop' }))
     assert.ok(drop.error, 'the body was cut')
-    assert.deepEqual(drop.data.map((d) => d.type), ['response.created', 'response.in_progress'])
+    assert.deepEqual(
+      drop.data.map((d) => d.type),
+      ['response.created', 'response.in_progress'],
+    )
 
     // Stall: two events, then silence on an open connection until the client leaves.
     const controller = new AbortController()
-    const res = await fetch(`${mock.url}/responses`, { method: 'POST', body: JSON.stringify(body({ model: 'stall' })), signal: controller.signal })
+    const res = await fetch(`${mock.url}/responses`, {
+      method: 'POST',
+      body: JSON.stringify(body({ model: 'stall' })),
+      signal: controller.signal,
+    })
     const parser = new SseParser()
     const seen = []
     const reading = (async () => {
@@ -729,12 +951,23 @@ describe('/responses', () => {
   })
 
   test('through our client: text, reasoning, tool calls, usage and the finish', async (t) => {
-    const mock = await serve(t, { scripts: { all: { reasoning: 'Think', text: 'Hello there', toolCalls: [{ name: 'f', arguments: { a: 1 } }] }, cut: { text: 'a b', finishReason: 'length' } } })
+    const mock = await serve(t, {
+      scripts: {
+        all: { reasoning: 'Think', text: 'Hello there', toolCalls: [{ name: 'f', arguments: { a: 1 } }] },
+        cut: { text: 'a b', finishReason: 'length' },
+      },
+    })
     const stream = ours(mock).responses({ model: 'all', input: 'hi' })
     const { deltas, error } = await deltasOf(stream)
     assert.equal(error, null)
     assert.equal(textOf(deltas), 'Hello there')
-    assert.equal(deltas.filter((d) => d.type === 'reasoning').map((d) => d.text).join(''), 'Think')
+    assert.equal(
+      deltas
+        .filter((d) => d.type === 'reasoning')
+        .map((d) => d.text)
+        .join(''),
+      'Think',
+    )
     const calls = deltas.filter((d) => d.type === 'toolCall')
     assert.equal(calls.map((d) => d.arguments).join(''), '{"a":1}')
     assert.equal(calls.find((d) => d.name)?.name, 'f')
@@ -777,7 +1010,8 @@ describe('/responses', () => {
         empty: { fault: { emptyBody: true } },
       },
     })
-    const errorOf = async (model, options) => (await deltasOf(ours(mock, options).responses({ model, input: 'hi' }))).error
+    const errorOf = async (model, options) =>
+      (await deltasOf(ours(mock, options).responses({ model, input: 'hi' }))).error
     const limited = await errorOf('limited')
     assert.ok(limited instanceof RateLimitError)
     assert.equal(limited.retryAfterMs, 1000)
@@ -800,7 +1034,14 @@ describe('/completions', () => {
     const mock = await serve(t, { script: { text: 'Hello big world', finishReason: 'length' } })
     const plain = await rawStream(`${mock.url}/completions`, body())
     assert.ok(plain.text.endsWith('data: [DONE]\n\n'))
-    assert.deepEqual(plain.data.map((c) => [c.choices[0].text, c.choices[0].finish_reason]), [['Hello', null], [' big', null], [' world', 'length']])
+    assert.deepEqual(
+      plain.data.map((c) => [c.choices[0].text, c.choices[0].finish_reason]),
+      [
+        ['Hello', null],
+        [' big', null],
+        [' world', 'length'],
+      ],
+    )
     for (const c of plain.data) {
       assert.match(c.id, /^cmpl-[A-Za-z0-9]{29}$/)
       assert.equal(c.object, 'text_completion')
@@ -815,11 +1056,27 @@ describe('/completions', () => {
   })
 
   test('n choices interleave; an empty text sends one finishing chunk; faults apply', async (t) => {
-    const mock = await serve(t, { scripts: { two: { choices: [{ text: 'a b' }, { text: 'c' }] }, empty: {}, err: { text: 'a b', fault: { errorAfter: 1 } } } })
+    const mock = await serve(t, {
+      scripts: {
+        two: { choices: [{ text: 'a b' }, { text: 'c' }] },
+        empty: {},
+        err: { text: 'a b', fault: { errorAfter: 1 } },
+      },
+    })
     const two = await rawStream(`${mock.url}/completions`, body({ model: 'two' }))
-    assert.deepEqual(two.data.map((c) => [c.choices[0].index, c.choices[0].text]), [[0, 'a'], [1, 'c'], [0, ' b']])
+    assert.deepEqual(
+      two.data.map((c) => [c.choices[0].index, c.choices[0].text]),
+      [
+        [0, 'a'],
+        [1, 'c'],
+        [0, ' b'],
+      ],
+    )
     const empty = await rawStream(`${mock.url}/completions`, body({ model: 'empty' }))
-    assert.deepEqual(empty.data.map((c) => [c.choices[0].text, c.choices[0].finish_reason]), [['', 'stop']])
+    assert.deepEqual(
+      empty.data.map((c) => [c.choices[0].text, c.choices[0].finish_reason]),
+      [['', 'stop']],
+    )
     const err = await rawStream(`${mock.url}/completions`, body({ model: 'err' }))
     assert.equal(err.data.length, 2)
     assert.match(err.data[1].error.message, /The server had an error/)
@@ -838,7 +1095,16 @@ describe('/completions', () => {
     assert.equal(error, null)
     assert.equal(textOf(deltas, 0), 'Hello there')
     assert.equal(textOf(deltas, 1), 'Bye')
-    assert.deepEqual(deltas.filter((d) => d.type === 'finish').map((d) => [d.choice, d.reason]).sort(), [[0, 'stop'], [1, 'length']])
+    assert.deepEqual(
+      deltas
+        .filter((d) => d.type === 'finish')
+        .map((d) => [d.choice, d.reason])
+        .sort(),
+      [
+        [0, 'stop'],
+        [1, 'length'],
+      ],
+    )
     assert.equal(deltas.find((d) => d.type === 'usage').usage.completion_tokens, 3)
     const errorOf = async (model) => (await deltasOf(ours(mock).completions({ model, prompt: 'hi' }))).error
     const err = await errorOf('err')
@@ -856,8 +1122,17 @@ describe('/completions', () => {
 
 describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
   test('chat: text, reasoning, tool calls and usage accumulate in the SDK’s own stream helper', async (t) => {
-    const mock = await serve(t, { script: { text: 'Hello big world', reasoning: 'hmm', toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }], usage: true } })
-    const completion = await official(mock).chat.completions.stream({ model: 'gpt-4o-mini', messages: MESSAGES }).finalChatCompletion()
+    const mock = await serve(t, {
+      script: {
+        text: 'Hello big world',
+        reasoning: 'hmm',
+        toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }],
+        usage: true,
+      },
+    })
+    const completion = await official(mock)
+      .chat.completions.stream({ model: 'gpt-4o-mini', messages: MESSAGES })
+      .finalChatCompletion()
     const message = completion.choices[0].message
     assert.equal(message.content, 'Hello big world')
     assert.equal(message.tool_calls[0].function.name, 'get_weather')
@@ -868,9 +1143,13 @@ describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
   })
 
   test('chat: n = 2 choices and ttft/interval pacing through create({ stream: true })', async (t) => {
-    const mock = await serve(t, { script: { choices: [{ text: 'first' }, { text: 'second' }], ttftMs: 50, intervalMs: 10 } })
+    const mock = await serve(t, {
+      script: { choices: [{ text: 'first' }, { text: 'second' }], ttftMs: 50, intervalMs: 10 },
+    })
     const started = performance.now()
-    const { items, error } = await openaiItems(official(mock).chat.completions.create({ model: 'm', messages: MESSAGES, stream: true }))
+    const { items, error } = await openaiItems(
+      official(mock).chat.completions.create({ model: 'm', messages: MESSAGES, stream: true }),
+    )
     assert.equal(error, null)
     assert.ok(performance.now() - started >= 50 + 5 * 10 - 10)
     assert.equal(chatText(items, 0), 'first')
@@ -878,26 +1157,38 @@ describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
   })
 
   test('responses: the SDK’s ResponseStream accepts every event and builds the final response', async (t) => {
-    const mock = await serve(t, { script: { reasoning: 'Think', text: 'Hello there', toolCalls: [{ name: 'f', arguments: { x: 1 } }] } })
+    const mock = await serve(t, {
+      script: { reasoning: 'Think', text: 'Hello there', toolCalls: [{ name: 'f', arguments: { x: 1 } }] },
+    })
     const response = await official(mock).responses.stream({ model: 'gpt-5', input: 'hi' }).finalResponse()
     assert.equal(response.output_text, 'Hello there')
-    assert.deepEqual(response.output.map((o) => o.type), ['reasoning', 'message', 'function_call'])
+    assert.deepEqual(
+      response.output.map((o) => o.type),
+      ['reasoning', 'message', 'function_call'],
+    )
     assert.equal(response.output[2].arguments, '{"x":1}')
     assert.equal(response.status, 'completed')
     assert.equal(response.usage.output_tokens, 1 + 2 + 5 + 1)
   })
 
   test('responses: refusal and an incomplete ending', async (t) => {
-    const mock = await serve(t, { scripts: { refuse: { refusal: 'No' }, cut: { text: 'a b', finishReason: 'length' } } })
+    const mock = await serve(t, {
+      scripts: { refuse: { refusal: 'No' }, cut: { text: 'a b', finishReason: 'length' } },
+    })
     const refused = await official(mock).responses.stream({ model: 'refuse', input: 'hi' }).finalResponse()
-    assert.deepEqual(refused.output[0].content.map(({ type, refusal }) => ({ type, refusal })), [{ type: 'refusal', refusal: 'No' }])
+    assert.deepEqual(
+      refused.output[0].content.map(({ type, refusal }) => ({ type, refusal })),
+      [{ type: 'refusal', refusal: 'No' }],
+    )
     const { items } = await openaiItems(official(mock).responses.create({ model: 'cut', input: 'hi', stream: true }))
     assert.equal(items.at(-1).type, 'response.incomplete')
   })
 
   test('completions: text chunks and usage', async (t) => {
     const mock = await serve(t, { script: { text: 'Hello there', usage: true } })
-    const { items, error } = await openaiItems(official(mock).completions.create({ model: 'm', prompt: 'hi', stream: true }))
+    const { items, error } = await openaiItems(
+      official(mock).completions.create({ model: 'm', prompt: 'hi', stream: true }),
+    )
     assert.equal(error, null)
     assert.equal(items.map((c) => c.choices[0]?.text ?? '').join(''), 'Hello there')
     assert.equal(items.at(-1).usage.completion_tokens, 2)
@@ -913,16 +1204,23 @@ describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
       },
     })
     const client = official(mock)
-    const limited = (await openaiItems(client.chat.completions.create({ model: 'limited', messages: MESSAGES, stream: true }))).error
+    const limited = (
+      await openaiItems(client.chat.completions.create({ model: 'limited', messages: MESSAGES, stream: true }))
+    ).error
     assert.ok(limited instanceof OpenAI.RateLimitError)
     assert.equal(limited.status, 429)
     assert.equal(limited.headers.get('retry-after'), '2')
     assert.equal(limited.code, 'rate_limit_exceeded')
-    assert.ok((await openaiItems(client.responses.create({ model: 'auth', input: 'hi', stream: true }))).error instanceof OpenAI.AuthenticationError)
+    assert.ok(
+      (await openaiItems(client.responses.create({ model: 'auth', input: 'hi', stream: true }))).error instanceof
+        OpenAI.AuthenticationError,
+    )
     const broken = (await openaiItems(client.completions.create({ model: 'broken', prompt: 'hi', stream: true }))).error
     assert.ok(broken instanceof OpenAI.InternalServerError)
     assert.match(broken.message, /kaput/)
-    const retried = await openaiItems(official(mock, { maxRetries: 1 }).chat.completions.create({ model: 'once', messages: MESSAGES, stream: true }))
+    const retried = await openaiItems(
+      official(mock, { maxRetries: 1 }).chat.completions.create({ model: 'once', messages: MESSAGES, stream: true }),
+    )
     assert.equal(retried.error, null)
     assert.equal(chatText(retried.items), 'ok now')
   })
@@ -957,9 +1255,14 @@ describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
   })
 
   test('stall: nothing more arrives until the client gives up; empty body: a stream with no events', async (t) => {
-    const mock = await serve(t, { scripts: { stall: { text: 'a b c', fault: { stallAfter: 2 } }, empty: { fault: { emptyBody: true } } } })
+    const mock = await serve(t, {
+      scripts: { stall: { text: 'a b c', fault: { stallAfter: 2 } }, empty: { fault: { emptyBody: true } } },
+    })
     const controller = new AbortController()
-    const stream = await official(mock).chat.completions.create({ model: 'stall', messages: MESSAGES, stream: true }, { signal: controller.signal })
+    const stream = await official(mock).chat.completions.create(
+      { model: 'stall', messages: MESSAGES, stream: true },
+      { signal: controller.signal },
+    )
     const items = []
     const done = (async () => {
       try {
@@ -975,7 +1278,9 @@ describe('through the official openai package', { skip: OPENAI_SKIP }, () => {
     await done
     await mock.requests[0].closed
     assert.equal(mock.requests[0].clientClosed, true)
-    const empty = await openaiItems(official(mock).chat.completions.create({ model: 'empty', messages: MESSAGES, stream: true }))
+    const empty = await openaiItems(
+      official(mock).chat.completions.create({ model: 'empty', messages: MESSAGES, stream: true }),
+    )
     assert.deepEqual(empty.items, [])
   })
 })

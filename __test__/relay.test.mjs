@@ -46,10 +46,21 @@ const USAGE = { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 }
 const UPSTREAM_CHUNKS = [
   chatChunk({ role: 'assistant', content: TEXTS[0] }),
   ...TEXTS.slice(1).map((content) => chatChunk({ content })),
-  chatChunk({ tool_calls: [{ index: 0, id: TOOL_CALL.id, type: 'function', function: { name: TOOL_CALL.name, arguments: TOOL_ARGS[0] } }] }),
+  chatChunk({
+    tool_calls: [
+      { index: 0, id: TOOL_CALL.id, type: 'function', function: { name: TOOL_CALL.name, arguments: TOOL_ARGS[0] } },
+    ],
+  }),
   chatChunk({ tool_calls: [{ index: 0, function: { arguments: TOOL_ARGS[1] } }] }),
   chatChunk({}, { finish: FINISH }),
-  { id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model: 'test-model', choices: [], usage: USAGE },
+  {
+    id: 'chatcmpl-test',
+    object: 'chat.completion.chunk',
+    created: 1700000000,
+    model: 'test-model',
+    choices: [],
+    usage: USAGE,
+  },
 ]
 const UPSTREAM_EVENTS = [...UPSTREAM_CHUNKS.map((c) => `data: ${JSON.stringify(c)}\n\n`), 'data: [DONE]\n\n']
 const UPSTREAM_BODY = UPSTREAM_EVENTS.join('')
@@ -66,7 +77,11 @@ async function writeKnownStream(res) {
 }
 
 /** Text, then an error event from the provider after the first byte. */
-const MID_ERROR = { message: 'The server had an error while processing your request.', type: 'server_error', code: 'overloaded' }
+const MID_ERROR = {
+  message: 'The server had an error while processing your request.',
+  type: 'server_error',
+  code: 'overloaded',
+}
 function writeTextThenError(res) {
   startSse(res)
   sseChunk(res, chatChunk({ role: 'assistant', content: 'Hello' }))
@@ -131,7 +146,10 @@ function sendWebResponse(response, res) {
  */
 const TARGETS = {
   async 'node:http pipeTo'(t, open, options, results = []) {
-    return listen(t, http.createServer(async (req, res) => results.push(await open(req).pipeTo(res, options))))
+    return listen(
+      t,
+      http.createServer(async (req, res) => results.push(await open(req).pipeTo(res, options))),
+    )
   },
   async 'Express 5 pipeTo'(t, open, options, results = []) {
     const app = express()
@@ -145,7 +163,9 @@ const TARGETS = {
       url: '/*',
       handler(request, reply) {
         reply.hijack() // we write reply.raw ourselves: Fastify must not reply too
-        return open(request.raw).pipeTo(reply.raw, options).then((result) => results.push(result))
+        return open(request.raw)
+          .pipeTo(reply.raw, options)
+          .then((result) => results.push(result))
       },
     })
     await fastify.listen({ port: 0, host: '127.0.0.1' })
@@ -156,7 +176,9 @@ const TARGETS = {
     return listen(
       t,
       http.createServer((req, res) => {
-        const response = new Response(open(req).toReadableStream(options), { headers: { 'content-type': CONTENT_TYPES[options.format] } })
+        const response = new Response(open(req).toReadableStream(options), {
+          headers: { 'content-type': CONTENT_TYPES[options.format] },
+        })
         sendWebResponse(response, res)
       }),
     )
@@ -242,10 +264,7 @@ function assertKnownStream(format, text) {
       const { events } = parseSse(text)
       assert.ok(!events.some((e) => e.event === 'message'), 'no unnamed event: payload text injected no SSE field')
       assert.deepEqual(events.at(-1), { event: 'done', data: '{}' })
-      assert.deepEqual(
-        [...new Set(events.map((e) => e.event))],
-        ['text', 'toolCall', 'finish', 'usage', 'done'],
-      )
+      assert.deepEqual([...new Set(events.map((e) => e.event))], ['text', 'toolCall', 'finish', 'usage', 'done'])
       assertKnownSummary(summarizeDeltas(deltasFromEvents(events)), 'events')
       break
     }
@@ -326,12 +345,18 @@ describe('clients of the openai format', () => {
     return { url: `${url}/v1`, results }
   }
 
-  test('the official openai SDK reads the same text, tool calls, finish reason and usage', { skip: NEEDS_NODE_22 }, async (t) => {
+  test('the official openai SDK reads the same text, tool calls, finish reason and usage', {
+    skip: NEEDS_NODE_22,
+  }, async (t) => {
     const { default: OpenAI } = await import('openai')
     const upstream = await serve(t, (req, res) => writeKnownStream(res))
     const relay = await openaiRoute(t, upstream)
     const openai = new OpenAI({ baseURL: relay.url, apiKey: 'sk-browser-side-not-the-upstream-key', maxRetries: 0 })
-    const stream = await openai.chat.completions.create({ ...BODY, stream: true, stream_options: { include_usage: true } })
+    const stream = await openai.chat.completions.create({
+      ...BODY,
+      stream: true,
+      stream_options: { include_usage: true },
+    })
     const summary = { text: '', toolCalls: [], finish: undefined, usage: undefined }
     for await (const chunk of stream) {
       if (chunk.usage) summary.usage = chunk.usage
@@ -353,7 +378,9 @@ describe('clients of the openai format', () => {
     assert.equal(forwarded.headers.authorization, `Bearer ${KEY}`)
   })
 
-  test('the official openai SDK surfaces an upstream error sent after the first byte', { skip: NEEDS_NODE_22 }, async (t) => {
+  test('the official openai SDK surfaces an upstream error sent after the first byte', {
+    skip: NEEDS_NODE_22,
+  }, async (t) => {
     const { default: OpenAI } = await import('openai')
     const upstream = await serve(t, (req, res) => writeTextThenError(res))
     const relay = await openaiRoute(t, upstream)
@@ -388,10 +415,13 @@ describe('clients of the openai format', () => {
   test('our own client.chat gets a StreamError with partial for an upstream error after the first byte', async (t) => {
     const upstream = await serve(t, (req, res) => writeTextThenError(res))
     const relay = await openaiRoute(t, upstream)
-    const error = await clientFor(relay.url).chat(BODY).final().then(
-      () => assert.fail('final() should reject'),
-      (e) => e,
-    )
+    const error = await clientFor(relay.url)
+      .chat(BODY)
+      .final()
+      .then(
+        () => assert.fail('final() should reject'),
+        (e) => e,
+      )
     assert.ok(error instanceof StreamError, `expected a StreamError, got ${error?.name}: ${error?.message}`)
     assert.match(error.message, /The server had an error/)
     assert.equal(error.partial?.choices[0].message.content, 'Hello wor')
@@ -493,14 +523,19 @@ describe('pipeToWebSocket', () => {
   }
 
   for (const [name, { skip, open }] of Object.entries(clients)) {
-    test(`${name} receives the same text, tool calls, finish and usage, then [{"type":"done"}]`, { skip }, async (t) => {
+    test(`${name} receives the same text, tool calls, finish and usage, then [{"type":"done"}]`, {
+      skip,
+    }, async (t) => {
       const upstream = await serve(t, (req, res) => writeKnownStream(res))
       const client = clientFor(upstream.url)
       const relay = await wsRelay(t, () => client.chat(BODY), { format: 'events' })
       const socket = open(`${relay.url}/ws`)
       t.after(() => socket.close())
       const messages = await readMessages(socket)
-      assert.ok(messages.every((m) => Array.isArray(m)), 'every message is a JSON array of Delta objects')
+      assert.ok(
+        messages.every((m) => Array.isArray(m)),
+        'every message is a JSON array of Delta objects',
+      )
       assert.deepEqual(messages.at(-1), [{ type: 'done' }])
       const deltas = messages.slice(0, -1).flat()
       assertKnownSummary(summarizeDeltas(deltas), name)
@@ -524,7 +559,10 @@ describe('pipeToWebSocket', () => {
         else socket.addEventListener('message', (e) => onMessage(e.data))
       })
       socket.close()
-      assert.ok(await waitFor(() => state.closed, 3000), 'the upstream socket should close once the WebSocket client left')
+      assert.ok(
+        await waitFor(() => state.closed, 3000),
+        'the upstream socket should close once the WebSocket client left',
+      )
       assert.ok(await waitFor(() => relay.results.length === 1, 3000), 'pipeToWebSocket should resolve')
       assert.equal(relay.results[0].ok, false)
     })
@@ -595,7 +633,9 @@ function kernelQueues() {
 }
 
 describe('a client that stops reading', () => {
-  test('a paused client socket while the upstream sends 50 MB: bounded RSS, upstream writes blocked', { timeout: 120_000 }, async (t) => {
+  test('a paused client socket while the upstream sends 50 MB: bounded RSS, upstream writes blocked', {
+    timeout: 120_000,
+  }, async (t) => {
     const TOTAL = 50 * MB
     const piece = `data: ${JSON.stringify(chatChunk({ content: 'x'.repeat(16 * 1024) }))}\n\n`
     const up = { written: 0, done: false, lastProgress: performance.now(), port: 0, peerPort: 0 }
@@ -606,15 +646,16 @@ describe('a client that stops reading', () => {
       while (up.written < TOTAL && !res.destroyed) {
         up.written += piece.length
         up.lastProgress = performance.now()
-        if (!res.write(piece)) await new Promise((resolve) => {
-          const done = () => {
-            res.off('drain', done)
-            res.off('close', done)
-            resolve()
-          }
-          res.on('drain', done)
-          res.on('close', done)
-        })
+        if (!res.write(piece))
+          await new Promise((resolve) => {
+            const done = () => {
+              res.off('drain', done)
+              res.off('close', done)
+              resolve()
+            }
+            res.on('drain', done)
+            res.on('close', done)
+          })
       }
       if (res.destroyed) return
       sseChunk(res, chatChunk({}, { finish: 'stop' }))
@@ -646,13 +687,18 @@ describe('a client that stops reading', () => {
     t.after(() => socket.destroy())
     socket.pause()
     await once(socket, 'connect')
-    socket.write(`POST /chat HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`)
+    socket.write(
+      `POST /chat HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`,
+    )
 
     // Wait until the upstream's writes stop making progress (blocked on backpressure).
     const stalled = await waitFor(() => up.written > 0 && performance.now() - up.lastProgress > 1000, 60_000, 50)
     clearInterval(sampler)
     const rssGrowth = rssPeak - rssBefore
-    assert.ok(stalled && !up.done, `the upstream should block on backpressure, but it wrote ${(up.written / MB).toFixed(1)} MB${up.done ? ' (all of it)' : ''}`)
+    assert.ok(
+      stalled && !up.done,
+      `the upstream should block on backpressure, but it wrote ${(up.written / MB).toFixed(1)} MB${up.done ? ' (all of it)' : ''}`,
+    )
 
     // Most of what the upstream wrote sits in kernel socket buffers (sizes the kernel tunes);
     // what the relay process itself holds is the rest: upstream bytes neither still queued on
@@ -667,8 +713,15 @@ describe('a client that stops reading', () => {
       `upstream wrote ${mb(up.written)} before blocking (kernel: ${queues ? `${mb(upstreamTx + relayRx)} on the upstream connection` : 'not measurable'}, ` +
         `${mb(handedToClient)} handed to the client socket; held by the relay: ${queues ? mb(heldByRelay) : 'n/a'}); relay RSS growth ${mb(rssGrowth)}`,
     )
-    assert.ok(up.written < 0.8 * TOTAL, `the upstream wrote ${mb(up.written)} of ${mb(TOTAL)}: its reads were not paused`)
-    if (queues) assert.ok(heldByRelay < 8 * MB, `the relay holds ${mb(heldByRelay)} of upstream data for a client that reads nothing`)
+    assert.ok(
+      up.written < 0.8 * TOTAL,
+      `the upstream wrote ${mb(up.written)} of ${mb(TOTAL)}: its reads were not paused`,
+    )
+    if (queues)
+      assert.ok(
+        heldByRelay < 8 * MB,
+        `the relay holds ${mb(heldByRelay)} of upstream data for a client that reads nothing`,
+      )
     assert.ok(rssGrowth < 150 * MB, `relay RSS grew ${mb(rssGrowth)}`)
 
     // Resuming the client lets everything through: paused, not dropped.
@@ -698,7 +751,11 @@ describe('a client that disconnects', () => {
     const client = clientFor(upstream.url)
     const results = []
     const url = await startTarget(t, () => client.chat(BODY), { format: 'openai' }, results)
-    const request = http.request(`${url}/chat`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } })
+    const request = http.request(`${url}/chat`, {
+      method: 'POST',
+      agent: false,
+      headers: { 'content-type': 'application/json' },
+    })
     request.end('{}')
     const [response] = await once(request, 'response')
     assert.equal(response.statusCode, 200)
@@ -727,7 +784,10 @@ describe('a client that disconnects', () => {
       if (ms < 100) break
     }
     t.diagnostic(`client destroy -> upstream socket close: ${measured.map((ms) => ms.toFixed(1)).join(', ')} ms`)
-    assert.ok(Math.min(...measured) < 100, `upstream closed ${Math.min(...measured).toFixed(1)} ms after the client left`)
+    assert.ok(
+      Math.min(...measured) < 100,
+      `upstream closed ${Math.min(...measured).toFixed(1)} ms after the client left`,
+    )
     await sleep(50)
     assert.deepEqual(unhandled, [])
   })
@@ -751,7 +811,9 @@ describe('a client that disconnects', () => {
     const destroyedAt = performance.now()
     request.destroy()
     assert.ok(await waitFor(() => state.closed, 3000, 1), 'the upstream socket should close after the client left')
-    t.diagnostic(`client destroy -> upstream socket close (before headers): ${(state.closedAt - destroyedAt).toFixed(1)} ms`)
+    t.diagnostic(
+      `client destroy -> upstream socket close (before headers): ${(state.closedAt - destroyedAt).toFixed(1)} ms`,
+    )
     assert.ok(await waitFor(() => results.length === 1, 3000), 'pipeTo should resolve')
     assert.equal(results[0].ok, false)
   })
@@ -806,7 +868,10 @@ describe('heartbeat', () => {
       const { comments } = parseSse(text)
       t.diagnostic(`${comments.length} ping comment(s) in 300 ms of silence`)
       assert.ok(comments.length >= 1, 'at least one ": ping" comment')
-      assert.ok(comments.every((c) => c === ': ping'), `only ": ping" comments: ${JSON.stringify(comments)}`)
+      assert.ok(
+        comments.every((c) => c === ': ping'),
+        `only ": ping" comments: ${JSON.stringify(comments)}`,
+      )
       // The pings come between whole events and change nothing else.
       assertKnownStream(format, text.replaceAll(': ping\n\n', ''))
       assert.ok(text.indexOf(': ping') > text.indexOf('\n\n'), 'the first ping comes after the first event')
@@ -828,10 +893,12 @@ describe('heartbeat', () => {
 // ---- errors -------------------------------------------------------------------------------------------
 
 describe('errors before the first byte become an HTTP status and a JSON body', () => {
-  const jsonError = (status, error, headers = {}) => (req, res) => {
-    res.writeHead(status, { 'content-type': 'application/json', ...headers })
-    res.end(JSON.stringify({ error }))
-  }
+  const jsonError =
+    (status, error, headers = {}) =>
+    (req, res) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers })
+      res.end(JSON.stringify({ error }))
+    }
 
   /** Relays `client.chat` in each format and checks the answer; returns the bodies. */
   async function checkEveryFormat(t, client, expected) {
@@ -843,9 +910,13 @@ describe('errors before the first byte become an HTTP status and a JSON body', (
       const raw = await response.text()
       assert.equal(response.status, expected.status, `${format}: status`)
       assert.match(response.headers.get('content-type'), /^application\/json/, `${format}: content-type`)
-      for (const [name, value] of Object.entries(expected.headers ?? {})) assert.equal(response.headers.get(name), value, `${format}: ${name}`)
+      for (const [name, value] of Object.entries(expected.headers ?? {}))
+        assert.equal(response.headers.get(name), value, `${format}: ${name}`)
       assert.ok(!raw.includes(KEY), `${format}: the body must not contain the API key: ${raw}`)
-      assert.ok(![...response.headers.values()].some((v) => v.includes(KEY)), `${format}: no header may contain the API key`)
+      assert.ok(
+        ![...response.headers.values()].some((v) => v.includes(KEY)),
+        `${format}: no header may contain the API key`,
+      )
       const body = JSON.parse(raw)
       assert.equal(typeof body.error, 'object', `${format}: { error: {...} }`)
       assert.equal(typeof body.error.message, 'string')
@@ -859,7 +930,12 @@ describe('errors before the first byte become an HTTP status and a JSON body', (
   }
 
   test('upstream 429 with retry-after -> 429 with the same retry-after', async (t) => {
-    const error = { message: 'Rate limit reached for test-model.', type: 'requests', param: null, code: 'rate_limit_exceeded' }
+    const error = {
+      message: 'Rate limit reached for test-model.',
+      type: 'requests',
+      param: null,
+      code: 'rate_limit_exceeded',
+    }
     const upstream = await serve(t, jsonError(429, error, { 'retry-after': '7' }))
     const bodies = await checkEveryFormat(t, clientFor(upstream.url), { status: 429, headers: { 'retry-after': '7' } })
     for (const body of bodies) {
@@ -870,7 +946,12 @@ describe('errors before the first byte become an HTTP status and a JSON body', (
   })
 
   test('upstream 400 JSON error -> 400 with its message, type and code', async (t) => {
-    const error = { message: "Invalid value for 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'invalid_value' }
+    const error = {
+      message: "Invalid value for 'messages'.",
+      type: 'invalid_request_error',
+      param: 'messages',
+      code: 'invalid_value',
+    }
     const upstream = await serve(t, jsonError(400, error))
     const bodies = await checkEveryFormat(t, clientFor(upstream.url), { status: 400 })
     for (const body of bodies) {
@@ -880,15 +961,23 @@ describe('errors before the first byte become an HTTP status and a JSON body', (
     }
   })
 
-  test('upstream 401 -> 502 (our credentials, not the client\'s), never the API key', async (t) => {
+  test("upstream 401 -> 502 (our credentials, not the client's), never the API key", async (t) => {
     // Providers echo (part of) the key: the relay must not pass it on.
-    const error = { message: `Incorrect API key provided: ${KEY}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' }
+    const error = {
+      message: `Incorrect API key provided: ${KEY}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_api_key',
+    }
     const upstream = await serve(t, jsonError(401, error, { 'www-authenticate': `Bearer realm="${KEY}"` }))
     await checkEveryFormat(t, clientFor(upstream.url), { status: 502 })
   })
 
   test('upstream 500 -> 502', async (t) => {
-    const upstream = await serve(t, jsonError(500, { message: 'The server had an error.', type: 'server_error', param: null, code: null }))
+    const upstream = await serve(
+      t,
+      jsonError(500, { message: 'The server had an error.', type: 'server_error', param: null, code: null }),
+    )
     await checkEveryFormat(t, clientFor(upstream.url), { status: 502 })
   })
 

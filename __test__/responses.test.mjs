@@ -113,7 +113,11 @@ async function writeThenDrop(res, text) {
   res.socket?.destroy()
 }
 
-const texts = (deltas) => deltas.filter((d) => d.type === 'text' && d.choice === 0).map((d) => d.text).join('')
+const texts = (deltas) =>
+  deltas
+    .filter((d) => d.type === 'text' && d.choice === 0)
+    .map((d) => d.text)
+    .join('')
 
 // ---- Responses SSE -------------------------------------------------------------------
 
@@ -147,7 +151,10 @@ function responsesFixtures() {
   const out = []
   for (const name of fs.readdirSync(FIXTURE_DIR).sort()) {
     const text = fs.readFileSync(path.join(FIXTURE_DIR, name), 'utf8')
-    const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '')
+    const lines = text
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '')
     const firstType = lines.length > 0 ? typeOf(lines[0]) : null
     if (!firstType || !(firstType.startsWith('response.') || firstType === 'error')) continue
     const streams = []
@@ -155,7 +162,9 @@ function responsesFixtures() {
       if (streams.length === 0 || (typeOf(line) === 'response.created' && streams.at(-1).length > 0)) streams.push([])
       streams.at(-1).push(line)
     }
-    streams.forEach((stream, index) => out.push({ name, index, count: streams.length, lines: stream }))
+    streams.forEach((stream, index) => {
+      out.push({ name, index, count: streams.length, lines: stream })
+    })
   }
   return out
 }
@@ -189,14 +198,22 @@ function expectedResponses(lines) {
       case 'response.output_item.added':
         if (event.item?.type === 'function_call') {
           want.functionCalls = true
-          want.calls.push({ itemId: event.item.id, outputIndex: event.output_index, id: event.item.call_id, name: event.item.name, arguments: null })
+          want.calls.push({
+            itemId: event.item.id,
+            outputIndex: event.output_index,
+            id: event.item.call_id,
+            name: event.item.name,
+            arguments: null,
+          })
         }
         break
       case 'response.function_call_arguments.delta':
         want.functionCalls = true
         break
       case 'response.function_call_arguments.done': {
-        const call = want.calls.find((c) => c.itemId === event.item_id) ?? want.calls.findLast((c) => c.outputIndex === event.output_index)
+        const call =
+          want.calls.find((c) => c.itemId === event.item_id) ??
+          want.calls.findLast((c) => c.outputIndex === event.output_index)
         if (call) call.arguments = event.arguments
         break
       }
@@ -224,7 +241,9 @@ function outputTextOf(output) {
 
 // ---- Responses fixtures ----------------------------------------------------------------
 
-describe('ai-sdk Responses fixtures: random chunk boundaries, with and without event lines', { timeout: 240_000 }, () => {
+describe('ai-sdk Responses fixtures: random chunk boundaries, with and without event lines', {
+  timeout: 240_000,
+}, () => {
   const fixtures = responsesFixtures()
 
   test('the fixture set was found and multi-response files are split per response', () => {
@@ -248,7 +267,8 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
   })
 
   for (const [i, fixture] of fixtures.entries()) {
-    const label = fixture.count > 1 ? `${fixture.name} (response ${fixture.index + 1} of ${fixture.count})` : fixture.name
+    const label =
+      fixture.count > 1 ? `${fixture.name} (response ${fixture.index + 1} of ${fixture.count})` : fixture.name
     test(label, async (t) => {
       const withEvents = Buffer.from(sseEvents(fixture.lines, { eventLine: true }), 'utf8')
       const withoutEvents = Buffer.from(sseEvents(fixture.lines, { eventLine: false }), 'utf8')
@@ -320,12 +340,19 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
       assert.ok(want.terminal, 'the fixture ends with a terminal event')
       assert.equal(reference.text, want.text, 'text() is the output_text deltas joined')
       assert.equal(texts(reference.deltas), want.text)
-      const reasoning = reference.deltas.filter((d) => d.type === 'reasoning').map((d) => d.text).join('')
+      const reasoning = reference.deltas
+        .filter((d) => d.type === 'reasoning')
+        .map((d) => d.text)
+        .join('')
       assert.equal(reasoning, want.reasoning)
 
       const response = want.terminal.response
       const outputText = 'output_text' in response ? response.output_text : (outputTextOf(response.output) ?? want.text)
-      assert.deepEqual(reference.final, { ...response, output_text: outputText }, 'final() is the terminal response object')
+      assert.deepEqual(
+        reference.final,
+        { ...response, output_text: outputText },
+        'final() is the terminal response object',
+      )
 
       const finishes = reference.deltas.filter((d) => d.type === 'finish')
       assert.equal(finishes.length, 1)
@@ -345,7 +372,10 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
         else assert.ok(d.id === undefined && d.name === undefined, 'id and name only on the first delta')
         calls.get(d.index).arguments += d.arguments
       }
-      assert.deepEqual([...calls.keys()], [...calls.keys()].map((_, n) => n))
+      assert.deepEqual(
+        [...calls.keys()],
+        [...calls.keys()].map((_, n) => n),
+      )
       for (const [n, call] of want.calls.entries()) {
         assert.equal(calls.get(n)?.id, call.id)
         assert.equal(calls.get(n)?.name, call.name)
@@ -388,7 +418,10 @@ describe('ai-sdk legacy completions fixture', { timeout: 60_000 }, () => {
     }
 
     // Independently, from the chunks.
-    const text = chunks.flatMap((c) => c.choices ?? []).map((c) => c.text).join('')
+    const text = chunks
+      .flatMap((c) => c.choices ?? [])
+      .map((c) => c.text)
+      .join('')
     const usage = chunks.findLast((c) => c.usage)?.usage
     assert.ok(text.startsWith('The holiday'), text)
     assert.equal(reference.error, null)
@@ -418,11 +451,29 @@ const WORDS = ['Hel', 'lo', ' wor', 'ld']
 const HELLO = WORDS.join('')
 
 function responseObject(status, extra = {}) {
-  return { id: RESP_ID, object: 'response', created_at: 1760000000, status, background: false, error: null, incomplete_details: null, model: 'gpt-test-2025', output: [], usage: null, ...extra }
+  return {
+    id: RESP_ID,
+    object: 'response',
+    created_at: 1760000000,
+    status,
+    background: false,
+    error: null,
+    incomplete_details: null,
+    model: 'gpt-test-2025',
+    output: [],
+    usage: null,
+    ...extra,
+  }
 }
 
 function messageItem(text, status = 'completed') {
-  return { id: 'msg_1', type: 'message', status, role: 'assistant', content: text === null ? [] : [{ type: 'output_text', text, annotations: [] }] }
+  return {
+    id: 'msg_1',
+    type: 'message',
+    status,
+    role: 'assistant',
+    content: text === null ? [] : [{ type: 'output_text', text, annotations: [] }],
+  }
 }
 
 /**
@@ -435,16 +486,45 @@ function helloEvents({ terminal = 'completed', words = WORDS } = {}) {
     { type: 'response.created', response: responseObject('in_progress') },
     { type: 'response.in_progress', response: responseObject('in_progress') },
     { type: 'response.output_item.added', output_index: 0, item: messageItem(null, 'in_progress') },
-    { type: 'response.content_part.added', item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } },
-    ...words.map((delta) => ({ type: 'response.output_text.delta', item_id: 'msg_1', output_index: 0, content_index: 0, delta, logprobs: [] })),
+    {
+      type: 'response.content_part.added',
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text: '', annotations: [] },
+    },
+    ...words.map((delta) => ({
+      type: 'response.output_text.delta',
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      delta,
+      logprobs: [],
+    })),
     { type: 'response.output_text.done', item_id: 'msg_1', output_index: 0, content_index: 0, text, logprobs: [] },
-    { type: 'response.content_part.done', item_id: 'msg_1', output_index: 0, content_index: 0, part: { type: 'output_text', text, annotations: [] } },
+    {
+      type: 'response.content_part.done',
+      item_id: 'msg_1',
+      output_index: 0,
+      content_index: 0,
+      part: { type: 'output_text', text, annotations: [] },
+    },
     { type: 'response.output_item.done', output_index: 0, item: messageItem(text) },
   ]
   if (terminal === 'completed') {
-    events.push({ type: 'response.completed', response: responseObject('completed', { output: [messageItem(text)], usage: USAGE }) })
+    events.push({
+      type: 'response.completed',
+      response: responseObject('completed', { output: [messageItem(text)], usage: USAGE }),
+    })
   } else if (terminal === 'incomplete') {
-    events.push({ type: 'response.incomplete', response: responseObject('incomplete', { incomplete_details: { reason: 'max_output_tokens' }, output: [messageItem(text, 'incomplete')], usage: USAGE }) })
+    events.push({
+      type: 'response.incomplete',
+      response: responseObject('incomplete', {
+        incomplete_details: { reason: 'max_output_tokens' },
+        output: [messageItem(text, 'incomplete')],
+        usage: USAGE,
+      }),
+    })
   }
   return events.map((event, n) => ({ ...event, sequence_number: n }))
 }
@@ -454,7 +534,8 @@ const TERMINAL_TYPES = new Set(['response.completed', 'response.incomplete'])
 const nonTerminal = (list) => list.filter((c) => !TERMINAL_TYPES.has(typeof c === 'string' ? c : c.type))
 
 const withoutSequence = (events) => events.map(({ sequence_number, ...rest }) => rest)
-const completedOf = (events) => events.find((e) => e.type === 'response.completed' || e.type === 'response.incomplete').response
+const completedOf = (events) =>
+  events.find((e) => e.type === 'response.completed' || e.type === 'response.incomplete').response
 
 const HELLO_DELTAS = [
   ...WORDS.map((text) => ({ type: 'text', choice: 0, text })),
@@ -554,7 +635,14 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
     const unknown = [
       { type: 'response.future_feature.delta', sequence_number: 0, foo: { bar: [1, 2] } },
       { type: 'vendor.stats', tokens_per_second: 42 },
-      { type: 'response.output_text.annotation.added', item_id: 'msg_1', output_index: 0, content_index: 0, annotation_index: 0, annotation: { type: 'url_citation', url: 'https://example.com' } },
+      {
+        type: 'response.output_text.annotation.added',
+        item_id: 'msg_1',
+        output_index: 0,
+        content_index: 0,
+        annotation_index: 0,
+        annotation: { type: 'url_citation', url: 'https://example.com' },
+      },
     ]
     const mixed = [...events.slice(0, 5), unknown[0], unknown[1], ...events.slice(5, 7), unknown[2], ...events.slice(7)]
     // Sequence numbers must keep growing: renumber, keeping the unknown ones without one where they had none.
@@ -564,10 +652,7 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
     const client = clientFor(server)
 
     const chunks = await collect(client.responses(RESPONSES_BODY).chunks())
-    assert.deepEqual(
-      nonTerminal(chunks.map((c) => c.type)),
-      nonTerminal(numbered.map((e) => e.type)),
-    )
+    assert.deepEqual(nonTerminal(chunks.map((c) => c.type)), nonTerminal(numbered.map((e) => e.type)))
     assert.deepEqual(chunks[5], numbered[5])
     assert.deepEqual(chunks[6], unknown[1])
 
@@ -596,7 +681,10 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
       const seen = []
       stream.on('chunk', (chunk) => seen.push(chunk.type))
       await stream.final()
-      assert.deepEqual(seen, events.map((e) => e.type))
+      assert.deepEqual(
+        seen,
+        events.map((e) => e.type),
+      )
       assert.equal(stream.stats.chunks, events.length)
     }
   })
@@ -630,7 +718,11 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
   })
 
   test('response.failed is an instance of StreamError through every consumer', async (t) => {
-    const failed = { type: 'response.failed', sequence_number: 6, response: responseObject('failed', { error: { code: 'server_error', message: 'boom' } }) }
+    const failed = {
+      type: 'response.failed',
+      sequence_number: 6,
+      response: responseObject('failed', { error: { code: 'server_error', message: 'boom' } }),
+    }
     const server = await serve(t, (req, res) => writeWhole(res, sseEvents([...helloEvents().slice(0, 6), failed])))
     const client = clientFor(server)
     const stream = client.responses(RESPONSES_BODY)
@@ -638,12 +730,21 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
     const viaEvent = await new Promise((resolve) => stream.on('error', resolve))
     assert.ok(viaEvent instanceof StreamError)
     assert.equal(viaEvent.partial.output_text, 'Hello')
-    await assert.rejects(client.responses(RESPONSES_BODY).finalText(), (e) => e instanceof StreamError && e.partial?.output_text === 'Hello')
+    await assert.rejects(
+      client.responses(RESPONSES_BODY).finalText(),
+      (e) => e instanceof StreamError && e.partial?.output_text === 'Hello',
+    )
   })
 
   test('an error event (OpenAI fields beside `type`) is a StreamError with partial', async (t) => {
     const events = helloEvents().slice(0, 5) // created .. 'Hel'
-    const error = { type: 'error', sequence_number: 5, code: 'rate_limit_exceeded', message: 'Slow down', param: 'input' }
+    const error = {
+      type: 'error',
+      sequence_number: 5,
+      code: 'rate_limit_exceeded',
+      message: 'Slow down',
+      param: 'input',
+    }
     const { result } = await served(t, sseEvents([...events, error, ...helloEvents().slice(5)]))
     assert.deepEqual(result.deltas, [{ type: 'text', choice: 0, text: 'Hel' }])
     for (const e of [result.error, result.finalError, result.textError]) {
@@ -659,9 +760,15 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
   })
 
   test('an error event with the error nested under `error` is a StreamError', async (t) => {
-    const error = { type: 'error', error: { type: 'invalid_request_error', code: 'context_length_exceeded', message: 'Too long', param: null } }
+    const error = {
+      type: 'error',
+      error: { type: 'invalid_request_error', code: 'context_length_exceeded', message: 'Too long', param: null },
+    }
     for (const eventLine of [true, false]) {
-      const { result } = await served(t, sseEvents([...withoutSequence(helloEvents().slice(0, 2)), error], { eventLine }))
+      const { result } = await served(
+        t,
+        sseEvents([...withoutSequence(helloEvents().slice(0, 2)), error], { eventLine }),
+      )
       assert.equal(result.error.code, 'ERR_STREAM')
       assert.equal(result.error.message, 'Too long')
       assert.equal(result.error.type, 'invalid_request_error')
@@ -681,7 +788,12 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
 
   test('invalid JSON in a data line is a ParseError quoting the line', async (t) => {
     const bad = '{"type":"response.output_text.delta","delta":"x"'
-    const { result } = await served(t, sseEvents(helloEvents().slice(0, 5)) + `event: response.output_text.delta\ndata: ${bad}\n\n` + sseEvents(helloEvents().slice(5)))
+    const { result } = await served(
+      t,
+      sseEvents(helloEvents().slice(0, 5)) +
+        `event: response.output_text.delta\ndata: ${bad}\n\n` +
+        sseEvents(helloEvents().slice(5)),
+    )
     assert.equal(result.error.code, 'ERR_PARSE')
     assert.equal(result.error.line, bad)
     assert.equal(result.error.partial.output_text, 'Hel')
@@ -692,15 +804,41 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
     const events = [
       { type: 'response.created', response: responseObject('in_progress') },
       { type: 'response.output_item.added', output_index: 0, item: { id: 'rs_1', type: 'reasoning', summary: [] } },
-      { type: 'response.reasoning_summary_text.delta', item_id: 'rs_1', output_index: 0, summary_index: 0, delta: 'Thinking' },
-      { type: 'response.reasoning_summary_text.delta', item_id: 'rs_1', output_index: 0, summary_index: 0, delta: ' hard' },
-      { type: 'response.output_item.added', output_index: 1, item: { id: 'msg_1', type: 'message', role: 'assistant', content: [] } },
+      {
+        type: 'response.reasoning_summary_text.delta',
+        item_id: 'rs_1',
+        output_index: 0,
+        summary_index: 0,
+        delta: 'Thinking',
+      },
+      {
+        type: 'response.reasoning_summary_text.delta',
+        item_id: 'rs_1',
+        output_index: 0,
+        summary_index: 0,
+        delta: ' hard',
+      },
+      {
+        type: 'response.output_item.added',
+        output_index: 1,
+        item: { id: 'msg_1', type: 'message', role: 'assistant', content: [] },
+      },
       { type: 'response.refusal.delta', item_id: 'msg_1', output_index: 1, content_index: 0, delta: 'No can do' },
-      { type: 'response.output_item.added', output_index: 2, item: { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '' } },
+      {
+        type: 'response.output_item.added',
+        output_index: 2,
+        item: { id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '' },
+      },
       { type: 'response.function_call_arguments.delta', item_id: 'fc_1', output_index: 2, delta: '{"q":' },
       { type: 'response.function_call_arguments.delta', item_id: 'fc_1', output_index: 2, delta: '"x"}' },
       { type: 'response.function_call_arguments.done', item_id: 'fc_1', output_index: 2, arguments: '{"q":"x"}' },
-      { type: 'response.completed', response: responseObject('completed', { usage: USAGE, output: [{ id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '{"q":"x"}' }] }) },
+      {
+        type: 'response.completed',
+        response: responseObject('completed', {
+          usage: USAGE,
+          output: [{ id: 'fc_1', type: 'function_call', call_id: 'call_1', name: 'lookup', arguments: '{"q":"x"}' }],
+        }),
+      },
     ].map((e, n) => ({ ...e, sequence_number: n }))
     const { result } = await served(t, sseEvents(events))
     assert.equal(result.error, null)
@@ -721,10 +859,18 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
 // ---- crafted completions -------------------------------------------------------------
 
 function completionChunk(index, text, finish = null, extra = {}) {
-  return { id: 'cmpl-test', object: 'text_completion', created: 1770000000, model: 'gpt-3.5-turbo-instruct', choices: [{ text, index, logprobs: null, finish_reason: finish }], ...extra }
+  return {
+    id: 'cmpl-test',
+    object: 'text_completion',
+    created: 1770000000,
+    model: 'gpt-3.5-turbo-instruct',
+    choices: [{ text, index, logprobs: null, finish_reason: finish }],
+    ...extra,
+  }
 }
 
-const sseData = (chunks, done = true) => chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + (done ? 'data: [DONE]\n\n' : '')
+const sseData = (chunks, done = true) =>
+  chunks.map((c) => `data: ${JSON.stringify(c)}\n\n`).join('') + (done ? 'data: [DONE]\n\n' : '')
 
 describe('legacy completions', { timeout: 60_000 }, () => {
   const INTERLEAVED = [
@@ -734,7 +880,14 @@ describe('legacy completions', { timeout: 60_000 }, () => {
     completionChunk(1, 'B2'),
     completionChunk(1, '', 'length'),
     completionChunk(0, 'A3', 'stop'),
-    { id: 'cmpl-test', object: 'text_completion', created: 1770000000, model: 'gpt-3.5-turbo-instruct', choices: [], usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 } },
+    {
+      id: 'cmpl-test',
+      object: 'text_completion',
+      created: 1770000000,
+      model: 'gpt-3.5-turbo-instruct',
+      choices: [],
+      usage: { prompt_tokens: 3, completion_tokens: 5, total_tokens: 8 },
+    },
   ]
   const INTERLEAVED_DELTAS = [
     { type: 'text', choice: 1, text: 'B1' },
@@ -800,7 +953,12 @@ describe('legacy completions', { timeout: 60_000 }, () => {
   })
 
   test('an error object inside the stream is a StreamError with partial', async (t) => {
-    const server = await serve(t, (req, res) => writeWhole(res, sseData([completionChunk(0, 'Par'), { error: { message: 'overloaded', type: 'server_error', code: 503 } }])))
+    const server = await serve(t, (req, res) =>
+      writeWhole(
+        res,
+        sseData([completionChunk(0, 'Par'), { error: { message: 'overloaded', type: 'server_error', code: 503 } }]),
+      ),
+    )
     const result = await consume(() => clientFor(server).completions(COMPLETIONS_BODY))
     assert.equal(result.error.code, 'ERR_STREAM')
     assert.equal(result.error.message, 'overloaded')
@@ -825,9 +983,13 @@ describe('legacy completions', { timeout: 60_000 }, () => {
 describe('parseResponseStream over a Node Readable', { timeout: 60_000 }, () => {
   const cases = {
     'a complete answer': sseEvents(helloEvents()),
-    'without event lines or sequence numbers, with a stray [DONE]': sseEvents(withoutSequence(helloEvents()), { eventLine: false }) + 'data: [DONE]\n\n',
+    'without event lines or sequence numbers, with a stray [DONE]':
+      sseEvents(withoutSequence(helloEvents()), { eventLine: false }) + 'data: [DONE]\n\n',
     'response.incomplete': sseEvents(helloEvents({ terminal: 'incomplete' })),
-    'an error event': sseEvents([...helloEvents().slice(0, 6), { type: 'error', sequence_number: 6, code: 'boom', message: 'Boom' }]),
+    'an error event': sseEvents([
+      ...helloEvents().slice(0, 6),
+      { type: 'error', sequence_number: 6, code: 'boom', message: 'Boom' },
+    ]),
     'a closed stream without terminal event': sseEvents(helloEvents().slice(0, 6)),
   }
   for (const [name, text] of Object.entries(cases)) {
@@ -854,7 +1016,10 @@ describe('parseResponseStream over a Node Readable', { timeout: 60_000 }, () => 
  * /v1/responses/{id}?stream=true&starting_after=K replays from K+1, preceded by `duplicates`
  * events at or below K; with `dropResumes` it also drops after one new event.
  */
-async function backgroundServer(t, { events = helloEvents(), dropAfter = 5, duplicates = 2, dropResumes = false, cleanClose = false } = {}) {
+async function backgroundServer(
+  t,
+  { events = helloEvents(), dropAfter = 5, duplicates = 2, dropResumes = false, cleanClose = false } = {},
+) {
   const upTo = (n) => events.filter((e) => e.sequence_number <= n)
   const half = (event) => {
     const text = event ? sseEvent(event) : ''
@@ -964,7 +1129,9 @@ describe('background responses resume after a dropped connection', { timeout: 60
     assert.equal(error.code, 'ERR_INCOMPLETE')
     assert.equal(texts(plain(deltas)), 'Hello wor')
     assert.equal(error.partial.output_text, 'Hello wor')
-    const gets = server.requests.filter((r) => r.method === 'GET').map((r) => new URL(r.url, 'http://localhost').searchParams.get('starting_after'))
+    const gets = server.requests
+      .filter((r) => r.method === 'GET')
+      .map((r) => new URL(r.url, 'http://localhost').searchParams.get('starting_after'))
     assert.deepEqual(gets, ['4', '5'])
   })
 
@@ -1044,7 +1211,13 @@ describe('background responses resume after a dropped connection', { timeout: 60
 const AZURE = { apiVersion: '2024-10-21', deployment: 'dep' }
 
 function azureClient(server, options = {}) {
-  return new Client({ baseURL: server.url.replace(/\/v1$/, ''), apiKey: API_KEY, maxRetries: 0, azure: AZURE, ...options })
+  return new Client({
+    baseURL: server.url.replace(/\/v1$/, ''),
+    apiKey: API_KEY,
+    maxRetries: 0,
+    azure: AZURE,
+    ...options,
+  })
 }
 
 function assertAzureAuth(request) {
@@ -1055,7 +1228,8 @@ function assertAzureAuth(request) {
 /** Answers chat, completions and responses on any path with a small valid stream. */
 function anyEndpoint(req, res) {
   if (req.url.includes('/chat/completions')) return writeChatStream(res, ['Hi', ' there'])
-  if (req.url.includes('/completions')) return writeWhole(res, sseData([completionChunk(0, 'Hi'), completionChunk(0, ' there', 'stop')]))
+  if (req.url.includes('/completions'))
+    return writeWhole(res, sseData([completionChunk(0, 'Hi'), completionChunk(0, ' there', 'stop')]))
   return writeWhole(res, sseEvents(helloEvents()))
 }
 
@@ -1112,13 +1286,19 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
   })
 
   test('resumeResponse goes to /openai/responses/{id}?api-version=&stream=true&starting_after=', async (t) => {
-    const server = await serve(t, (req, res) => writeWhole(res, sseEvents(helloEvents().filter((e) => e.sequence_number > 3))))
+    const server = await serve(t, (req, res) =>
+      writeWhole(res, sseEvents(helloEvents().filter((e) => e.sequence_number > 3))),
+    )
     const deltas = plain(await collect(azureClient(server).resumeResponse(RESP_ID, { startingAfter: 3 })))
     assert.deepEqual(deltas, HELLO_DELTAS)
     const url = new URL(server.requests[0].url, 'http://localhost')
     assert.equal(server.requests[0].method, 'GET')
     assert.equal(url.pathname, `/openai/responses/${RESP_ID}`)
-    assert.deepEqual(Object.fromEntries(url.searchParams), { 'api-version': '2024-10-21', stream: 'true', starting_after: '3' })
+    assert.deepEqual(Object.fromEntries(url.searchParams), {
+      'api-version': '2024-10-21',
+      stream: 'true',
+      starting_after: '3',
+    })
     assertAzureAuth(server.requests[0])
   })
 
@@ -1130,11 +1310,24 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
     await client.completions(COMPLETIONS_BODY).final()
     const [chat, responses, completions] = server.requests.map((r) => new URL(r.url, 'http://localhost'))
     assert.equal(chat.pathname, '/openai/deployments/dep/chat/completions')
-    assert.deepEqual(Object.fromEntries(chat.searchParams), { 'api-version': '2024-10-21', 'x-trace': 'on', region: 'eu' })
+    assert.deepEqual(Object.fromEntries(chat.searchParams), {
+      'api-version': '2024-10-21',
+      'x-trace': 'on',
+      region: 'eu',
+    })
     assert.equal(responses.pathname, '/openai/responses')
-    assert.deepEqual(Object.fromEntries(responses.searchParams), { 'api-version': '2024-10-21', 'x-trace': 'on', region: 'us', extra: '1' })
+    assert.deepEqual(Object.fromEntries(responses.searchParams), {
+      'api-version': '2024-10-21',
+      'x-trace': 'on',
+      region: 'us',
+      extra: '1',
+    })
     assert.equal(completions.pathname, '/openai/deployments/dep/completions')
-    assert.deepEqual(Object.fromEntries(completions.searchParams), { 'api-version': '2024-10-21', 'x-trace': 'on', region: 'eu' })
+    assert.deepEqual(Object.fromEntries(completions.searchParams), {
+      'api-version': '2024-10-21',
+      'x-trace': 'on',
+      region: 'eu',
+    })
     for (const request of server.requests) assertAzureAuth(request)
   })
 
@@ -1161,14 +1354,92 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
     const filters = { hate: { filtered: false, severity: 'safe' }, violence: { filtered: false, severity: 'safe' } }
     const lines = [
       // Prompt filter results: empty id/model/object, no choices.
-      { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: [{ prompt_index: 0, content_filter_results: { ...filters, jailbreak: { filtered: false, detected: false } } }] },
-      { choices: [{ content_filter_results: {}, delta: { content: '', role: 'assistant', refusal: null }, finish_reason: null, index: 0, logprobs: null }], created: 1762317021, id: 'chatcmpl-az1', model: 'gpt-4o-2024-11-20', object: 'chat.completion.chunk', system_fingerprint: 'fp_az', usage: null },
-      { choices: [{ content_filter_results: filters, delta: { content: 'Once upon' }, finish_reason: null, index: 0, logprobs: null }], created: 1762317021, id: 'chatcmpl-az1', model: 'gpt-4o-2024-11-20', object: 'chat.completion.chunk' },
+      {
+        choices: [],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+        prompt_filter_results: [
+          { prompt_index: 0, content_filter_results: { ...filters, jailbreak: { filtered: false, detected: false } } },
+        ],
+      },
+      {
+        choices: [
+          {
+            content_filter_results: {},
+            delta: { content: '', role: 'assistant', refusal: null },
+            finish_reason: null,
+            index: 0,
+            logprobs: null,
+          },
+        ],
+        created: 1762317021,
+        id: 'chatcmpl-az1',
+        model: 'gpt-4o-2024-11-20',
+        object: 'chat.completion.chunk',
+        system_fingerprint: 'fp_az',
+        usage: null,
+      },
+      {
+        choices: [
+          {
+            content_filter_results: filters,
+            delta: { content: 'Once upon' },
+            finish_reason: null,
+            index: 0,
+            logprobs: null,
+          },
+        ],
+        created: 1762317021,
+        id: 'chatcmpl-az1',
+        model: 'gpt-4o-2024-11-20',
+        object: 'chat.completion.chunk',
+      },
       // A choice without `delta` (filter annotations only), from Azure's asynchronous filter.
-      { choices: [{ content_filter_results: filters, content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 9 }, finish_reason: null, index: 0 }], created: 0, id: '', model: '', object: '' },
-      { choices: [{ content_filter_results: filters, delta: { content: ' a time' }, finish_reason: null, index: 0, logprobs: null }], created: 1762317021, id: 'chatcmpl-az1', model: 'gpt-4o-2024-11-20', object: 'chat.completion.chunk' },
+      {
+        choices: [
+          {
+            content_filter_results: filters,
+            content_filter_offsets: { check_offset: 0, start_offset: 0, end_offset: 9 },
+            finish_reason: null,
+            index: 0,
+          },
+        ],
+        created: 0,
+        id: '',
+        model: '',
+        object: '',
+      },
+      {
+        choices: [
+          {
+            content_filter_results: filters,
+            delta: { content: ' a time' },
+            finish_reason: null,
+            index: 0,
+            logprobs: null,
+          },
+        ],
+        created: 1762317021,
+        id: 'chatcmpl-az1',
+        model: 'gpt-4o-2024-11-20',
+        object: 'chat.completion.chunk',
+      },
       // The filter stops the answer: finish_reason content_filter, no delta.
-      { choices: [{ content_filter_results: { ...filters, violence: { filtered: true, severity: 'medium' } }, finish_reason: 'content_filter', index: 0 }], created: 1762317021, id: 'chatcmpl-az1', model: 'gpt-4o-2024-11-20', object: 'chat.completion.chunk' },
+      {
+        choices: [
+          {
+            content_filter_results: { ...filters, violence: { filtered: true, severity: 'medium' } },
+            finish_reason: 'content_filter',
+            index: 0,
+          },
+        ],
+        created: 1762317021,
+        id: 'chatcmpl-az1',
+        model: 'gpt-4o-2024-11-20',
+        object: 'chat.completion.chunk',
+      },
     ]
     const body = Buffer.from(sseData(lines))
     const server = await serve(t, (req, res) => writePieces(res, randomPieces(body, 5, 40)))
@@ -1194,7 +1465,10 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
     stream.on('chunk', (chunk) => chunks.push(chunk))
     await stream.final()
     assert.deepEqual(finishes, [['content_filter', 0]])
-    assert.ok(chunks.some((c) => Array.isArray(c.prompt_filter_results)), 'the prompt filter chunk reaches chunk listeners')
+    assert.ok(
+      chunks.some((c) => Array.isArray(c.prompt_filter_results)),
+      'the prompt filter chunk reaches chunk listeners',
+    )
     for (const request of server.requests) {
       assert.equal(request.url, '/openai/deployments/dep/chat/completions?api-version=2024-10-21')
       assertAzureAuth(request)
@@ -1220,20 +1494,33 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
           .filter((l) => l.trim() !== '')
         const chunks = lines.map((l) => JSON.parse(l))
         const body = Buffer.from(lines.map((l) => `data: ${l}\n\n`).join('') + 'data: [DONE]\n\n')
-        const server = await serve(t, (req, res) => (req.headers['x-variant'] === 'whole' ? writeWhole(res, body) : writePieces(res, randomPieces(body, 600 + i, 120))))
+        const server = await serve(t, (req, res) =>
+          req.headers['x-variant'] === 'whole'
+            ? writeWhole(res, body)
+            : writePieces(res, randomPieces(body, 600 + i, 120)),
+        )
         const client = azureClient(server, { azure: { apiVersion: '2024-10-21' } })
-        const whole = await consume(() => client.chat({ ...CHAT_BODY, model: 'router' }, { headers: { 'x-variant': 'whole' } }))
+        const whole = await consume(() =>
+          client.chat({ ...CHAT_BODY, model: 'router' }, { headers: { 'x-variant': 'whole' } }),
+        )
         const split = await consume(() => client.chat({ ...CHAT_BODY, model: 'router' }))
         assert.deepEqual(split, whole)
 
-        const text = chunks.flatMap((c) => c.choices ?? []).map((c) => c.delta?.content).filter((x) => typeof x === 'string').join('')
+        const text = chunks
+          .flatMap((c) => c.choices ?? [])
+          .map((c) => c.delta?.content)
+          .filter((x) => typeof x === 'string')
+          .join('')
         const finish = chunks.flatMap((c) => c.choices ?? []).find((c) => c.finish_reason)?.finish_reason
         const usage = chunks.findLast((c) => c.usage)?.usage
         const firstId = chunks.map((c) => c.id).find((id) => typeof id === 'string' && id !== '')
         const firstModel = chunks.map((c) => c.model).find((m) => typeof m === 'string' && m !== '')
         assert.equal(whole.error, null, whole.error?.message)
         assert.equal(whole.text, text)
-        assert.deepEqual(whole.deltas.filter((d) => d.type === 'finish'), [{ type: 'finish', choice: 0, reason: finish }])
+        assert.deepEqual(
+          whole.deltas.filter((d) => d.type === 'finish'),
+          [{ type: 'finish', choice: 0, reason: finish }],
+        )
         if (usage) assert.deepEqual(whole.deltas.at(-1), { type: 'usage', usage })
         assert.equal(whole.final.id, firstId)
         assert.equal(whole.final.model, firstModel)
@@ -1263,9 +1550,15 @@ describe('Azure OpenAI on the wire', { timeout: 60_000 }, () => {
 
 test('ParseError and IncompleteStreamError are the exported classes', async (t) => {
   const server = await serve(t, (req, res) => writeWhole(res, sseEvents(helloEvents().slice(0, 5)) + 'data: {oops\n\n'))
-  const error = await clientFor(server).responses(RESPONSES_BODY).final().catch((e) => e)
+  const error = await clientFor(server)
+    .responses(RESPONSES_BODY)
+    .final()
+    .catch((e) => e)
   assert.ok(error instanceof ParseError)
   const cut = await serve(t, (req, res) => writeWhole(res, sseEvents(helloEvents().slice(0, 5))))
-  const incomplete = await clientFor(cut).responses(RESPONSES_BODY).final().catch((e) => e)
+  const incomplete = await clientFor(cut)
+    .responses(RESPONSES_BODY)
+    .final()
+    .catch((e) => e)
   assert.ok(incomplete instanceof IncompleteStreamError)
 })

@@ -12,7 +12,15 @@ import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'streamdelta-events', 'openai', 'ai-sdk', 'fetch-bytes', 'fetch-eventsource-parser']
+const CLIENTS = [
+  'streamdelta-text',
+  'streamdelta-deltas',
+  'streamdelta-events',
+  'openai',
+  'ai-sdk',
+  'fetch-bytes',
+  'fetch-eventsource-parser',
+]
 
 requireNodeForPeers()
 
@@ -38,7 +46,9 @@ try {
     for (const name of order) {
       const result = JSON.parse(await runNode('client.mjs', [name, url], env))
       results[name].push(result)
-      console.error(`round ${round + 1}/${ROUNDS} ${name.padEnd(24)} main ${result.mainCpuMs.toFixed(0).padStart(5)} ms  wall ${result.wallMs.toFixed(0).padStart(5)} ms`)
+      console.error(
+        `round ${round + 1}/${ROUNDS} ${name.padEnd(24)} main ${result.mainCpuMs.toFixed(0).padStart(5)} ms  wall ${result.wallMs.toFixed(0).padStart(5)} ms`,
+      )
     }
   }
 } finally {
@@ -48,7 +58,14 @@ try {
 const rows = CLIENTS.map((name) => {
   const runs = results[name]
   const m = (key) => median(runs.map((r) => r[key]))
-  return { name, mainCpuMs: m('mainCpuMs'), processCpuMs: m('processCpuMs'), wallMs: m('wallMs'), maxRssMB: m('maxRssMB'), eventLoopDelayP99Ms: m('eventLoopDelayP99Ms') }
+  return {
+    name,
+    mainCpuMs: m('mainCpuMs'),
+    processCpuMs: m('processCpuMs'),
+    wallMs: m('wallMs'),
+    maxRssMB: m('maxRssMB'),
+    eventLoopDelayP99Ms: m('eventLoopDelayP99Ms'),
+  }
 })
 const by = Object.fromEntries(rows.map((r) => [r.name, r]))
 const text = by['streamdelta-text']
@@ -86,7 +103,9 @@ const lines = [
       f(r.maxRssMB),
       f(r.eventLoopDelayP99Ms, 1),
       '',
-    ].join(' | ').trim(),
+    ]
+      .join(' | ')
+      .trim(),
   ),
   '',
   ...bars.map((b) => `- bar: ${b.what}: ${f(b.ratio, 3)} ${b.ok ? '✅' : '❌'}`),

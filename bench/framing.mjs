@@ -59,5 +59,21 @@ console.log(markdown)
 writeResults(
   'framing',
   markdown,
-  JSON.stringify({ rows, bars: [{ what: `Rust SSE framing at least ${BAR_GBPS} GB/s`, ratio: borrowed.median / BAR_GBPS, measured: `${borrowed.median.toFixed(2)} GB/s`, limit: 1, higherIsBetter: true, ok }] }, null, 2),
+  JSON.stringify(
+    {
+      rows,
+      bars: [
+        {
+          what: `Rust SSE framing at least ${BAR_GBPS} GB/s`,
+          ratio: borrowed.median / BAR_GBPS,
+          measured: `${borrowed.median.toFixed(2)} GB/s`,
+          limit: 1,
+          higherIsBetter: true,
+          ok,
+        },
+      ],
+    },
+    null,
+    2,
+  ),
 )

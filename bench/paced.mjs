@@ -19,7 +19,14 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const STREAMS = Number(process.env.STREAMS ?? 1000)
 const CHUNKS_PER_STREAM = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const CLIENTS = ['streamdelta-text', 'streamdelta-deltas', 'openai', 'ai-sdk', 'fetch-eventsource-parser', 'fetch-bytes']
+const CLIENTS = [
+  'streamdelta-text',
+  'streamdelta-deltas',
+  'openai',
+  'ai-sdk',
+  'fetch-eventsource-parser',
+  'fetch-bytes',
+]
 const STREAMDELTA = CLIENTS.filter((name) => name.startsWith('streamdelta'))
 
 requireNodeForPeers()
@@ -63,7 +70,9 @@ try {
         try {
           result = JSON.parse(await runNode('paced-client.mjs', [name, url], env))
         } catch (error) {
-          console.error(`round ${round + 1}/${ROUNDS} ${name}: attempt ${attempt} failed: ${error.message.slice(0, 500)}`)
+          console.error(
+            `round ${round + 1}/${ROUNDS} ${name}: attempt ${attempt} failed: ${error.message.slice(0, 500)}`,
+          )
         }
         const stats = await serverStats()
         if (result) result.server = stats
@@ -91,7 +100,17 @@ const median = (values) => {
   const mid = s.length >> 1
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2
 }
-const KEYS = ['mainCpuMs', 'processCpuMs', 'wallMs', 'maxRssMB', 'eventLoopDelayP50Ms', 'eventLoopDelayP99Ms', 'latencyP50Ms', 'latencyP99Ms', 'latencyMaxMs']
+const KEYS = [
+  'mainCpuMs',
+  'processCpuMs',
+  'wallMs',
+  'maxRssMB',
+  'eventLoopDelayP50Ms',
+  'eventLoopDelayP99Ms',
+  'latencyP50Ms',
+  'latencyP99Ms',
+  'latencyMaxMs',
+]
 const rows = CLIENTS.map((name) => {
   const runs = results[name]
   const row = { name, runs: runs.length, failedRuns: failures[name] }
@@ -105,8 +124,16 @@ const rows = CLIENTS.map((name) => {
 const byName = Object.fromEntries(rows.map((r) => [r.name, r]))
 
 const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
-const knobs = ['STREAMS', 'CHUNKS_PER_STREAM', 'ROUNDS'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `).join('')
-const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+const knobs = ['STREAMS', 'CHUNKS_PER_STREAM', 'ROUNDS']
+  .filter((k) => process.env[k])
+  .map((k) => `${k}=${process.env[k]} `)
+  .join('')
+const command = [
+  path.relative(process.cwd(), process.execPath) || process.execPath,
+  ...process.execArgv,
+  path.relative(process.cwd(), process.argv[1]),
+  ...process.argv.slice(2),
+].join(' ')
 const f = (x, digits = 0) => (x == null ? '–' : x.toFixed(digits))
 
 /** One verdict line per streamdelta client: its figure over openai's, against the bar. */
@@ -128,7 +155,12 @@ const bars = [
 ].flatMap(([label, key, limit, barText]) =>
   STREAMDELTA.map((name) => {
     const ratio = byName[name][key] / byName.openai[key]
-    return { what: `${STREAMS.toLocaleString('en-US')} paced streams, ${label}, ${name}: ${barText}`, ratio, limit, ok: ratio <= limit }
+    return {
+      what: `${STREAMS.toLocaleString('en-US')} paced streams, ${label}, ${name}: ${barText}`,
+      ratio,
+      limit,
+      ok: ratio <= limit,
+    }
   }),
 )
 
@@ -145,8 +177,16 @@ const lines = [
   "- latency: from the server's write (stamp in the chunk's content) to the consumer's loop body, every chunk of every stream; fetch-bytes reads no content, so it has none",
   `- wall ms (first request to last stream's end), server ramp (first to last request arriving) and server pace (mean time between its ticks, each sending one chunk to every open stream: above ${info.intervalMs} ms the machine could not keep the pace) show what each run really was`,
   `- peak streams open at once on the server, lowest over a client's runs: ${CLIENTS.map((n) => `${n} ${byName[n].serverMinPeakOpen ?? '–'}`).join(', ')}` +
-    (rows.every((r) => r.serverMinPeakOpen === STREAMS) ? ` (every client had all ${s} open at once)` : ' (below the stream count: that client could not open them all)'),
-  ...(Object.values(failures).some((n) => n) ? [`- failed runs (after one retry): ${CLIENTS.filter((n) => failures[n]).map((n) => `${n} ${failures[n]}`).join(', ')}`] : []),
+    (rows.every((r) => r.serverMinPeakOpen === STREAMS)
+      ? ` (every client had all ${s} open at once)`
+      : ' (below the stream count: that client could not open them all)'),
+  ...(Object.values(failures).some((n) => n)
+    ? [
+        `- failed runs (after one retry): ${CLIENTS.filter((n) => failures[n])
+          .map((n) => `${n} ${failures[n]}`)
+          .join(', ')}`,
+      ]
+    : []),
   '',
   '| client | main-thread CPU ms | process CPU ms | event-loop delay p99 ms | peak RSS MB | latency p50 ms | latency p99 ms | wall ms | server ramp ms | server pace ms |',
   '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -164,7 +204,9 @@ const lines = [
       f(r.serverRampMs),
       f(r.serverPaceMs, 1),
       '',
-    ].join(' | ').trim(),
+    ]
+      .join(' | ')
+      .trim(),
   ),
   '',
   ...verdicts('event-loop delay p99', 'eventLoopDelayP99Ms', 0.25, 'at most 1/4 of openai'),
@@ -177,5 +219,18 @@ console.log(markdown)
 writeResults(
   'paced',
   markdown,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, streams: STREAMS, chunksPerStream: CHUNKS_PER_STREAM, intervalMs: info.intervalMs, rounds: ROUNDS, medians: rows, bars }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      streams: STREAMS,
+      chunksPerStream: CHUNKS_PER_STREAM,
+      intervalMs: info.intervalMs,
+      rounds: ROUNDS,
+      medians: rows,
+      bars,
+    },
+    null,
+    2,
+  ) + '\n',
 )

@@ -29,7 +29,9 @@ const SAMPLE_EVERY = Number(process.env.SAMPLE_EVERY ?? 10)
 const RELAY_PID = Number(process.env.RELAY_PID)
 const UPSTREAM_PID = Number(process.env.UPSTREAM_PID ?? 0)
 if (!origin || !CHUNKS || !EXPECTED_SHA256 || !RELAY_PID) {
-  console.error('usage: CHUNKS=<n> EXPECTED_SHA256=<hex> RELAY_PID=<pid> [UPSTREAM_PID=<pid>] node bench/relay-load.mjs <relayOrigin>')
+  console.error(
+    'usage: CHUNKS=<n> EXPECTED_SHA256=<hex> RELAY_PID=<pid> [UPSTREAM_PID=<pid>] node bench/relay-load.mjs <relayOrigin>',
+  )
   process.exit(2)
 }
 const { hostname, port } = new URL(origin)
@@ -60,7 +62,8 @@ function contentOf(body) {
     if (!block.startsWith('data: ') || block === 'data: [DONE]') continue
     const part = JSON.parse(block.slice(6))
     let piece
-    if (part.type !== undefined) piece = part.type === 'text-delta' ? part.delta : undefined // AI SDK UI message stream
+    if (part.type !== undefined)
+      piece = part.type === 'text-delta' ? part.delta : undefined // AI SDK UI message stream
     else piece = part.choices?.find((c) => c.index === 0)?.delta?.content // chat.completion.chunk
     if (piece) {
       count++
@@ -77,7 +80,14 @@ function oneResponse(sample) {
     let lastByte = 0 // the previous read's last byte: a boundary can straddle two reads
     let tail = Buffer.alloc(0) // the last bytes, to see the [DONE]
     const kept = sample ? [] : null
-    const req = http.request({ hostname, port, path: '/chat', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REQUEST_BODY) } })
+    const req = http.request({
+      hostname,
+      port,
+      path: '/chat',
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(REQUEST_BODY) },
+    })
     inFlight.add(req)
     const finish = () => {
       inFlight.delete(req)
@@ -119,8 +129,10 @@ function oneResponse(sample) {
         if (!tail.subarray(-DONE.length).equals(DONE)) failed('no data: [DONE] at the end')
         else if (kept) {
           const { count: content, sha256 } = contentOf(Buffer.concat(kept))
-          if (content !== CHUNKS || sha256 !== EXPECTED_SHA256) failed(`sampled response: ${content} content events, text sha256 ${sha256.slice(0, 12)}...`)
-          else if (eventsPerResponse && count !== eventsPerResponse) failed(`sampled response: ${count} events, others ${eventsPerResponse}`)
+          if (content !== CHUNKS || sha256 !== EXPECTED_SHA256)
+            failed(`sampled response: ${content} content events, text sha256 ${sha256.slice(0, 12)}...`)
+          else if (eventsPerResponse && count !== eventsPerResponse)
+            failed(`sampled response: ${count} events, others ${eventsPerResponse}`)
           else {
             eventsPerResponse = count
             responses++
@@ -147,7 +159,8 @@ function processCpuSec(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100 // fields 14 and 15 of proc(5), in USER_HZ ticks
 }
 /** CPU seconds of a process's main (JS) thread, whose task id is its pid, in ns precision. */
-const mainThreadCpuSec = (pid) => Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ')[0]) / 1e9
+const mainThreadCpuSec = (pid) =>
+  Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'latin1').split(' ')[0]) / 1e9
 
 /** CPU seconds every core of the machine spent busy (not idle or waiting on I/O), from /proc/stat. */
 function machineBusySec() {

@@ -55,7 +55,8 @@ const modes = {
     return async (req, res) => {
       // pipeTo does the headers, backpressure, disconnects and errors; it never rejects.
       const result = await client.chat(chatBody(req.body.prompt)).pipeTo(res)
-      if (!result.ok && result.error?.name !== 'AbortError') console.error(`relay streamdelta: ${result.error?.message}`)
+      if (!result.ok && result.error?.name !== 'AbortError')
+        console.error(`relay streamdelta: ${result.error?.message}`)
     }
   },
 

@@ -27,7 +27,10 @@ requireNodeForPeers()
 /** Starts `node <script> ...args` (this same Node) and resolves with it and its first stdout line. */
 function startNode(script, args, env = {}, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, path.join(here, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...nodeArgs, path.join(here, script), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     const onData = (d) => {
       out += d
@@ -47,7 +50,10 @@ function startNode(script, args, env = {}, nodeArgs = []) {
 /** Runs relay-load.mjs to its end; resolves with its figures, also when it counted errors (exit 1). */
 function runLoad(args, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, 'relay-load.mjs'), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [path.join(here, 'relay-load.mjs'), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
@@ -96,7 +102,9 @@ const NO_KEEP_ALIVE_TIMEOUT =
   "data:text/javascript,import http from 'node:http'; const create = http.createServer; http.createServer = (...args) => Object.assign(create(...args), { keepAliveTimeout: 0 })"
 const upstream = await startNode('server.mjs', [], { CHUNKS: String(CHUNKS) }, ['--import', NO_KEEP_ALIVE_TIMEOUT])
 upstream.origin = `http://127.0.0.1:${upstream.info.port}`
-console.error(`upstream on ${upstream.origin}: ${CHUNKS} chunks (${(upstream.info.bodyBytes / 1e3).toFixed(0)} kB) per response`)
+console.error(
+  `upstream on ${upstream.origin}: ${CHUNKS} chunks (${(upstream.info.bodyBytes / 1e3).toFixed(0)} kB) per response`,
+)
 
 const results = Object.fromEntries(MODES.map((mode) => [mode, []]))
 try {
@@ -159,13 +167,22 @@ function saturationNote() {
     `Saturation: the load generator used at most ${pct(worst('loadShare'))} of a core and the upstream at most ${pct(worst('upstreamShare'))} in any run: ` +
     'neither was the limit, the relay process was (a JS thread near 100% is saturated; streamdelta also runs its engine thread beside it). ' +
     `The whole machine was ≥ 90% busy in ${fullMachine} of ${all.length} runs` +
-    (fullMachine ? ': there the relay only got what the neighbours left, so chunks/s moves with them and CPU per chunk is the steadier figure.' : '.')
+    (fullMachine
+      ? ': there the relay only got what the neighbours left, so chunks/s moves with them and CPU per chunk is the steadier figure.'
+      : '.')
   )
 }
 
 const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
-const settings = ['ROUNDS', 'CONCURRENCY', 'CHUNKS', 'WARMUP', 'DURATION', 'MODES'].filter((k) => process.env[k]).map((k) => `${k}=${process.env[k]} `)
-const command = [path.relative(process.cwd(), process.execPath) || process.execPath, ...process.execArgv, path.relative(process.cwd(), process.argv[1]), ...process.argv.slice(2)].join(' ')
+const settings = ['ROUNDS', 'CONCURRENCY', 'CHUNKS', 'WARMUP', 'DURATION', 'MODES']
+  .filter((k) => process.env[k])
+  .map((k) => `${k}=${process.env[k]} `)
+const command = [
+  path.relative(process.cwd(), process.execPath) || process.execPath,
+  ...process.execArgv,
+  path.relative(process.cwd(), process.argv[1]),
+  ...process.argv.slice(2),
+].join(' ')
 const f = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a')
 const pct = (x) => `${f(x * 100)}%`
 const lines = [
@@ -180,7 +197,7 @@ const lines = [
     `${WARMUP} s warm-up, then ${DURATION} s measured; median of ${ROUNDS} rounds, modes interleaved, each relay a fresh process; ` +
     'the upstream is bench/server.mjs with its keep-alive timeout off (see relay.mjs)',
   '- chunks/s: content chunks the load generator received in the window (every response checked complete, a sample checked by text hash); ' +
-    'CPU per chunk: the relay\'s CPU in the window over those chunks (main thread = the JS thread; process = every thread)',
+    "CPU per chunk: the relay's CPU in the window over those chunks (main thread = the JS thread; process = every thread)",
   '',
   '| relay | chunks/s delivered | vs openai | relay main-thread CPU µs/chunk | relay process CPU µs/chunk | relay peak RSS MB |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
@@ -195,7 +212,10 @@ const lines = [
   '',
   '| relay | relay main thread | relay process | load generator | upstream | whole machine |',
   '| --- | ---: | ---: | ---: | ---: | ---: |',
-  ...rows.map((r) => `| ${r.mode} | ${pct(r.relayMainShare)} | ${pct(r.relayProcessShare)} | ${pct(r.loadShare)} | ${pct(r.upstreamShare)} | ${pct(r.machineShare)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.mode} | ${pct(r.relayMainShare)} | ${pct(r.relayProcessShare)} | ${pct(r.loadShare)} | ${pct(r.upstreamShare)} | ${pct(r.machineShare)} |`,
+  ),
   '',
   saturationNote(),
   '',
@@ -207,5 +227,30 @@ console.log(markdown)
 writeResults(
   'relay',
   markdown,
-  JSON.stringify({ date: new Date().toISOString(), node: process.version, rounds: ROUNDS, concurrency: CONCURRENCY, chunks: CHUNKS, warmup: WARMUP, duration: DURATION, ratio, bar: BAR, bars: [{ what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`, ratio, limit: BAR, higherIsBetter: true, ok: ratio >= BAR }], medians: rows, runs: results }, null, 2) + '\n',
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      rounds: ROUNDS,
+      concurrency: CONCURRENCY,
+      chunks: CHUNKS,
+      warmup: WARMUP,
+      duration: DURATION,
+      ratio,
+      bar: BAR,
+      bars: [
+        {
+          what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`,
+          ratio,
+          limit: BAR,
+          higherIsBetter: true,
+          ok: ratio >= BAR,
+        },
+      ],
+      medians: rows,
+      runs: results,
+    },
+    null,
+    2,
+  ) + '\n',
 )

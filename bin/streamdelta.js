@@ -289,7 +289,10 @@ async function mock(args) {
   if (positionals.length > 0) throw new UsageError(`mock takes no arguments, got '${positionals[0]}'`)
   const port = integer(values.port, '--port', 0)
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`)
-  const timing = { ttftMs: integer(values['ttft-ms'], '--ttft-ms', 0), intervalMs: integer(values['interval-ms'], '--interval-ms', 0) }
+  const timing = {
+    ttftMs: integer(values['ttft-ms'], '--ttft-ms', 0),
+    intervalMs: integer(values['interval-ms'], '--interval-ms', 0),
+  }
   let scripts = {}
   if (values.scripts !== undefined) {
     try {
@@ -298,7 +301,8 @@ async function mock(args) {
       throw new UsageError(`--scripts ${values.scripts}: ${error.message}`)
     }
   }
-  if (scripts === null || typeof scripts !== 'object' || Array.isArray(scripts)) throw new UsageError('--scripts must hold a JSON object of scripts by model name')
+  if (scripts === null || typeof scripts !== 'object' || Array.isArray(scripts))
+    throw new UsageError('--scripts must hold a JSON object of scripts by model name')
   const { startMockServer, DEFAULT_SCRIPT } = require(path.join(ROOT, 'testing.js'))
   if (!Object.hasOwn(scripts, 'default')) scripts.default = { text: values.text ?? DEFAULT_SCRIPT.text, ...timing }
 
@@ -309,7 +313,9 @@ async function mock(args) {
       scripts,
       apiKey: values['api-key'],
       record: false,
-      onRequest: values.quiet ? undefined : (r) => process.stderr.write(`streamdelta mock: ${r.method} ${r.path}${r.model ? ` model=${r.model}` : ''}\n`),
+      onRequest: values.quiet
+        ? undefined
+        : (r) => process.stderr.write(`streamdelta mock: ${r.method} ${r.path}${r.model ? ` model=${r.model}` : ''}\n`),
     })
   } catch (error) {
     if (error instanceof TypeError) throw new UsageError(error.message)

@@ -19,11 +19,17 @@ function newestSource(dir) {
 
 const sources = Math.max(
   newestSource(join(root, 'src')),
-  ...['Cargo.toml', 'Cargo.lock', 'build.rs'].filter((f) => existsSync(join(root, f))).map((f) => statSync(join(root, f)).mtimeMs),
+  ...['Cargo.toml', 'Cargo.lock', 'build.rs']
+    .filter((f) => existsSync(join(root, f)))
+    .map((f) => statSync(join(root, f)).mtimeMs),
 )
 
 if (addon && statSync(join(root, addon)).mtimeMs >= sources && existsSync(join(root, 'binding.js'))) {
   process.exit(0)
 }
-console.error(addon ? 'streamdelta: Rust sources changed, rebuilding the addon' : 'streamdelta: building the native addon (first run takes a few minutes)')
+console.error(
+  addon
+    ? 'streamdelta: Rust sources changed, rebuilding the addon'
+    : 'streamdelta: building the native addon (first run takes a few minutes)',
+)
 execSync('npm run build', { cwd: root, stdio: 'inherit' })

@@ -139,7 +139,13 @@ async function client() {
   const unhandled = []
   process.on('unhandledRejection', (reason) => unhandled.push(String(reason?.stack ?? reason)))
 
-  const api = new Client({ baseURL: `${base}/v1`, apiKey: 'sk-leak-proof', maxRetries: 0, timeout: 10_000, idleTimeout: 10_000 })
+  const api = new Client({
+    baseURL: `${base}/v1`,
+    apiKey: 'sk-leak-proof',
+    maxRetries: 0,
+    timeout: 10_000,
+    idleTimeout: 10_000,
+  })
   const BODY = { model: 'leak-model', messages: [{ role: 'user', content: 'hi' }] }
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
   // A seeded PRNG (mulberry32): a failing run can be repeated with the same --seed.
@@ -156,8 +162,13 @@ async function client() {
 
   // `--only mid-stream/abort` (a point, a means, or both) narrows the mix when hunting a leak.
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1].split('/') : []
-  const POINTS = ['before-headers', 'mid-stream', 'after-end'].filter((p) => !only.length || only.includes(p) || only.every((o) => !['before-headers', 'mid-stream', 'after-end'].includes(o)))
-  const MEANS = ['break', 'abort', 'signal'].filter((m) => !only.length || only.includes(m) || only.every((o) => !['break', 'abort', 'signal'].includes(o)))
+  const POINTS = ['before-headers', 'mid-stream', 'after-end'].filter(
+    (p) =>
+      !only.length || only.includes(p) || only.every((o) => !['before-headers', 'mid-stream', 'after-end'].includes(o)),
+  )
+  const MEANS = ['break', 'abort', 'signal'].filter(
+    (m) => !only.length || only.includes(m) || only.every((o) => !['break', 'abort', 'signal'].includes(o)),
+  )
   const counts = {}
   const unexpected = []
 
@@ -221,7 +232,8 @@ async function client() {
       return 'completed'
     }
     const final = await stream.final()
-    if (final.choices[0].message.content !== 'The quick brown fox.') throw new Error(`wrong final text: ${final.choices[0].message.content}`)
+    if (final.choices[0].message.content !== 'The quick brown fox.')
+      throw new Error(`wrong final text: ${final.choices[0].message.content}`)
     stop()
     return 'completed'
   }
@@ -254,7 +266,9 @@ async function client() {
         }
         if (trace && ++done % 1000 === 0) {
           const m = process.memoryUsage()
-          console.error(`  ${done} streams: rss ${(m.rss / MB).toFixed(1)} heapTotal ${(m.heapTotal / MB).toFixed(1)} heapUsed ${(m.heapUsed / MB).toFixed(1)} external ${(m.external / MB).toFixed(1)}`)
+          console.error(
+            `  ${done} streams: rss ${(m.rss / MB).toFixed(1)} heapTotal ${(m.heapTotal / MB).toFixed(1)} heapUsed ${(m.heapUsed / MB).toFixed(1)} external ${(m.external / MB).toFixed(1)}`,
+          )
         }
         counts[key] ??= {}
         counts[key][outcome] = (counts[key][outcome] ?? 0) + 1
@@ -293,7 +307,10 @@ async function client() {
       http
         .get(`${base}/__sockets`, { agent: false }, (res) => {
           let text = ''
-          res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve(JSON.parse(text)))
+          res
+            .setEncoding('utf8')
+            .on('data', (d) => (text += d))
+            .on('end', () => resolve(JSON.parse(text)))
         })
         .on('error', reject)
     })
@@ -338,7 +355,9 @@ async function orchestrate() {
   const serverChild = fork(SELF, ['--server'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   const [{ url }] = await once(serverChild, 'message')
 
-  const clientChild = spawn(process.execPath, ['--expose-gc', ...V8_FLAGS, SELF, '--client', url, ...passThrough], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const clientChild = spawn(process.execPath, ['--expose-gc', ...V8_FLAGS, SELF, '--client', url, ...passThrough], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let stdout = ''
   let resultAt = null
   let result = null
@@ -351,7 +370,9 @@ async function orchestrate() {
     }
   })
   const failures = []
-  const exited = new Promise((resolve) => clientChild.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })))
+  const exited = new Promise((resolve) =>
+    clientChild.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })),
+  )
   const timer = setInterval(() => {
     const now = Date.now()
     if (resultAt !== null && now - resultAt > EXIT_GRACE_MS) {
@@ -370,12 +391,19 @@ async function orchestrate() {
     failures.push(`the client gave no result (exit ${exit.code ?? exit.signal})`)
   } else {
     if (!result.gc) failures.push('run without --expose-gc')
-    if (Math.abs(result.rssDeltaMB) > RSS_LIMIT_MB) failures.push(`RSS moved ${result.rssDeltaMB} MB (limit ${RSS_LIMIT_MB})`)
+    if (Math.abs(result.rssDeltaMB) > RSS_LIMIT_MB)
+      failures.push(`RSS moved ${result.rssDeltaMB} MB (limit ${RSS_LIMIT_MB})`)
     const heapDelta = result.heapUsedMB[1] - result.heapUsedMB[0]
-    if (heapDelta > HEAP_LIMIT_MB) failures.push(`the JS heap grew ${heapDelta.toFixed(1)} MB after GC (limit ${HEAP_LIMIT_MB})`)
-    if (result.serverOpenSockets !== 0) failures.push(`the server still sees ${result.serverOpenSockets} open socket(s): ${JSON.stringify(result.serverOpenDetails)}`)
-    if (result.serverInflight !== 0) failures.push(`the server still has ${result.serverInflight} response(s) in flight`)
-    if (result.unhandled !== 0) failures.push(`${result.unhandled} unhandled rejection(s): ${result.unhandledFirst.join(' | ')}`)
+    if (heapDelta > HEAP_LIMIT_MB)
+      failures.push(`the JS heap grew ${heapDelta.toFixed(1)} MB after GC (limit ${HEAP_LIMIT_MB})`)
+    if (result.serverOpenSockets !== 0)
+      failures.push(
+        `the server still sees ${result.serverOpenSockets} open socket(s): ${JSON.stringify(result.serverOpenDetails)}`,
+      )
+    if (result.serverInflight !== 0)
+      failures.push(`the server still has ${result.serverInflight} response(s) in flight`)
+    if (result.unhandled !== 0)
+      failures.push(`${result.unhandled} unhandled rejection(s): ${result.unhandledFirst.join(' | ')}`)
     if (result.unexpected.length) failures.push(`unexpected outcomes: ${result.unexpected.join(' | ')}`)
     if (exit.code !== 0 && exit.signal === null) failures.push(`the client exited with code ${exit.code}`)
   }
@@ -383,10 +411,17 @@ async function orchestrate() {
   if (result) {
     const outcomes = Object.entries(result.counts)
       .sort()
-      .map(([key, c]) => `${key} ${Object.entries(c).map(([k, v]) => `${k}:${v}`).join(',')}`)
+      .map(
+        ([key, c]) =>
+          `${key} ${Object.entries(c)
+            .map(([k, v]) => `${k}:${v}`)
+            .join(',')}`,
+      )
       .join('; ')
     console.log(`  outcomes: ${outcomes}`)
-    console.log(`  JS heap used ${result.heapUsedMB.join(' -> ')} MB, external ${result.externalMB.join(' -> ')} MB; the server answered ${result.serverRequests} requests on at most ${result.serverPeakSockets} sockets at a time`)
+    console.log(
+      `  JS heap used ${result.heapUsedMB.join(' -> ')} MB, external ${result.externalMB.join(' -> ')} MB; the server answered ${result.serverRequests} requests on at most ${result.serverPeakSockets} sockets at a time`,
+    )
   }
   const summary = result
     ? `leak-proof: ${result.streams} streams (+${result.warmup} warm-up, ${result.concurrency} at a time, seed ${result.seed}) in ${result.seconds} s; ` +

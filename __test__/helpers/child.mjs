@@ -9,7 +9,11 @@ import { spawn } from 'node:child_process'
 export function runNode(source, { module = false, env = {}, timeout = 10_000, cwd } = {}) {
   const args = module ? ['--input-type=module', '-e', source] : ['-e', source]
   const started = Date.now()
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d))

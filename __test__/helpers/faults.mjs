@@ -43,7 +43,16 @@ export async function startFaultServer(handler) {
   const server = http.createServer(async (req, res) => {
     let body = ''
     for await (const chunk of req) body += chunk
-    const record = { at: performance.now(), method: req.method, url: req.url, headers: req.headers, body, finished: false, closedEarly: false, serverClosed: false }
+    const record = {
+      at: performance.now(),
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      body,
+      finished: false,
+      closedEarly: false,
+      serverClosed: false,
+    }
     requests.push(record)
     res.on('finish', () => (record.finished = true))
     res.on('close', () => {

@@ -100,7 +100,9 @@ export function assertNoPartial(err) {
 export function writeTextChunks(res, texts, { requestId } = {}) {
   if (requestId) res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': requestId })
   else startSse(res)
-  texts.forEach((text, i) => sseChunk(res, chatChunk(i === 0 ? { role: 'assistant', content: text } : { content: text })))
+  texts.forEach((text, i) => {
+    sseChunk(res, chatChunk(i === 0 ? { role: 'assistant', content: text } : { content: text }))
+  })
 }
 
 /** An HTTP error answer with a JSON body. */

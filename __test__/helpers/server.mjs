@@ -58,13 +58,23 @@ export function sseChunk(res, chunk) {
 }
 
 export function chatChunk(delta, { finish = null, index = 0, id = 'chatcmpl-test', usage } = {}) {
-  const chunk = { id, object: 'chat.completion.chunk', created: 1700000000, model: 'test-model', choices: [{ index, delta, finish_reason: finish }] }
+  const chunk = {
+    id,
+    object: 'chat.completion.chunk',
+    created: 1700000000,
+    model: 'test-model',
+    choices: [{ index, delta, finish_reason: finish }],
+  }
   if (usage) chunk.usage = usage
   return chunk
 }
 
 export function startSse(res) {
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': 'req_test_123' })
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    'x-request-id': 'req_test_123',
+  })
 }
 
 /** A complete, well-formed chat stream for `words`. */
@@ -73,6 +83,14 @@ export function writeChatStream(res, words, { usage = true } = {}) {
   sseChunk(res, chatChunk({ role: 'assistant', content: '' }))
   for (const word of words) sseChunk(res, chatChunk({ content: word }))
   sseChunk(res, chatChunk({}, { finish: 'stop' }))
-  if (usage) sseChunk(res, { id: 'chatcmpl-test', object: 'chat.completion.chunk', created: 1700000000, model: 'test-model', choices: [], usage: { prompt_tokens: 5, completion_tokens: words.length, total_tokens: 5 + words.length } })
+  if (usage)
+    sseChunk(res, {
+      id: 'chatcmpl-test',
+      object: 'chat.completion.chunk',
+      created: 1700000000,
+      model: 'test-model',
+      choices: [],
+      usage: { prompt_tokens: 5, completion_tokens: words.length, total_tokens: 5 + words.length },
+    })
   res.end('data: [DONE]\n\n')
 }

@@ -50,7 +50,8 @@ export function sseBody(chunks, { done = true } = {}) {
 
 /** Writes `pieces` one `res.write()` at a time (awaiting 'drain' when asked), then ends. */
 export async function writePieces(res, pieces, { headers = {} } = {}) {
-  if (!res.headersSent) res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_pieces', ...headers })
+  if (!res.headersSent)
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req_pieces', ...headers })
   for (const piece of pieces) {
     if (res.destroyed) return
     if (!res.write(piece)) await Promise.race([once(res, 'drain'), once(res, 'close')])
@@ -98,7 +99,8 @@ export function expectedText(chunks, choice = 0) {
       if ((c.index ?? 0) !== choice) continue
       const content = c.delta?.content
       if (typeof content === 'string') text += content
-      else if (Array.isArray(content)) for (const part of content) if (part?.type === 'text' && typeof part.text === 'string') text += part.text
+      else if (Array.isArray(content))
+        for (const part of content) if (part?.type === 'text' && typeof part.text === 'string') text += part.text
     }
   }
   return text

@@ -2,9 +2,9 @@
 // API the way a user would, so a wrong or missing declaration in index.d.ts fails the build.
 import {
   Client,
-  ChatStream,
-  ResponseStream,
-  CompletionStream,
+  type ChatStream,
+  type ResponseStream,
+  type CompletionStream,
   parseChatStream,
   parseResponseStream,
   parseCompletionStream,
@@ -46,7 +46,14 @@ async function everything(): Promise<void> {
   const controller = new AbortController()
   const stream: ChatStream = client.chat(
     { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream_options: { include_usage: true } },
-    { signal: controller.signal, headers: { 'x-req': 'a' }, query: { a: 1 }, timeout: 1000, idleTimeout: 1000, maxRetries: 0 },
+    {
+      signal: controller.signal,
+      headers: { 'x-req': 'a' },
+      query: { a: 1 },
+      timeout: 1000,
+      idleTimeout: 1000,
+      maxRetries: 0,
+    },
   )
 
   for await (const d of stream) {
@@ -69,7 +76,8 @@ async function everything(): Promise<void> {
     }
   }
   for await (const text of client.chat({ model: 'm', messages: [] }).text()) console.log(text.length)
-  for await (const chunk of client.chat({ model: 'm', messages: [] }).chunks()) console.log(chunk.choices[0]?.finish_reason)
+  for await (const chunk of client.chat({ model: 'm', messages: [] }).chunks())
+    console.log(chunk.choices[0]?.finish_reason)
 
   const events = client
     .chat({ model: 'm', messages: [] })
@@ -97,17 +105,37 @@ async function everything(): Promise<void> {
   const signal: AbortSignal = events.signal
   events.abort('done')
   events.abort()
-  console.log(url, count, content, calls, text, stats.ttftMs, stats.chunks, stats.bytes, stats.durationMs, info?.requestId, signal.aborted)
+  console.log(
+    url,
+    count,
+    content,
+    calls,
+    text,
+    stats.ttftMs,
+    stats.chunks,
+    stats.bytes,
+    stats.durationMs,
+    info?.requestId,
+    signal.aborted,
+  )
 
   const parsed = parseChatStream(Readable.from([Buffer.from('data: [DONE]\n\n')]), { maxEventBytes: 1024 })
   const fromFetch = parseChatStream(await fetch('http://127.0.0.1:1/'))
-  const fromIterable = parseChatStream((async function* () { yield new Uint8Array([1]) })())
+  const fromIterable = parseChatStream(
+    (async function* () {
+      yield new Uint8Array([1])
+    })(),
+  )
   console.log(await parsed.finalText(), fromFetch.stats, fromIterable.stats)
 
-  const relayed = await client.chat({ model: 'm', messages: [] }).pipeTo({} as import('node:http').ServerResponse, { format: 'events', heartbeat: 1000 })
+  const relayed = await client
+    .chat({ model: 'm', messages: [] })
+    .pipeTo({} as import('node:http').ServerResponse, { format: 'events', heartbeat: 1000 })
   if (relayed.ok) console.log(relayed.final.choices.length)
   else console.log(relayed.error.message)
-  const web: ReadableStream<Uint8Array> = client.chat({ model: 'm', messages: [] }).toReadableStream({ format: 'ndjson' })
+  const web: ReadableStream<Uint8Array> = client
+    .chat({ model: 'm', messages: [] })
+    .toReadableStream({ format: 'ndjson' })
   const node: Readable = client.chat({ model: 'm', messages: [] }).toNodeStream({ format: 'text', heartbeat: false })
   const ws = { send(_: string) {}, close() {}, bufferedAmount: 0, on() {} }
   await client.chat({ model: 'm', messages: [] }).pipeToWebSocket(ws, { format: 'ndjson' })
@@ -133,7 +161,8 @@ async function everything(): Promise<void> {
   } catch (error) {
     if (error instanceof RateLimitError) console.log(error.retryAfterMs, error.status, error.headers['retry-after'])
     else if (error instanceof AuthenticationError) console.log(error.status)
-    else if (error instanceof APIError) console.log(error.status, error.type, error.param, error.apiCode, error.requestId)
+    else if (error instanceof APIError)
+      console.log(error.status, error.type, error.param, error.apiCode, error.requestId)
     else if (error instanceof ConnectionError) console.log(error.cause.message)
     else if (error instanceof TimeoutError) console.log(error.phase === 'idle')
     else if (error instanceof AbortError) console.log(error.name === 'AbortError', error.code)

@@ -1,7 +1,15 @@
 // Type-checked with example.ts: the testing kit used the way a test suite would, so a wrong
 // or missing declaration in testing.d.ts fails `npm run test:types`.
 import { Client } from 'streamdelta'
-import { startMockServer, DEFAULT_SCRIPT, REDACTED, type MockScript, type MockFault, type MockRecordedRequest, type MockServer } from 'streamdelta/testing'
+import {
+  startMockServer,
+  DEFAULT_SCRIPT,
+  REDACTED,
+  type MockScript,
+  type MockFault,
+  type MockRecordedRequest,
+  type MockServer,
+} from 'streamdelta/testing'
 
 const faults: MockFault[] = [
   { status: 429, headers: { 'retry-after': '2' }, times: 1 },
@@ -16,11 +24,26 @@ const faults: MockFault[] = [
 
 const scripts: Record<string, MockScript> = {
   'gpt-4o-mini': { text: 'Hello there', ttftMs: 50, intervalMs: 10, usage: true },
-  tools: { toolCalls: [{ name: 'get_weather', arguments: { city: 'Paris' } }, { name: 'noop', arguments: '{}', id: 'call_1' }] },
+  tools: {
+    toolCalls: [
+      { name: 'get_weather', arguments: { city: 'Paris' } },
+      { name: 'noop', arguments: '{}', id: 'call_1' },
+    ],
+  },
   thinking: { reasoning: ['Let', ' me', ' think'], reasoningField: 'reasoning', text: ['4'], finishReason: 'stop' },
   two: { choices: [{ text: 'a' }, { refusal: 'no', finishReason: 'content_filter' }] },
-  many: { text: [' token'], repeat: 100_000, n: 1, model: 'bench', id: 'chatcmpl-bench', headers: { 'x-request-id': 'req_1' } },
-  raw: { raw: [{ choices: [{ index: 0, delta: { content: null } }] }, ': ping\n\n', 'data: [DONE]\n\n'], headersDelayMs: 5 },
+  many: {
+    text: [' token'],
+    repeat: 100_000,
+    n: 1,
+    model: 'bench',
+    id: 'chatcmpl-bench',
+    headers: { 'x-request-id': 'req_1' },
+  },
+  raw: {
+    raw: [{ choices: [{ index: 0, delta: { content: null } }] }, ': ping\n\n', 'data: [DONE]\n\n'],
+    headersDelayMs: 5,
+  },
   failing: { text: 'x', fault: faults[0] },
   default: DEFAULT_SCRIPT,
 }
@@ -35,7 +58,9 @@ async function main(): Promise<void> {
   })
   const perRequest = await startMockServer({ script: (request) => (request.model === 'a' ? { text: 'A' } : undefined) })
   const client = new Client({ baseURL: mock.url, apiKey: 'sk-test' })
-  const text: string = await client.chat({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }).finalText()
+  const text: string = await client
+    .chat({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })
+    .finalText()
   const first: MockRecordedRequest | undefined = mock.requests[0]
   const redacted: boolean = first?.headers.authorization === REDACTED
   const endpoint: 'chat' | 'responses' | 'completions' | 'resume' | 'models' | null = first?.endpoint ?? null

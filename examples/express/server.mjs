@@ -47,9 +47,15 @@ export async function start({ port = 3000, host = '127.0.0.1', upstreamURL, apiK
   // The relay: one line of streamdelta. pipeTo never rejects; it resolves { ok, final?, error? }.
   async function relay(prompt, res) {
     if (typeof prompt !== 'string' || prompt.trim() === '') {
-      return res.status(400).json({ error: { message: 'prompt is required', type: 'invalid_request_error', code: null } })
+      return res
+        .status(400)
+        .json({ error: { message: 'prompt is required', type: 'invalid_request_error', code: null } })
     }
-    const body = { model: chatModel, messages: [{ role: 'user', content: prompt }], stream_options: { include_usage: true } }
+    const body = {
+      model: chatModel,
+      messages: [{ role: 'user', content: prompt }],
+      stream_options: { include_usage: true },
+    }
     const result = await client.chat(body).pipeTo(res, { format: 'events' })
     if (!result.ok && result.error?.name !== 'AbortError') console.error(`relay failed: ${result.error?.message}`)
   }
@@ -102,7 +108,9 @@ async function startLocalUpstream() {
     if (error?.code !== 'ERR_MODULE_NOT_FOUND' && error?.code !== 'ERR_PACKAGE_PATH_NOT_EXPORTED') throw error
   }
   if (testing?.startMockServer) {
-    return testing.startMockServer({ script: (request) => ({ text: localAnswer(promptOf(request.body)), intervalMs: 40, usage: true }) })
+    return testing.startMockServer({
+      script: (request) => ({ text: localAnswer(promptOf(request.body)), intervalMs: 40, usage: true }),
+    })
   }
   return startInlineUpstream()
 }
@@ -122,7 +130,10 @@ async function startInlineUpstream() {
     }
     const words = localAnswer(promptOf(body)).match(/\s*\S+/g)
     const created = Math.floor(Date.now() / 1000)
-    const send = (fields) => res.write(`data: ${JSON.stringify({ id: 'chatcmpl-local', object: 'chat.completion.chunk', created, model: body.model, ...fields })}\n\n`)
+    const send = (fields) =>
+      res.write(
+        `data: ${JSON.stringify({ id: 'chatcmpl-local', object: 'chat.completion.chunk', created, model: body.model, ...fields })}\n\n`,
+      )
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
     send({ choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] })
     for (const word of words) {
@@ -132,7 +143,14 @@ async function startInlineUpstream() {
     }
     send({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })
     const promptTokens = Math.ceil(promptOf(body).length / 4)
-    send({ choices: [], usage: { prompt_tokens: promptTokens, completion_tokens: words.length, total_tokens: promptTokens + words.length } })
+    send({
+      choices: [],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: words.length,
+        total_tokens: promptTokens + words.length,
+      },
+    })
     res.end('data: [DONE]\n\n')
   })
   server.listen(0, '127.0.0.1')

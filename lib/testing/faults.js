@@ -36,23 +36,33 @@ function normalizeFault(fault, where) {
   if (fault === undefined || fault === null) return null
   if (!isObject(fault)) fail(where, ' must be an object')
   const named = Object.keys(KINDS).filter((key) => fault[key] !== undefined)
-  if (named.length !== 1) fail(where, ` must have exactly one of ${Object.keys(KINDS).join(', ')}; got ${named.length ? named.join(', ') : 'none'}`)
+  if (named.length !== 1)
+    fail(
+      where,
+      ` must have exactly one of ${Object.keys(KINDS).join(', ')}; got ${named.length ? named.join(', ') : 'none'}`,
+    )
   const key = named[0]
   const kind = KINDS[key]
   const allowed = new Set([key, 'times', ...EXTRA_KEYS[kind]])
-  for (const k of Object.keys(fault)) if (!allowed.has(k)) fail(where, ` (${key}) has an unknown key '${k}' (allowed: ${[...allowed].join(', ')})`)
+  for (const k of Object.keys(fault))
+    if (!allowed.has(k)) fail(where, ` (${key}) has an unknown key '${k}' (allowed: ${[...allowed].join(', ')})`)
 
   const out = { kind, after: undefined, source: fault, times: undefined }
   if (fault.times !== undefined) {
-    if (!Number.isInteger(fault.times) || fault.times < 1) fail(where, `.times must be a positive integer, got ${String(fault.times)}`)
+    if (!Number.isInteger(fault.times) || fault.times < 1)
+      fail(where, `.times must be a positive integer, got ${String(fault.times)}`)
     out.times = fault.times
   }
   if (kind === 'status') {
     const status = fault.status
-    if (!Number.isInteger(status) || status < 400 || status > 599) fail(where, `.status must be an HTTP error status (400-599), got ${String(status)}`)
-    if (fault.error !== undefined && !isObject(fault.error)) fail(where, '.error must be an object { message, type, code, param }')
-    if (fault.body !== undefined && typeof fault.body !== 'string' && !isObject(fault.body)) fail(where, '.body must be a string or an object')
-    if (fault.error !== undefined && fault.body !== undefined) fail(where, " sets both 'error' and 'body': 'error' fills OpenAI's error body, 'body' replaces it")
+    if (!Number.isInteger(status) || status < 400 || status > 599)
+      fail(where, `.status must be an HTTP error status (400-599), got ${String(status)}`)
+    if (fault.error !== undefined && !isObject(fault.error))
+      fail(where, '.error must be an object { message, type, code, param }')
+    if (fault.body !== undefined && typeof fault.body !== 'string' && !isObject(fault.body))
+      fail(where, '.body must be a string or an object')
+    if (fault.error !== undefined && fault.body !== undefined)
+      fail(where, " sets both 'error' and 'body': 'error' fills OpenAI's error body, 'body' replaces it")
     out.status = status
     out.error = fault.error
     out.body = fault.body
@@ -61,14 +71,17 @@ function normalizeFault(fault, where) {
     if (fault.emptyBody !== true) fail(where, '.emptyBody must be true')
   } else {
     const after = fault[key]
-    if (!Number.isInteger(after) || after < 0) fail(where, `.${key} must be a non-negative integer (a number of events), got ${String(after)}`)
+    if (!Number.isInteger(after) || after < 0)
+      fail(where, `.${key} must be a non-negative integer (a number of events), got ${String(after)}`)
     out.after = after
     if (kind === 'error') {
-      if (fault.error !== undefined && !isObject(fault.error)) fail(where, '.error must be an object { message, type, code, param }')
+      if (fault.error !== undefined && !isObject(fault.error))
+        fail(where, '.error must be an object { message, type, code, param }')
       out.error = streamErrorObject(fault.error)
     }
     if (kind === 'malformed') {
-      if (fault.line !== undefined && typeof fault.line !== 'string') fail(where, '.line must be a string (the data line payload)')
+      if (fault.line !== undefined && typeof fault.line !== 'string')
+        fail(where, '.line must be a string (the data line payload)')
       out.line = fault.line
     }
   }
@@ -87,19 +100,50 @@ function headerObject(headers, where) {
 
 /** The error object OpenAI sends for a status, filled with `given` fields. */
 function errorObjectFor(status, given = {}, model = null) {
-  const base = { message: http.STATUS_CODES[status] ?? `HTTP ${status}`, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: null }
-  if (status === 401) Object.assign(base, { message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.', code: 'invalid_api_key' })
-  if (status === 403) Object.assign(base, { message: 'You are not allowed to sample from this model', type: 'invalid_request_error', code: 'model_not_available' })
-  if (status === 404) Object.assign(base, { message: `The model \`${model ?? 'unknown'}\` does not exist or you do not have access to it.`, code: 'model_not_found' })
-  if (status === 429) Object.assign(base, { message: `Rate limit reached for ${model ?? 'this model'}. Please try again shortly.`, type: 'requests', code: 'rate_limit_exceeded' })
-  if (status === 500) Object.assign(base, { message: 'The server had an error while processing your request. Sorry about that!' })
-  if (status === 503) Object.assign(base, { message: 'The engine is currently overloaded, please try again later', code: 'overloaded' })
+  const base = {
+    message: http.STATUS_CODES[status] ?? `HTTP ${status}`,
+    type: status >= 500 ? 'server_error' : 'invalid_request_error',
+    param: null,
+    code: null,
+  }
+  if (status === 401)
+    Object.assign(base, {
+      message: 'Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.',
+      code: 'invalid_api_key',
+    })
+  if (status === 403)
+    Object.assign(base, {
+      message: 'You are not allowed to sample from this model',
+      type: 'invalid_request_error',
+      code: 'model_not_available',
+    })
+  if (status === 404)
+    Object.assign(base, {
+      message: `The model \`${model ?? 'unknown'}\` does not exist or you do not have access to it.`,
+      code: 'model_not_found',
+    })
+  if (status === 429)
+    Object.assign(base, {
+      message: `Rate limit reached for ${model ?? 'this model'}. Please try again shortly.`,
+      type: 'requests',
+      code: 'rate_limit_exceeded',
+    })
+  if (status === 500)
+    Object.assign(base, { message: 'The server had an error while processing your request. Sorry about that!' })
+  if (status === 503)
+    Object.assign(base, { message: 'The engine is currently overloaded, please try again later', code: 'overloaded' })
   return { ...base, ...given }
 }
 
 /** The error object of a mid-stream error (fault `errorAfter`). */
 function streamErrorObject(given = {}) {
-  return { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: 'server_error', ...given }
+  return {
+    message: 'The server had an error while processing your request. Sorry about that!',
+    type: 'server_error',
+    param: null,
+    code: 'server_error',
+    ...given,
+  }
 }
 
 /** Answers a `status` fault: OpenAI's JSON error body (or the given body), the script's headers, then the fault's. */

@@ -16,7 +16,9 @@ function alphanumeric(length) {
 
 /** `length` random lowercase hex characters. */
 function hex(length) {
-  return randomBytes(Math.ceil(length / 2)).toString('hex').slice(0, length)
+  return randomBytes(Math.ceil(length / 2))
+    .toString('hex')
+    .slice(0, length)
 }
 
 const ids = {

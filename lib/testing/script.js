@@ -10,8 +10,24 @@ const { normalizeFault } = require('./faults')
 const DEFAULT_SCRIPT = Object.freeze({ text: 'Hello! This answer was streamed by the streamdelta mock server.' })
 
 const SCRIPT_KEYS = new Set([
-  'text', 'reasoning', 'refusal', 'toolCalls', 'finishReason', 'choices', 'n', 'repeat',
-  'ttftMs', 'intervalMs', 'headersDelayMs', 'usage', 'model', 'id', 'headers', 'fault', 'raw', 'reasoningField',
+  'text',
+  'reasoning',
+  'refusal',
+  'toolCalls',
+  'finishReason',
+  'choices',
+  'n',
+  'repeat',
+  'ttftMs',
+  'intervalMs',
+  'headersDelayMs',
+  'usage',
+  'model',
+  'id',
+  'headers',
+  'fault',
+  'raw',
+  'reasoningField',
 ])
 const CHOICE_KEYS = new Set(['text', 'reasoning', 'refusal', 'toolCalls', 'finishReason'])
 const REASONING_FIELDS = new Set(['reasoning_content', 'reasoning'])
@@ -32,7 +48,8 @@ function checkKeys(value, allowed, where) {
 
 function ms(value, where) {
   if (value === undefined) return 0
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(where, ` must be a non-negative number of milliseconds, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    fail(where, ` must be a non-negative number of milliseconds, got ${String(value)}`)
   return value
 }
 
@@ -68,7 +85,8 @@ function choicePlan(source, where) {
   const calls = toolCalls(source.toolCalls, `${where}.toolCalls`)
   const text = pieces(source.text, `${where}.text`)
   let finishReason = source.finishReason
-  if (finishReason !== undefined && (typeof finishReason !== 'string' || finishReason === '')) fail(where, '.finishReason must be a non-empty string')
+  if (finishReason !== undefined && (typeof finishReason !== 'string' || finishReason === ''))
+    fail(where, '.finishReason must be a non-empty string')
   if (finishReason === undefined) finishReason = calls.length > 0 ? 'tool_calls' : 'stop'
   return {
     reasoning: pieces(source.reasoning, `${where}.reasoning`),
@@ -95,26 +113,30 @@ function normalize(script, { where = 'script', n: requestedN } = {}) {
     }
   }
   const usage = script.usage
-  if (usage !== undefined && typeof usage !== 'boolean' && !isObject(usage)) fail(where, '.usage must be true, false or a usage object')
+  if (usage !== undefined && typeof usage !== 'boolean' && !isObject(usage))
+    fail(where, '.usage must be true, false or a usage object')
   for (const key of ['model', 'id']) {
-    if (script[key] !== undefined && (typeof script[key] !== 'string' || script[key] === '')) fail(where, `.${key} must be a non-empty string`)
+    if (script[key] !== undefined && (typeof script[key] !== 'string' || script[key] === ''))
+      fail(where, `.${key} must be a non-empty string`)
   }
   const reasoningField = script.reasoningField ?? 'reasoning_content'
   if (!REASONING_FIELDS.has(reasoningField)) fail(where, `.reasoningField must be 'reasoning_content' or 'reasoning'`)
   let raw = null
   if (script.raw !== undefined) {
-    if (!Array.isArray(script.raw)) fail(where, '.raw must be an array of strings (sent verbatim) and objects (sent as `data: <json>`)')
+    if (!Array.isArray(script.raw))
+      fail(where, '.raw must be an array of strings (sent verbatim) and objects (sent as `data: <json>`)')
     raw = script.raw.map((item, i) => {
       if (typeof item === 'string') return item
       if (item !== null && typeof item === 'object') return `data: ${JSON.stringify(item)}\n\n`
-      fail(`${where}.raw[${i}]`, ' must be a string or an object')
+      return fail(`${where}.raw[${i}]`, ' must be a string or an object')
     })
   }
 
   let choices
   if (script.choices !== undefined) {
     if (!Array.isArray(script.choices) || script.choices.length === 0) fail(where, '.choices must be a non-empty array')
-    for (const key of CHOICE_KEYS) if (script[key] !== undefined) fail(where, ` sets both 'choices' and '${key}': put '${key}' inside each choice`)
+    for (const key of CHOICE_KEYS)
+      if (script[key] !== undefined) fail(where, ` sets both 'choices' and '${key}': put '${key}' inside each choice`)
     choices = script.choices.map((c, i) => {
       const at = `${where}.choices[${i}]`
       if (!isObject(c)) fail(at, ' must be an object')
@@ -122,7 +144,8 @@ function normalize(script, { where = 'script', n: requestedN } = {}) {
       return choicePlan(c, at)
     })
   } else {
-    const n = count(script.n, `${where}.n`, undefined) ?? (Number.isInteger(requestedN) && requestedN > 0 ? requestedN : 1)
+    const n =
+      count(script.n, `${where}.n`, undefined) ?? (Number.isInteger(requestedN) && requestedN > 0 ? requestedN : 1)
     if (n < 1) fail(where, '.n must be at least 1')
     const one = choicePlan(script, where)
     choices = Array.from({ length: n }, () => one)
@@ -148,12 +171,14 @@ function normalize(script, { where = 'script', n: requestedN } = {}) {
 function checkOptionScripts(options) {
   if (options.scripts !== undefined) {
     if (!isObject(options.scripts)) fail('', 'options.scripts must be an object { [model]: script, default?: script }')
-    for (const [model, script] of Object.entries(options.scripts)) normalize(script, { where: `scripts[${JSON.stringify(model)}]` })
+    for (const [model, script] of Object.entries(options.scripts))
+      normalize(script, { where: `scripts[${JSON.stringify(model)}]` })
     if (isObject(options.script) && options.scripts.default !== undefined) {
-      fail('', "options.script (an object) and options.scripts.default both give the default script: keep one")
+      fail('', 'options.script (an object) and options.scripts.default both give the default script: keep one')
     }
   }
-  if (options.script !== undefined && typeof options.script !== 'function') normalize(options.script, { where: 'options.script' })
+  if (options.script !== undefined && typeof options.script !== 'function')
+    normalize(options.script, { where: 'options.script' })
 }
 
 /**

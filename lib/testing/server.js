@@ -43,7 +43,16 @@ function route(method, pathname) {
 function sendError(res, status, error, requestId) {
   if (res.headersSent) return res.destroy()
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId })
-  res.end(JSON.stringify({ error: { message: error.message, type: error.type ?? 'invalid_request_error', param: error.param ?? null, code: error.code ?? null } }))
+  res.end(
+    JSON.stringify({
+      error: {
+        message: error.message,
+        type: error.type ?? 'invalid_request_error',
+        param: error.param ?? null,
+        code: error.code ?? null,
+      },
+    }),
+  )
 }
 
 function streamHeaders(requestId, plan) {
@@ -58,16 +67,24 @@ function streamHeaders(requestId, plan) {
 }
 
 function checkOptions(options) {
-  if (options === null || typeof options !== 'object') throw new TypeError('streamdelta mock: options must be an object')
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('streamdelta mock: options must be an object')
   for (const key of Object.keys(options)) {
-    if (!OPTION_KEYS.has(key)) throw new TypeError(`streamdelta mock: unknown option '${key}' (known: ${[...OPTION_KEYS].join(', ')})`)
+    if (!OPTION_KEYS.has(key))
+      throw new TypeError(`streamdelta mock: unknown option '${key}' (known: ${[...OPTION_KEYS].join(', ')})`)
   }
   if (options.port !== undefined && (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)) {
     throw new TypeError(`streamdelta mock: options.port must be an integer 0-65535, got ${String(options.port)}`)
   }
-  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === '')) throw new TypeError('streamdelta mock: options.apiKey must be a non-empty string')
-  if (options.onRequest !== undefined && typeof options.onRequest !== 'function') throw new TypeError('streamdelta mock: options.onRequest must be a function')
-  if (options.script !== undefined && (options.script === null || typeof options.script !== 'object') && typeof options.script !== 'function') {
+  if (options.apiKey !== undefined && (typeof options.apiKey !== 'string' || options.apiKey === ''))
+    throw new TypeError('streamdelta mock: options.apiKey must be a non-empty string')
+  if (options.onRequest !== undefined && typeof options.onRequest !== 'function')
+    throw new TypeError('streamdelta mock: options.onRequest must be a function')
+  if (
+    options.script !== undefined &&
+    (options.script === null || typeof options.script !== 'object') &&
+    typeof options.script !== 'function'
+  ) {
     throw new TypeError('streamdelta mock: options.script must be a script object or a function (request) => script')
   }
   checkOptionScripts(options)
@@ -96,7 +113,12 @@ async function startMockServer(options = {}) {
   const server = http.createServer((req, res) => {
     handle(req, res).catch((error) => {
       // A bug in a script function, or in the mock: say so as a 500 the client can read.
-      sendError(res, 500, { message: `streamdelta mock: ${error?.message ?? error}`, type: 'server_error', code: 'mock_error' }, ids.request())
+      sendError(
+        res,
+        500,
+        { message: `streamdelta mock: ${error?.message ?? error}`, type: 'server_error', code: 'mock_error' },
+        ids.request(),
+      )
     })
   })
   server.on('connection', (socket) => {
@@ -113,7 +135,15 @@ async function startMockServer(options = {}) {
     const { body, ok: isJson } = parseBody(text)
     const where = route(req.method, url.pathname)
     const model = (isJson && typeof body?.model === 'string' ? body.model : null) ?? where?.deployment ?? null
-    const { record: entry, markClosed } = makeRecord({ index: index++, method: req.method, url, headers: req.headers, body, endpoint: where?.endpoint ?? null, model })
+    const { record: entry, markClosed } = makeRecord({
+      index: index++,
+      method: req.method,
+      url,
+      headers: req.headers,
+      body,
+      endpoint: where?.endpoint ?? null,
+      model,
+    })
     if (record) requests.push(entry)
     const controller = new AbortController()
     let dropped = false
@@ -130,7 +160,15 @@ async function startMockServer(options = {}) {
     options.onRequest?.(entry)
 
     if (!where) {
-      return sendError(res, 404, { message: `Unknown request URL: ${req.method} ${url.pathname}. The streamdelta mock serves POST .../chat/completions, .../responses, .../completions, GET .../responses/{id}?stream=true and GET .../models.`, code: 'unknown_url' }, requestId)
+      return sendError(
+        res,
+        404,
+        {
+          message: `Unknown request URL: ${req.method} ${url.pathname}. The streamdelta mock serves POST .../chat/completions, .../responses, .../completions, GET .../responses/{id}?stream=true and GET .../models.`,
+          code: 'unknown_url',
+        },
+        requestId,
+      )
     }
     if (options.apiKey !== undefined && !authorized(req.headers, options.apiKey)) {
       return sendError(res, 401, errorObjectFor(401), requestId)
@@ -138,14 +176,32 @@ async function startMockServer(options = {}) {
     if (where.endpoint === 'models') {
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': requestId })
       const names = Object.keys(scripts).filter((name) => name !== 'default')
-      return res.end(JSON.stringify({ object: 'list', data: names.map((id) => ({ id, object: 'model', created: 0, owned_by: 'streamdelta-mock' })) }))
+      return res.end(
+        JSON.stringify({
+          object: 'list',
+          data: names.map((id) => ({ id, object: 'model', created: 0, owned_by: 'streamdelta-mock' })),
+        }),
+      )
     }
     if (where.endpoint === 'resume') return resume(res, url, where.responseId, requestId, controller.signal)
     if (!isJson || body === null || typeof body !== 'object' || Array.isArray(body)) {
-      return sendError(res, 400, { message: 'We could not parse the JSON body of your request. (HINT: This likely means you aren\'t using your HTTP library correctly. The OpenAI API expects a JSON payload.)' }, requestId)
+      return sendError(
+        res,
+        400,
+        {
+          message:
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
+        },
+        requestId,
+      )
     }
     if (body.stream !== true) {
-      return sendError(res, 400, { message: 'The streamdelta mock server only streams: send `stream: true`.', param: 'stream' }, requestId)
+      return sendError(
+        res,
+        400,
+        { message: 'The streamdelta mock server only streams: send `stream: true`.', param: 'stream' },
+        requestId,
+      )
     }
 
     let plan
@@ -180,11 +236,27 @@ async function startMockServer(options = {}) {
   /** GET /responses/{id}?stream=true&starting_after=N: the events after N, without faults. */
   async function resume(res, url, responseId, requestId, signal) {
     const kept = stored.get(responseId)
-    if (!kept) return sendError(res, 404, { message: `No response found with id '${responseId}'. (The mock keeps streams of requests sent with \`background: true\`.)`, param: 'response_id' }, requestId)
-    if (url.searchParams.get('stream') !== 'true') return sendError(res, 400, { message: 'The streamdelta mock server only streams: add `?stream=true`.', param: 'stream' }, requestId)
+    if (!kept)
+      return sendError(
+        res,
+        404,
+        {
+          message: `No response found with id '${responseId}'. (The mock keeps streams of requests sent with \`background: true\`.)`,
+          param: 'response_id',
+        },
+        requestId,
+      )
+    if (url.searchParams.get('stream') !== 'true')
+      return sendError(
+        res,
+        400,
+        { message: 'The streamdelta mock server only streams: add `?stream=true`.', param: 'stream' },
+        requestId,
+      )
     const after = url.searchParams.get('starting_after')
     const startingAfter = after === null ? -1 : Number(after)
-    if (!Number.isInteger(startingAfter) || startingAfter < -1) return sendError(res, 400, { message: `Invalid starting_after: '${after}'.`, param: 'starting_after' }, requestId)
+    if (!Number.isInteger(startingAfter) || startingAfter < -1)
+      return sendError(res, 400, { message: `Invalid starting_after: '${after}'.`, param: 'starting_after' }, requestId)
     res.writeHead(200, streamHeaders(requestId, kept.plan))
     res.flushHeaders()
     const format = new ResponsesFormat(kept.plan, { body: kept.body, model: kept.model, ids: kept.ids, startingAfter })

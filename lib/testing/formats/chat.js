@@ -56,7 +56,8 @@ class ChatFormat {
       const call = choice.toolCalls[k]
       const id = this.#callId(index, k, call)
       yield `${open}{"tool_calls":[{"index":${k},"id":${JSON.stringify(id)},"type":"function","function":{"name":${JSON.stringify(call.name)},"arguments":""}}]}${tail}`
-      for (const fragment of call.fragments) yield `${open}{"tool_calls":[{"index":${k},"function":{"arguments":${JSON.stringify(fragment)}}}]}${tail}`
+      for (const fragment of call.fragments)
+        yield `${open}{"tool_calls":[{"index":${k},"function":{"arguments":${JSON.stringify(fragment)}}}]}${tail}`
     }
     yield `${open}{}${this.finishTail(choice.finishReason)}`
   }
@@ -72,7 +73,16 @@ class ChatFormat {
 
   #usageFrame() {
     const usage = typeof this.plan.usage === 'object' ? this.plan.usage : chatUsage(countTokens(this.plan, this.prompt))
-    return dataFrame({ id: this.id, object: 'chat.completion.chunk', created: this.created, model: this.model, service_tier: 'default', system_fingerprint: this.fingerprint, choices: [], usage })
+    return dataFrame({
+      id: this.id,
+      object: 'chat.completion.chunk',
+      created: this.created,
+      model: this.model,
+      service_tier: 'default',
+      system_fingerprint: this.fingerprint,
+      choices: [],
+      usage,
+    })
   }
 
   /** A mid-stream error, as OpenAI-compatible servers send it on a 200 stream. */

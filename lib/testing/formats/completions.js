@@ -14,7 +14,8 @@ class CompletionsFormat {
     this.id = plan.id ?? ids.completion()
     this.model = plan.model ?? model
     this.created = Math.floor(Date.now() / 1000)
-    this.includeUsage = plan.usage === false ? false : plan.usage !== undefined || body?.stream_options?.include_usage === true
+    this.includeUsage =
+      plan.usage === false ? false : plan.usage !== undefined || body?.stream_options?.include_usage === true
     this.prompt = body?.prompt
     this.endFrame = plan.raw ? '' : DONE
     this.head = `data: {"id":${JSON.stringify(this.id)},"object":"text_completion","created":${this.created},"choices":[{"text":`
@@ -27,8 +28,25 @@ class CompletionsFormat {
     if (choices.length === 1) yield* this.#choiceFrames(choices[0], 0)
     else yield* interleave(choices.map((choice, i) => this.#choiceFrames(choice, i)))
     if (this.includeUsage) {
-      const usage = typeof this.plan.usage === 'object' ? this.plan.usage : chatUsage(countTokens(this.plan, this.prompt, this.plan.choices.map((c) => ({ ...c, reasoning: [], refusal: [], toolCalls: [] }))), false)
-      yield dataFrame({ id: this.id, object: 'text_completion', created: this.created, model: this.model, usage, choices: [] })
+      const usage =
+        typeof this.plan.usage === 'object'
+          ? this.plan.usage
+          : chatUsage(
+              countTokens(
+                this.plan,
+                this.prompt,
+                this.plan.choices.map((c) => ({ ...c, reasoning: [], refusal: [], toolCalls: [] })),
+              ),
+              false,
+            )
+      yield dataFrame({
+        id: this.id,
+        object: 'text_completion',
+        created: this.created,
+        model: this.model,
+        usage,
+        choices: [],
+      })
     }
   }
 

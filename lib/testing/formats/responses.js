@@ -87,33 +87,66 @@ class ResponsesFormat {
       const output_index = output.length
       const text = choice.reasoning.join('')
       const fields = { item_id, output_index, summary_index: 0 }
-      if ((f = this.#event('response.output_item.added', { output_index, item: { id: item_id, type: 'reasoning', summary: [] } }))) yield f
-      if ((f = this.#event('response.reasoning_summary_part.added', { ...fields, part: { type: 'summary_text', text: '' } }))) yield f
-      for (const delta of choice.reasoning) if ((f = this.#event('response.reasoning_summary_text.delta', { ...fields, delta }))) yield f
+      if (
+        (f = this.#event('response.output_item.added', {
+          output_index,
+          item: { id: item_id, type: 'reasoning', summary: [] },
+        }))
+      )
+        yield f
+      if (
+        (f = this.#event('response.reasoning_summary_part.added', {
+          ...fields,
+          part: { type: 'summary_text', text: '' },
+        }))
+      )
+        yield f
+      for (const delta of choice.reasoning)
+        if ((f = this.#event('response.reasoning_summary_text.delta', { ...fields, delta }))) yield f
       if ((f = this.#event('response.reasoning_summary_text.done', { ...fields, text }))) yield f
-      if ((f = this.#event('response.reasoning_summary_part.done', { ...fields, part: { type: 'summary_text', text } }))) yield f
+      if (
+        (f = this.#event('response.reasoning_summary_part.done', { ...fields, part: { type: 'summary_text', text } }))
+      )
+        yield f
       const item = { id: item_id, type: 'reasoning', summary: [{ type: 'summary_text', text }] }
       output.push(item)
       if ((f = this.#event('response.output_item.done', { output_index, item }))) yield f
     }
 
-    const hasMessage = choice.text.length > 0 || choice.refusal.length > 0 || (choice.toolCalls.length === 0 && choice.reasoning.length === 0)
+    const hasMessage =
+      choice.text.length > 0 ||
+      choice.refusal.length > 0 ||
+      (choice.toolCalls.length === 0 && choice.reasoning.length === 0)
     if (hasMessage) yield* this.#message(choice, output)
 
     for (let k = 0; k < choice.toolCalls.length; k++) {
       const call = choice.toolCalls[k]
       const item_id = this.ids.calls[k].item
       const output_index = output.length
-      const head = { id: item_id, type: 'function_call', status: 'in_progress', arguments: '', call_id: this.ids.calls[k].call, name: call.name }
+      const head = {
+        id: item_id,
+        type: 'function_call',
+        status: 'in_progress',
+        arguments: '',
+        call_id: this.ids.calls[k].call,
+        name: call.name,
+      }
       if ((f = this.#event('response.output_item.added', { output_index, item: head }))) yield f
-      for (const delta of call.fragments) if ((f = this.#event('response.function_call_arguments.delta', { item_id, output_index, delta }))) yield f
-      if ((f = this.#event('response.function_call_arguments.done', { item_id, output_index, arguments: call.arguments }))) yield f
+      for (const delta of call.fragments)
+        if ((f = this.#event('response.function_call_arguments.delta', { item_id, output_index, delta }))) yield f
+      if (
+        (f = this.#event('response.function_call_arguments.done', { item_id, output_index, arguments: call.arguments }))
+      )
+        yield f
       const item = { ...head, status: 'completed', arguments: call.arguments }
       output.push(item)
       if ((f = this.#event('response.output_item.done', { output_index, item }))) yield f
     }
 
-    const usage = typeof this.plan.usage === 'object' ? this.plan.usage : responsesUsage(countTokens(this.plan, this.body.input ?? this.body.instructions, [choice]))
+    const usage =
+      typeof this.plan.usage === 'object'
+        ? this.plan.usage
+        : responsesUsage(countTokens(this.plan, this.body.input ?? this.body.instructions, [choice]))
     const reason = INCOMPLETE[choice.finishReason]
     if (reason) {
       const response = this.#response('incomplete', { incomplete_details: { reason }, output, usage })
@@ -129,16 +162,29 @@ class ResponsesFormat {
     const output_index = output.length
     const fields = { item_id, output_index, content_index: 0 }
     let f
-    if ((f = this.#event('response.output_item.added', { output_index, item: { id: item_id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } }))) yield f
+    if (
+      (f = this.#event('response.output_item.added', {
+        output_index,
+        item: { id: item_id, type: 'message', status: 'in_progress', content: [], role: 'assistant' },
+      }))
+    )
+      yield f
     let part
     if (choice.refusal.length > 0) {
       const refusal = choice.refusal.join('')
-      if ((f = this.#event('response.content_part.added', { ...fields, part: { type: 'refusal', refusal: '' } }))) yield f
+      if ((f = this.#event('response.content_part.added', { ...fields, part: { type: 'refusal', refusal: '' } })))
+        yield f
       for (const delta of choice.refusal) if ((f = this.#event('response.refusal.delta', { ...fields, delta }))) yield f
       if ((f = this.#event('response.refusal.done', { ...fields, refusal }))) yield f
       part = { type: 'refusal', refusal }
     } else {
-      if ((f = this.#event('response.content_part.added', { ...fields, part: { type: 'output_text', annotations: [], logprobs: [], text: '' } }))) yield f
+      if (
+        (f = this.#event('response.content_part.added', {
+          ...fields,
+          part: { type: 'output_text', annotations: [], logprobs: [], text: '' },
+        }))
+      )
+        yield f
       // Text deltas: a pre-serialised head and tail around the sequence number and the token.
       const head = `event: response.output_text.delta\ndata: {"type":"response.output_text.delta","sequence_number":`
       const middle = `,"item_id":${JSON.stringify(item_id)},"output_index":${output_index},"content_index":0,"delta":`
@@ -166,7 +212,8 @@ class ResponsesFormat {
   errorFrames(error) {
     const { message, code = null, param = null } = error
     const first = this.#event('error', { code, message, param, error }) ?? ''
-    const failed = this.#event('response.failed', { response: this.#response('failed', { error: { code, message } }) }) ?? ''
+    const failed =
+      this.#event('response.failed', { response: this.#response('failed', { error: { code, message } }) }) ?? ''
     return first + failed
   }
 

@@ -17,10 +17,19 @@ function countTokens(plan, prompt, choices = plan.choices) {
 
 /** The usage object of chat completions and legacy completions. */
 function chatUsage(counts, detailed = true) {
-  const usage = { prompt_tokens: counts.prompt, completion_tokens: counts.completion, total_tokens: counts.prompt + counts.completion }
+  const usage = {
+    prompt_tokens: counts.prompt,
+    completion_tokens: counts.completion,
+    total_tokens: counts.prompt + counts.completion,
+  }
   if (!detailed) return usage
   usage.prompt_tokens_details = { cached_tokens: 0, audio_tokens: 0 }
-  usage.completion_tokens_details = { reasoning_tokens: counts.reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 }
+  usage.completion_tokens_details = {
+    reasoning_tokens: counts.reasoning,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0,
+  }
   return usage
 }
 
