@@ -133,9 +133,12 @@ class BaseStream {
   abort(reason) {
     if (this.#state !== 'open') return
     const partial = this.#source.abort()
-    const message = reason === undefined ? 'The stream was aborted' : `The stream was aborted: ${reason instanceof Error ? reason.message : String(reason)}`
+    const message =
+      reason === undefined
+        ? 'The stream was aborted'
+        : `The stream was aborted: ${reason instanceof Error ? reason.message : String(reason)}`
     const error = new AbortError(message, { cause: reason })
-    if (partial != null) error.partial = partial
+    if (partial != null) Object.assign(error, { partial })
     this.#end('aborted', undefined, error)
   }
 
@@ -178,17 +181,20 @@ class BaseStream {
 
   #openIterator(kind) {
     if (this.#iterator) {
-      throw new Error('streamdelta: this stream is already being iterated; a stream is one pass over one response (use events, or one iterator)')
+      throw new Error(
+        'streamdelta: this stream is already being iterated; a stream is one pass over one response (use events, or one iterator)',
+      )
     }
     if (this.#iterated) {
-      throw new Error('streamdelta: this stream was already iterated to its end or stopped; a stream is one pass over one response')
+      throw new Error(
+        'streamdelta: this stream was already iterated to its end or stopped; a stream is one pass over one response',
+      )
     }
     this.#iterated = true
     const it = { kind, queue: [], head: 0, waiter: null }
     this.#iterator = it
-    const stream = this
     return {
-      next: () => stream.#iteratorNext(it),
+      next: () => this.#iteratorNext(it),
       return: async (value) => {
         // `break` out of `for await`: the consumer stopped, so the request is cancelled.
         if (it.waiter) {
@@ -196,8 +202,8 @@ class BaseStream {
           it.waiter.resolve({ value: undefined, done: true })
           it.waiter = null
         }
-        if (stream.#iterator === it) stream.#iterator = null
-        if (stream.#state === 'open') stream.abort('the consumer stopped reading')
+        if (this.#iterator === it) this.#iterator = null
+        if (this.#state === 'open') this.abort('the consumer stopped reading')
         return { value, done: true }
       },
       [Symbol.asyncIterator]() {
@@ -304,7 +310,7 @@ class BaseStream {
       if (end.type === 'failed') this.#end('failed', undefined, fromFailure(end.failure, parsePartial(end.partialJson)))
       else this.#end('done', JSON.parse(end.finalJson), undefined)
     }
-    if (it && it.waiter && it.head < it.queue.length) {
+    if (it?.waiter && it.head < it.queue.length) {
       const { resolve } = it.waiter
       it.waiter = null
       resolve(this.#iteratorNextSync(it))
@@ -407,7 +413,7 @@ class BaseStream {
     if (this.#detachSignal) this.#detachSignal()
     if (state !== 'done') this.#abortController.abort(error)
     const it = this.#iterator
-    if (it && it.waiter && it.head >= it.queue.length) {
+    if (it?.waiter && it.head >= it.queue.length) {
       const { resolve, reject } = it.waiter
       it.waiter = null
       this.#iterator = null

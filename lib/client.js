@@ -2,7 +2,7 @@
 // The Client: validates options once, in JS, so bad arguments throw a TypeError naming the
 // field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
-const { NativeClient } = require('./native')
+const { NativeClient, WireFormat } = require('./native')
 const { EngineSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
@@ -17,13 +17,15 @@ function fail(message) {
 }
 
 function optionalString(value, name) {
-  if (value !== undefined && value !== null && typeof value !== 'string') fail(`${name} must be a string, got ${typeof value}`)
+  if (value !== undefined && value !== null && typeof value !== 'string')
+    fail(`${name} must be a string, got ${typeof value}`)
   return value ?? undefined
 }
 
 function optionalMs(value, name) {
   if (value === undefined || value === null) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) fail(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    fail(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
   return Math.round(value)
 }
 
@@ -33,14 +35,19 @@ function optionalCount(value, name) {
   return value
 }
 
-/** `{ name: value }` -> `[[name, value]]`; undefined/null values are skipped. */
+/**
+ * `{ name: value }` -> `[[name, value]]`; undefined/null values are skipped.
+ * @returns {Array<[string, string]>}
+ */
 function pairs(value, name) {
   if (value === undefined || value === null) return []
   if (typeof value !== 'object' || Array.isArray(value)) fail(`${name} must be an object of string values`)
+  /** @type {Array<[string, string]>} */
   const out = []
   for (const [key, v] of Object.entries(value)) {
     if (v === undefined || v === null) continue
-    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') fail(`${name}.${key} must be a string`)
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean')
+      fail(`${name}.${key} must be a string`)
     out.push([key, String(v)])
   }
   return out
@@ -61,7 +68,8 @@ function parseBaseURL(value) {
   } catch {
     fail(`baseURL is not a valid URL: '${value}'`)
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`baseURL must be an http(s) URL, got '${url.protocol}'`)
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    fail(`baseURL must be an http(s) URL, got '${url.protocol}'`)
   return value.replace(/\/+$/, '')
 }
 
@@ -78,7 +86,8 @@ class Client {
     const azure = options.azure
     if (azure !== undefined && azure !== null) {
       if (typeof azure !== 'object') fail('azure must be an object { apiVersion, deployment? }')
-      if (typeof azure.apiVersion !== 'string' || azure.apiVersion === '') fail('azure.apiVersion must be a non-empty string')
+      if (typeof azure.apiVersion !== 'string' || azure.apiVersion === '')
+        fail('azure.apiVersion must be a non-empty string')
       optionalString(azure.deployment, 'azure.deployment')
     }
     /** @type {import('../binding').ClientConfig} */
@@ -111,7 +120,7 @@ class Client {
    * @returns {ChatStream}
    */
   chat(body, options) {
-    return this.#open(ChatStream, 'chat', 'POST', '/chat/completions', body, options)
+    return this.#open(ChatStream, WireFormat.Chat, 'POST', '/chat/completions', body, options)
   }
 
   /**
@@ -120,19 +129,35 @@ class Client {
    * @returns {ResponseStream}
    */
   responses(body, options) {
-    return this.#open(ResponseStream, 'responses', 'POST', '/responses', body, options, { resume: body?.background === true })
+    return this.#open(ResponseStream, WireFormat.Responses, 'POST', '/responses', body, options, {
+      resume: body?.background === true,
+    })
   }
 
   /**
    * Re-attaches to a background response: GET `/responses/{id}?stream=true&starting_after=N`.
    * @returns {ResponseStream}
    */
+  /**
+   * @param {string} id
+   * @param {{ startingAfter?: number }} [position]
+   * @param {object} [options]
+   */
   resumeResponse(id, { startingAfter } = {}, options) {
     if (typeof id !== 'string' || id === '' || /[/?#]/.test(id)) fail('id must be a response id string')
-    if (startingAfter !== undefined && (!Number.isInteger(startingAfter) || startingAfter < 0)) fail('startingAfter must be a non-negative integer')
+    if (startingAfter !== undefined && (!Number.isInteger(startingAfter) || startingAfter < 0))
+      fail('startingAfter must be a non-negative integer')
     const query = { ...(options?.query ?? {}), stream: 'true' }
     if (startingAfter !== undefined) query.starting_after = String(startingAfter)
-    return this.#open(ResponseStream, 'responses', 'GET', `/responses/${encodeURIComponent(id)}`, undefined, { ...options, query }, { resume: true })
+    return this.#open(
+      ResponseStream,
+      WireFormat.Responses,
+      'GET',
+      `/responses/${encodeURIComponent(id)}`,
+      undefined,
+      { ...options, query },
+      { resume: true },
+    )
   }
 
   /**
@@ -140,7 +165,7 @@ class Client {
    * @returns {CompletionStream}
    */
   completions(body, options) {
-    return this.#open(CompletionStream, 'completions', 'POST', '/completions', body, options)
+    return this.#open(CompletionStream, WireFormat.Completions, 'POST', '/completions', body, options)
   }
 
   /**
@@ -163,9 +188,11 @@ class Client {
 }
 
 function checkBody(body, config) {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) fail('body must be an object (the request body of the endpoint)')
-  if (body.model === undefined && !(config.azure && config.azure.deployment)) fail('body.model is required')
-  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === '')) fail('body.model must be a non-empty string')
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    fail('body must be an object (the request body of the endpoint)')
+  if (body.model === undefined && !config.azure?.deployment) fail('body.model is required')
+  if (body.model !== undefined && (typeof body.model !== 'string' || body.model === ''))
+    fail('body.model must be a non-empty string')
   return body.model
 }
 
@@ -173,7 +200,8 @@ function requestOptions(options) {
   if (options === undefined || options === null) return { wire: {}, signal: undefined }
   if (typeof options !== 'object') fail('request options must be an object')
   const { signal } = options
-  if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean')) fail('options.signal must be an AbortSignal')
+  if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean'))
+    fail('options.signal must be an AbortSignal')
   return {
     signal: signal ?? undefined,
     wire: {

@@ -123,7 +123,7 @@ function fromFailure(failure, partial) {
     error.code = 'ERR_INTERNAL'
   }
   if (failure.attempts !== undefined) error.attempts = failure.attempts
-  if (partial != null) error.partial = partial
+  if (partial != null) Object.assign(error, { partial })
   return error
 }
 

@@ -9,8 +9,10 @@ const path = require('node:path')
 const PUBLISHED = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
 
 function platformName() {
-  if (process.platform !== 'linux') return `${process.platform}-${process.arch}${process.platform === 'win32' ? '-msvc' : ''}`
-  const glibc = process.report?.getReport?.()?.header?.glibcVersionRuntime
+  if (process.platform !== 'linux')
+    return `${process.platform}-${process.arch}${process.platform === 'win32' ? '-msvc' : ''}`
+  const report = /** @type {{ header?: { glibcVersionRuntime?: string } } | undefined} */ (process.report?.getReport?.())
+  const glibc = report?.header?.glibcVersionRuntime
   return `linux-${process.arch}-${glibc ? 'gnu' : 'musl'}`
 }
 
@@ -18,7 +20,9 @@ function platformName() {
 function denoPermissionHint(error) {
   if (typeof globalThis.Deno !== 'object') return ''
   const text = `${error?.name ?? ''} ${error?.message ?? ''} ${error?.cause?.message ?? ''}`
-  const missing = ['ffi', 'read', 'env'].filter((name) => text.includes(`--allow-${name}`) || text.includes(`${name} access`))
+  const missing = ['ffi', 'read', 'env'].filter(
+    (name) => text.includes(`--allow-${name}`) || text.includes(`${name} access`),
+  )
   const flags = (missing.length > 0 ? missing : ['ffi', 'read', 'env']).map((name) => `--allow-${name}`).join(' ')
   return ` Deno needs permission to load a native addon: run with ${flags} (and --allow-net for requests).`
 }
@@ -43,5 +47,4 @@ try {
   throw loadError(error)
 }
 
-/** @type {typeof import('../binding.js')} */
-module.exports = binding
+module.exports = /** @type {typeof import('../binding')} */ (binding)

@@ -2,7 +2,7 @@
 // Bring your own bytes: SSE you already have (a fetch Response, a web ReadableStream, a Node
 // Readable or an AsyncIterable<Uint8Array>) decoded by the same Rust decoder as HTTP streams.
 
-const { NativeDecoder } = require('./native')
+const { NativeDecoder, WireFormat } = require('./native')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { ByteSource } = require('./sources')
 
@@ -11,17 +11,17 @@ const { ByteSource } = require('./sources')
  * a Node Readable or an AsyncIterable<Uint8Array>) into a ChatStream.
  */
 function parseChatStream(source, options = {}) {
-  return parseWith(ChatStream, 'chat', source, options)
+  return parseWith(ChatStream, WireFormat.Chat, source, options)
 }
 
 /** Parses Responses API SSE bytes you already have into a ResponseStream. */
 function parseResponseStream(source, options = {}) {
-  return parseWith(ResponseStream, 'responses', source, options)
+  return parseWith(ResponseStream, WireFormat.Responses, source, options)
 }
 
 /** Parses legacy completions SSE bytes you already have into a CompletionStream. */
 function parseCompletionStream(source, options = {}) {
-  return parseWith(CompletionStream, 'completions', source, options)
+  return parseWith(CompletionStream, WireFormat.Completions, source, options)
 }
 
 function parseWith(StreamClass, format, source, options) {

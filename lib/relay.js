@@ -18,19 +18,27 @@ const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
 
 function checkOptions(options, defaults) {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError('streamdelta: relay options must be an object')
+  if (options !== undefined && (options === null || typeof options !== 'object'))
+    throw new TypeError('streamdelta: relay options must be an object')
   const format = options?.format ?? defaults.format
   if (!(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
-    throw new TypeError(`streamdelta: format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got '${format}'`)
+    throw new TypeError(
+      `streamdelta: format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got '${format}'`,
+    )
   }
   const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT
-  if (heartbeat !== false && (typeof heartbeat !== 'number' || !(heartbeat > 0))) throw new TypeError('streamdelta: heartbeat must be a positive number of ms or false')
+  if (heartbeat !== false && (typeof heartbeat !== 'number' || !(heartbeat > 0)))
+    throw new TypeError('streamdelta: heartbeat must be a positive number of ms or false')
   return { format, heartbeat: FORMATS[format] === FORMATS.openai ? heartbeat : false }
 }
 
 /** What an error looks like to a client, without internals (the key is already scrubbed). */
 function publicError(error) {
-  const out = { message: error?.message ?? String(error), type: error?.type ?? null, code: error?.apiCode ?? error?.code ?? null }
+  const out = {
+    message: error?.message ?? String(error),
+    type: error?.type ?? null,
+    code: error?.apiCode ?? error?.code ?? null,
+  }
   if (error?.param) out.param = error.param
   return out
 }
@@ -68,9 +76,12 @@ async function pump(stream, format, heartbeat, sink) {
   }
   const timer =
     heartbeat &&
-    setInterval(() => {
-      if (!sink.gone() && Date.now() - lastWrite >= heartbeat) write(': ping\n\n')
-    }, Math.max(10, Math.min(heartbeat, 1000)))
+    setInterval(
+      () => {
+        if (!sink.gone() && Date.now() - lastWrite >= heartbeat) write(': ping\n\n')
+      },
+      Math.max(10, Math.min(heartbeat, 1000)),
+    )
   let error
   try {
     for await (const batch of stream[kBatches]()) {
@@ -115,7 +126,8 @@ function statusFor(error) {
 /** `stream.pipeTo(res, { format, heartbeat })` for a Node ServerResponse. */
 async function pipeTo(stream, res, options) {
   const { format, heartbeat } = checkOptions(options, { format: 'openai' })
-  if (!res || typeof res.write !== 'function' || typeof res.end !== 'function') throw new TypeError('streamdelta: pipeTo needs a Node ServerResponse (res)')
+  if (!res || typeof res.write !== 'function' || typeof res.end !== 'function')
+    throw new TypeError('streamdelta: pipeTo needs a Node ServerResponse (res)')
   let gone = res.destroyed || res.writableEnded
   const onClose = () => {
     if (!res.writableFinished) {
@@ -240,14 +252,16 @@ function toReadableStream(stream, options) {
 /** `stream.pipeToWebSocket(ws, { format })`: one JSON message per batch. */
 async function pipeToWebSocket(stream, ws, options) {
   const { format } = checkOptions(options, { format: 'events', only: ['events', 'ndjson'] })
-  if (!ws || typeof ws.send !== 'function' || typeof ws.close !== 'function') throw new TypeError('streamdelta: pipeToWebSocket needs a WebSocket (send, close, bufferedAmount, close event)')
+  if (!ws || typeof ws.send !== 'function' || typeof ws.close !== 'function')
+    throw new TypeError('streamdelta: pipeToWebSocket needs a WebSocket (send, close, bufferedAmount, close event)')
   let gone = ws.readyState !== undefined && ws.readyState > 1
   const onClose = () => {
     gone = true
     stream.abort('the WebSocket closed')
   }
   const listen = typeof ws.on === 'function' ? (fn) => ws.on('close', fn) : (fn) => ws.addEventListener('close', fn)
-  const unlisten = typeof ws.off === 'function' ? (fn) => ws.off('close', fn) : (fn) => ws.removeEventListener?.('close', fn)
+  const unlisten =
+    typeof ws.off === 'function' ? (fn) => ws.off('close', fn) : (fn) => ws.removeEventListener?.('close', fn)
   listen(onClose)
   const send = (message) => {
     if (!gone) ws.send(message)

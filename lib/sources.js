@@ -6,8 +6,11 @@
 //    iterable), fed synchronously into the same Rust decoder.
 
 const { headersObject, fromFailure } = require('./errors')
+const { FailureKind } = require('./native')
 
-/** @implements {import('./interfaces').BatchSource} */
+/** @typedef {import('./interfaces').BatchSource} BatchSource */
+
+/** @implements {BatchSource} */
 class EngineSource {
   #native
   #waits
@@ -79,10 +82,19 @@ class EngineSource {
 function failureBatch(failure, partialJson) {
   /** @type {import('./interfaces').StreamEnd} */
   const end = { type: 'failed', failure, partialJson }
-  return { deltaCount: 0, chunkCount: 0, deltas: () => '[]', text: () => '', raw: () => '[]', relay: () => '', relayBytes: () => Buffer.alloc(0), end: () => end }
+  return {
+    deltaCount: 0,
+    chunkCount: 0,
+    deltas: () => '[]',
+    text: () => '',
+    raw: () => '[]',
+    relay: () => '',
+    relayBytes: () => Buffer.alloc(0),
+    end: () => end,
+  }
 }
 
-/** @implements {import('./interfaces').BatchSource} */
+/** @implements {BatchSource} */
 class ByteSource {
   #decoder
   #iterator
@@ -119,7 +131,7 @@ class ByteSource {
       } catch (error) {
         this.#finish()
         const partialJson = this.#bytes > 0 ? this.#decoder.partial() : null
-        const kind = this.#bytes > 0 ? 'incomplete' : 'connection'
+        const kind = this.#bytes > 0 ? FailureKind.Incomplete : FailureKind.Connection
         return failureBatch({ kind, message: `the byte source failed: ${error?.message ?? error}` }, partialJson)
       }
       let batch
@@ -180,8 +192,11 @@ function toBytes(value) {
 function openByteIterator(source) {
   let response = null
   if (source && typeof source === 'object' && 'body' in source && typeof source.status === 'number' && source.headers) {
+    /** @type {Record<string, string>} */
     const headers = {}
-    source.headers.forEach?.((value, name) => (headers[name] = value))
+    source.headers.forEach?.((value, name) => {
+      headers[name] = value
+    })
     response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null }
     if (!source.body) throw new TypeError('source: the Response has no body')
     source = source.body

@@ -39,8 +39,11 @@ function makeRecord({ index, method, url, headers, body, endpoint, model }) {
     status: null,
     clientClosed: false,
   }
-  let resolve
-  const closed = new Promise((r) => (resolve = r))
+  /** @type {() => void} */
+  let resolve = () => {}
+  const closed = new Promise((r) => {
+    resolve = () => r(undefined)
+  })
   Object.defineProperty(record, 'closed', { value: closed, enumerable: false })
   return { record, markClosed: resolve }
 }

@@ -100,6 +100,8 @@ function choicePlan(source, where) {
 /**
  * Checks a script and returns its plan. `n` is the request body's `n` (the script's own `n`
  * wins). Throws a TypeError naming the field for anything malformed.
+ * @param {any} script what the user wrote (checked field by field here)
+ * @param {{ where?: string, n?: number }} [options]
  */
 function normalize(script, { where = 'script', n: requestedN } = {}) {
   if (!isObject(script)) fail(where, ' must be an object')

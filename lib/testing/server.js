@@ -267,7 +267,7 @@ async function startMockServer(options = {}) {
   let closed = null
   server.listen(options.port ?? 0, '127.0.0.1')
   await once(server, 'listening')
-  const { port } = server.address()
+  const { port } = /** @type {import('node:net').AddressInfo} */ (server.address())
 
   const mock = {
     url: `http://127.0.0.1:${port}/v1`,
@@ -291,7 +291,7 @@ async function startMockServer(options = {}) {
     },
   }
   if (typeof Symbol.asyncDispose === 'symbol') mock[Symbol.asyncDispose] = () => mock.close()
-  return mock
+  return /** @type {import('../../testing').MockServer} */ (mock)
 }
 
 module.exports = { startMockServer }

@@ -10,6 +10,9 @@ const { DONE, dataFrame } = require('../sse')
 const { countTokens, chatUsage } = require('./usage')
 
 class ChatFormat {
+  /** Tool call ids made up for this response, by `choice:call`. */
+  #callIds = new Map()
+
   /**
    * @param {object} plan a normalised script (script.js)
    * @param {{ body: object, model: string }} request
@@ -65,10 +68,9 @@ class ChatFormat {
   /** A call's id: the script's, or a fresh `call_…` per choice and call of this response. */
   #callId(choice, k, call) {
     if (call.id) return call.id
-    this.callIds ??= new Map()
     const key = `${choice}:${k}`
-    if (!this.callIds.has(key)) this.callIds.set(key, ids.toolCall())
-    return this.callIds.get(key)
+    if (!this.#callIds.has(key)) this.#callIds.set(key, ids.toolCall())
+    return this.#callIds.get(key)
   }
 
   #usageFrame() {
