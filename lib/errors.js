@@ -1,5 +1,5 @@
 'use strict'
-// The public error classes (API.md, "Errors"). The engine describes a failure as
+// The public error classes (documented in index.d.ts). The engine describes a failure as
 // `{ kind, message, ...fields }`; `fromFailure` is the one place that turns it into a class.
 
 class StreamDeltaError extends Error {
