@@ -8,6 +8,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 use serde::Deserialize;
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
+use crate::openai::errors::error_from_json;
 
 /// Client-wide settings, as `index.js` validated them.
 #[derive(Debug, Clone, Deserialize)]
@@ -483,34 +484,6 @@ async fn read_limited(mut response: Response) -> String {
         }
     }
     String::from_utf8_lossy(&body).into_owned()
-}
-
-/// `{"error": {"message", "type", "param", "code"}}` (or `{"error": "text"}`) -> a failure.
-pub fn error_from_json(body: &str) -> Option<Failure> {
-    #[derive(Deserialize)]
-    struct Envelope {
-        error: serde_json::Value,
-    }
-    let envelope: Envelope = serde_json::from_str(body.trim()).ok()?;
-    Some(failure_from_error_value(FailureKind::Api, &envelope.error))
-}
-
-/// Reads an OpenAI error object (string `code` or integer `code` alike).
-pub fn failure_from_error_value(kind: FailureKind, value: &serde_json::Value) -> Failure {
-    let text = |key: &str| match value.get(key) {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let message = match value {
-        serde_json::Value::String(s) => s.clone(),
-        _ => text("message").unwrap_or_else(|| value.to_string()),
-    };
-    let mut failure = Failure::new(kind, message);
-    failure.error_type = text("type");
-    failure.api_code = text("code");
-    failure.param = text("param");
-    failure
 }
 
 #[cfg(test)]

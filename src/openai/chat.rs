@@ -15,8 +15,10 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[cfg(test)]
-use super::NO_MESSAGE;
-use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
+use super::errors::NO_MESSAGE;
+use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
+use super::fields::{append, fill_str};
+use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
@@ -313,7 +315,7 @@ impl WireParser for ChatParser {
     ) -> Result<Step, WireError> {
         let data = event.data.trim_ascii();
         match event.event_type() {
-            "error" => Err(error_event(data)),
+            "error" => Err(error_event(data, ErrorEventFormat::Chat)),
             _ if data.is_empty() => Ok(Step::Ignored),
             _ if data == "[DONE]" => Ok(Step::Done),
             "message" => match serde_json::from_str::<Chunk>(data) {
@@ -433,20 +435,6 @@ struct FinalFunction<'a> {
 
 // Helpers.
 
-/// Appends to an accumulated field and hands the piece back, owned, for the delta.
-fn append(slot: &mut Option<String>, text: Cow<'_, str>) -> String {
-    slot.get_or_insert_with(String::new).push_str(&text);
-    text.into_owned()
-}
-
-/// Sets a metadata field from the first chunk where it is a non-empty string.
-fn fill_str(slot: &mut Option<String>, raw: Option<&RawValue>) {
-    if slot.is_none() {
-        let value = raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
-        *slot = value.filter(|s| !s.is_empty());
-    }
-}
-
 /// The texts of a Mistral `thinking` field: a string or an array of text parts.
 fn thinking_texts(raw: &RawValue) -> Vec<Cow<'_, str>> {
     if let Ok(text) = serde_json::from_str::<String>(raw.get()) {
@@ -472,33 +460,6 @@ fn bad_payload(data: &str, error: &serde_json::Error) -> WireError {
             format!("data line is not a chat completion chunk: {error}"),
             data,
         ),
-    }
-}
-
-/// `event: error`: `{"error":{..}}`, an error object itself, or plain text.
-fn error_event(data: &str) -> WireError {
-    match serde_json::from_str::<Value>(data) {
-        Ok(Value::Object(object)) => match object.get("error") {
-            Some(error) if !error.is_null() => provider_error(error),
-            _ if object.contains_key("message") => provider_error(&Value::Object(object)),
-            _ => plain_error(data),
-        },
-        Ok(value @ Value::String(_)) => provider_error(&value),
-        _ => plain_error(data),
-    }
-}
-
-fn plain_error(data: &str) -> WireError {
-    let message = if data.is_empty() {
-        "the provider sent an error event without details"
-    } else {
-        data
-    };
-    WireError::Provider {
-        message: message.to_owned(),
-        kind: None,
-        code: None,
-        param: None,
     }
 }
 

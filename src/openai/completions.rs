@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::responses::error_event;
-use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
+use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
+use super::fields::fill_str;
+use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
@@ -128,7 +129,7 @@ impl WireParser for CompletionsParser {
     ) -> Result<Step, WireError> {
         let data = event.data.trim_ascii();
         match event.event_type() {
-            "error" => Err(error_event(data)),
+            "error" => Err(error_event(data, ErrorEventFormat::Responses)),
             _ if data.is_empty() => Ok(Step::Ignored),
             _ if data == "[DONE]" => Ok(Step::Done),
             "message" => match serde_json::from_str::<Chunk>(data) {
@@ -190,14 +191,6 @@ struct FinalChoice<'a> {
     finish_reason: Option<&'a str>,
     /// Always `null`: log probabilities are not accumulated.
     logprobs: (),
-}
-
-/// Sets a metadata field from the first chunk where it is a non-empty string.
-fn fill_str(slot: &mut Option<String>, raw: Option<&RawValue>) {
-    if slot.is_none() {
-        let value = raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok());
-        *slot = value.filter(|s| !s.is_empty());
-    }
 }
 
 /// A payload the strict chunk parse rejected: not JSON, JSON of another shape, or an error

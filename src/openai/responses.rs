@@ -19,8 +19,10 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 #[cfg(test)]
-use super::NO_MESSAGE;
-use super::{parse_error, provider_error, Delta, RawJson, Step, WireError, WireParser};
+use super::errors::NO_MESSAGE;
+use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
+use super::fields::{append, fill_str};
+use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
 /// Used when `response.failed` carries no error object.
@@ -227,7 +229,7 @@ impl ResponsesParser {
                 }
                 return Err(failed_error(head.and_then(|h| h.error)));
             }
-            "error" => return Err(error_event(data)),
+            "error" => return Err(error_event(data, ErrorEventFormat::Responses)),
             "keepalive" => return Ok(Step::Ignored),
             // Content parts, tool progress, annotations, and whatever comes next: chunks
             // consumers see them, nothing to accumulate.
@@ -458,7 +460,7 @@ impl WireParser for ResponsesParser {
         }
         if !data.starts_with('{') {
             return match name {
-                Some("error") => Err(error_event(data)),
+                Some("error") => Err(error_event(data, ErrorEventFormat::Responses)),
                 Some("keepalive" | "ping") => Ok(Step::Ignored),
                 _ => Err(not_an_event(data)),
             };
@@ -481,7 +483,7 @@ impl WireParser for ResponsesParser {
         match kind.as_deref().or(name) {
             Some(kind) => self.apply(kind, &event, data, out),
             // No type at all: a bare `{"error": ...}` from a proxy is still an error.
-            None if event.error.is_some() => Err(error_event(data)),
+            None if event.error.is_some() => Err(error_event(data, ErrorEventFormat::Responses)),
             None => Ok(Step::Chunk),
         }
     }
@@ -624,19 +626,6 @@ fn response_head(raw: Option<&RawValue>) -> Option<ResponseHead<'_>> {
     serde_json::from_str(raw.get()).ok()
 }
 
-/// Appends to an accumulated field and hands the piece back, owned, for the delta.
-fn append(slot: &mut Option<String>, text: Cow<'_, str>) -> String {
-    slot.get_or_insert_with(String::new).push_str(&text);
-    text.into_owned()
-}
-
-/// Sets a metadata field from the first object where it is a non-empty string.
-fn fill_str(slot: &mut Option<String>, raw: Option<&RawValue>) {
-    if slot.is_none() {
-        *slot = string(raw).filter(|s| !s.is_empty()).map(Cow::into_owned);
-    }
-}
-
 /// `incomplete_details.reason` in the finish words of chat completions.
 fn incomplete_reason(details: Option<&RawValue>) -> String {
     let reason = details
@@ -675,8 +664,7 @@ fn with_output_text(object: &str, text: &str) -> String {
     format!("{body}{separator}\"output_text\":{text}}}")
 }
 
-// Errors. `parse_error`, `error_event` and `provider_error` serve `completions.rs` too (they
-// would sit better in `mod.rs`, beside chat's private copies).
+// Errors particular to this format (the shared ones are in `errors.rs`).
 
 /// A payload that does not start like a JSON object.
 fn not_an_event(data: &str) -> WireError {
@@ -693,28 +681,6 @@ fn failed_error(error: Option<&RawValue>) -> WireError {
         Some(error @ (Value::Object(_) | Value::String(_))) => provider_error(&error),
         _ => WireError::Provider {
             message: FAILED_WITHOUT_ERROR.to_owned(),
-            kind: None,
-            code: None,
-            param: None,
-        },
-    }
-}
-
-/// An `error` event: OpenAI sends `{"type":"error","code","message","param"}`; other servers
-/// nest an error object (with its own `type`) under `error`; plain text is the message itself.
-pub(super) fn error_event(data: &str) -> WireError {
-    match serde_json::from_str::<Value>(data) {
-        Ok(Value::Object(mut object)) => match object.get("error") {
-            Some(error @ (Value::Object(_) | Value::String(_))) => provider_error(error),
-            _ => {
-                // The top-level `type` names the event (`error`), not the kind of error.
-                object.remove("type");
-                provider_error(&Value::Object(object))
-            }
-        },
-        Ok(value @ Value::String(_)) => provider_error(&value),
-        _ => WireError::Provider {
-            message: data.to_owned(),
             kind: None,
             code: None,
             param: None,
