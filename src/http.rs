@@ -352,15 +352,20 @@ impl HttpClient {
 }
 
 fn connection_failure(error: &reqwest::Error) -> Failure {
-    // reqwest's Display is terse ("error sending request"); the source chain says why.
+    Failure::new(FailureKind::Connection, with_causes(error))
+}
+
+/// An error's text followed by each of its causes', `: `-separated. reqwest's own text is terse
+/// ("error sending request"); the source chain says why.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Failure::new(FailureKind::Connection, message)
+    message
 }
 
 fn should_retry(response: &Response) -> bool {

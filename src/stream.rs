@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
 use crate::failure::{Failure, FailureKind};
-use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
+use crate::http::{response_meta, with_causes, HttpClient, RequestSpec, ResponseMeta};
 use crate::openai::WireParser;
 
 /// Batches waiting for JS. Small on purpose: with the batch weight cap below, this bounds the
@@ -498,13 +498,10 @@ fn note_chunks(stats: &Stats, chunks: u64) {
 /// A body read that fails after headers: a connection error when nothing had arrived yet,
 /// otherwise an incomplete stream (its partial result is kept).
 fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
-    let mut message = format!("the connection broke while streaming: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let message = format!(
+        "the connection broke while streaming: {}",
+        with_causes(error)
+    );
     let kind = if nothing_read {
         FailureKind::Connection
     } else {
