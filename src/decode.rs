@@ -455,7 +455,9 @@ mod tests {
     #[test]
     fn every_chat_fixture_decodes_the_same_for_any_split() {
         let mut seen = 0;
-        for entry in std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository") {
+        for entry in
+            std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository")
+        {
             let path = entry.unwrap().path();
             let text = std::fs::read_to_string(&path).unwrap();
             let first = text
