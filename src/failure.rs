@@ -1,5 +1,6 @@
-//! The one description of "what went wrong" that crosses to JavaScript. `index.js` turns each
-//! `kind` into its public error class once; Rust only has to say which and fill the fields.
+//! The one description of "what went wrong" that crosses to JavaScript. `lib/errors.js`
+//! (`fromFailure`) turns each `kind` into its public error class once; Rust only has to say
+//! which and fill the fields.
 
 use serde::Serialize;
 

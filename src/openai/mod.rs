@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::sse::SseEventRef;
 
-/// The one Rust representation of a delta. Serialises to the JS `Delta` union of API.md
+/// The one Rust representation of a delta. Serialises to the JS `Delta` union of `index.d.ts`
 /// (`{"type":"text","choice":0,"text":"..."}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
