@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-/// Which public error class a failure becomes (API.md, "Errors").
+/// Which public error class a failure becomes (`index.d.ts`, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FailureKind {

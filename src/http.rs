@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 use crate::openai::errors::error_from_json;
 
-/// Client-wide settings, as `index.js` validated them.
+/// Client-wide settings, as `lib/client.js` validated them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientConfig {
