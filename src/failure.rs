@@ -1,9 +1,10 @@
-//! The one description of "what went wrong" that crosses to JavaScript. `index.js` turns each
-//! `kind` into its public error class once; Rust only has to say which and fill the fields.
+//! The one description of "what went wrong" that crosses to JavaScript. `lib/errors.js`
+//! (`fromFailure`) turns each `kind` into its public error class once; Rust only has to say
+//! which and fill the fields.
 
 use serde::Serialize;
 
-/// Which public error class a failure becomes (API.md, "Errors").
+/// Which public error class a failure becomes (`index.d.ts`, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum FailureKind {

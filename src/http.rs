@@ -7,6 +7,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
+use crate::openai::errors::error_from_json;
 
 /// Client-wide settings, as `lib/client.js` validated them (`binding::types::JsClientConfig`
 /// is how they cross from JS).
@@ -221,58 +222,42 @@ impl HttpClient {
             if let Some(body) = &spec.body {
                 request = request.body(body.clone());
             }
-            type Hint = Option<(bool, Option<Duration>)>;
-            let outcome: Result<(), (Failure, Hint)> =
-                match tokio::time::timeout(timeout, request.send()).await {
-                    Err(_) => Err((
-                        Failure::timeout("headers", timeout.as_millis() as u64),
-                        None,
-                    )),
-                    Ok(Err(e)) => Err((connection_failure(&e), None)),
-                    Ok(Ok(response)) if response.status().is_success() => {
-                        self.debug(&format!(
-                            "<- {} {} in {} ms",
-                            response.status().as_u16(),
-                            spec.path,
-                            started.elapsed().as_millis()
-                        ));
+            let (failure, advice) = match tokio::time::timeout(timeout, request.send()).await {
+                Err(_) => (
+                    Failure::timeout("headers", timeout.as_millis() as u64),
+                    None,
+                ),
+                Ok(Err(e)) => (connection_failure(&e), None),
+                Ok(Ok(response)) => {
+                    self.debug(&format!(
+                        "<- {} {} in {} ms",
+                        response.status().as_u16(),
+                        spec.path,
+                        started.elapsed().as_millis()
+                    ));
+                    if response.status().is_success() {
                         return self.check_event_stream(response).await;
                     }
-                    Ok(Ok(response)) => {
-                        self.debug(&format!(
-                            "<- {} {} in {} ms",
-                            response.status().as_u16(),
-                            spec.path,
-                            started.elapsed().as_millis()
-                        ));
-                        let should = should_retry(&response);
-                        let wait = retry_delay(response.headers(), attempt);
-                        Err((self.api_failure(response).await, Some((should, wait))))
-                    }
-                };
-            let (failure, hint) = outcome.unwrap_err();
-            let retryable = match (&failure.kind, hint) {
-                (_, Some((should, _))) => should,
-                (FailureKind::Connection, None) | (FailureKind::Timeout, None) => true,
-                _ => false,
-            };
-            if !retryable || attempt > max_retries {
-                let mut failure = failure;
-                failure.attempts = Some(attempt);
-                if attempt > 1 {
-                    failure.message = format!("{} (after {attempt} attempts)", failure.message);
+                    let advice = ServerAdvice {
+                        retry: should_retry(&response),
+                        wait: retry_delay(response.headers(), attempt),
+                    };
+                    (self.api_failure(response).await, Some(advice))
                 }
-                return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
+            };
+            match after_attempt(failure, advice, attempt, max_retries) {
+                AfterAttempt::GiveUp(failure) => {
+                    return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
+                }
+                AfterAttempt::Retry { wait, failure } => {
+                    self.debug(&format!(
+                        "retrying in {} ms: {}",
+                        wait.as_millis(),
+                        failure.message
+                    ));
+                    tokio::time::sleep(wait).await;
+                }
             }
-            let wait = hint
-                .and_then(|(_, w)| w)
-                .unwrap_or_else(|| backoff(attempt));
-            self.debug(&format!(
-                "retrying in {} ms: {}",
-                wait.as_millis(),
-                failure.message
-            ));
-            tokio::time::sleep(wait).await;
         }
     }
 
@@ -341,15 +326,64 @@ impl HttpClient {
 }
 
 fn connection_failure(error: &reqwest::Error) -> Failure {
-    // reqwest's Display is terse ("error sending request"); the source chain says why.
+    Failure::new(FailureKind::Connection, with_causes(error))
+}
+
+/// An error's text followed by each of its causes', `: `-separated. reqwest's own text is terse
+/// ("error sending request"); the source chain says why.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(cause) = source {
         message.push_str(": ");
         message.push_str(&cause.to_string());
         source = cause.source();
     }
-    Failure::new(FailureKind::Connection, message)
+    message
+}
+
+/// What the server said about retrying a non-2xx answer.
+struct ServerAdvice {
+    /// `x-should-retry`, else whether the status is one worth retrying.
+    retry: bool,
+    /// The wait it asked for (`retry-after-ms`, `retry-after`).
+    wait: Option<Duration>,
+}
+
+/// What a failed attempt leads to.
+#[derive(Debug)]
+enum AfterAttempt {
+    /// Try again after `wait`; `failure` is why.
+    Retry { wait: Duration, failure: Failure },
+    /// Give up with this failure (`attempts` filled in).
+    GiveUp(Failure),
+}
+
+/// After attempt number `attempt` failed: connection errors and timeouts are retried, non-2xx
+/// answers when the server's advice says so, within `max_retries` retries. The wait is the
+/// server's when it named one, else the backoff.
+fn after_attempt(
+    mut failure: Failure,
+    advice: Option<ServerAdvice>,
+    attempt: u32,
+    max_retries: u32,
+) -> AfterAttempt {
+    let retryable = match (&failure.kind, &advice) {
+        (_, Some(advice)) => advice.retry,
+        (FailureKind::Connection | FailureKind::Timeout, None) => true,
+        _ => false,
+    };
+    if !retryable || attempt > max_retries {
+        failure.attempts = Some(attempt);
+        if attempt > 1 {
+            failure.message = format!("{} (after {attempt} attempts)", failure.message);
+        }
+        return AfterAttempt::GiveUp(failure);
+    }
+    let wait = advice
+        .and_then(|advice| advice.wait)
+        .unwrap_or_else(|| backoff(attempt));
+    AfterAttempt::Retry { wait, failure }
 }
 
 fn should_retry(response: &Response) -> bool {
@@ -475,34 +509,6 @@ async fn read_limited(mut response: Response) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
-/// `{"error": {"message", "type", "param", "code"}}` (or `{"error": "text"}`) -> a failure.
-pub fn error_from_json(body: &str) -> Option<Failure> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        error: serde_json::Value,
-    }
-    let envelope: Envelope = serde_json::from_str(body.trim()).ok()?;
-    Some(failure_from_error_value(FailureKind::Api, &envelope.error))
-}
-
-/// Reads an OpenAI error object (string `code` or integer `code` alike).
-pub fn failure_from_error_value(kind: FailureKind, value: &serde_json::Value) -> Failure {
-    let text = |key: &str| match value.get(key) {
-        Some(serde_json::Value::String(s)) => Some(s.clone()),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let message = match value {
-        serde_json::Value::String(s) => s.clone(),
-        _ => text("message").unwrap_or_else(|| value.to_string()),
-    };
-    let mut failure = Failure::new(kind, message);
-    failure.error_type = text("type");
-    failure.api_code = text("code");
-    failure.param = text("param");
-    failure
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +523,43 @@ mod tests {
                 .as_millis() as f64;
         assert!((past - expected).abs() < 5_000.0, "{past} vs {expected}");
         assert_eq!(ms_until_http_date("soon"), None);
+    }
+
+    #[test]
+    fn a_failed_attempt_is_retried_within_max_retries_or_given_up() {
+        let connection = || Failure::new(FailureKind::Connection, "refused");
+        match after_attempt(connection(), None, 1, 2) {
+            AfterAttempt::Retry { wait, .. } => assert!(wait <= backoff(1) * 2),
+            other => panic!("{other:?}"),
+        }
+        match after_attempt(connection(), None, 3, 2) {
+            AfterAttempt::GiveUp(failure) => {
+                assert_eq!(failure.attempts, Some(3));
+                assert_eq!(failure.message, "refused (after 3 attempts)");
+            }
+            other => panic!("{other:?}"),
+        }
+        let advice = |retry, wait| Some(ServerAdvice { retry, wait });
+        let api = || Failure::new(FailureKind::Api, "500 internal");
+        let wait = Some(Duration::from_millis(10));
+        match after_attempt(api(), advice(true, wait), 1, 1) {
+            AfterAttempt::Retry { wait: w, failure } => {
+                assert_eq!(Some(w), wait);
+                assert_eq!(failure.message, "500 internal");
+            }
+            other => panic!("{other:?}"),
+        }
+        match after_attempt(api(), advice(false, wait), 1, 1) {
+            AfterAttempt::GiveUp(failure) => {
+                assert_eq!(failure.attempts, Some(1));
+                assert_eq!(failure.message, "500 internal");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            after_attempt(Failure::new(FailureKind::Parse, "x"), None, 1, 5),
+            AfterAttempt::GiveUp(_)
+        ));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! Re-encodes a batch for clients: the relay formats of `pipeTo` (API.md, "Piping to
-//! clients"). Every data line is JSON or split per line, so no payload text can inject SSE
-//! fields or break a line-delimited format.
+//! Re-encodes a batch for clients: the relay formats of `pipeTo` (`RelayFormat` in
+//! `index.d.ts`; `lib/relay.js` writes them out). Every data line is JSON or split per line,
+//! so no payload text can inject SSE fields or break a line-delimited format.
 
 use crate::decode::Batch;
 use crate::openai::Delta;

@@ -1,6 +1,6 @@
 //! A feed's SSE events packed for the trip into JS (`binding::NativeSseParser`): at most two
 //! strings per feed instead of an N-API object per event, which would cost more than the
-//! framing itself. JS builds the event objects by slicing (`eventsFrom` in `index.js`).
+//! framing itself. JS builds the event objects by slicing (`eventsFrom` in `lib/sse-parser.js`).
 //!
 //! Layout. ASCII data (most events: API payloads are JSON) goes into the narrow string, a
 //! one-byte string V8 copies as it is; other data into the wide string as UTF-16, which V8 also
@@ -215,7 +215,7 @@ mod tests {
         }
     }
 
-    /// Reads a packed feed back the way `index.js` does.
+    /// Reads a packed feed back the way `lib/sse-parser.js` does.
     fn unpack(packer: &mut EventPacker) -> Vec<String> {
         let narrow = String::from_utf8(packer.narrow.clone()).unwrap();
         let wide = packer.finish().to_vec();

@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
 use crate::failure::{Failure, FailureKind};
-use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
+use crate::http::{response_meta, with_causes, HttpClient, RequestSpec, ResponseMeta};
 use crate::openai::WireParser;
 
 /// Batches waiting for JS. Small on purpose: with the batch weight cap below, this bounds the
@@ -170,7 +170,7 @@ impl StreamHandle {
         if self.stats.bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
-        lock(&self.decoder).as_ref().map(Decoder::partial_json)
+        Some(lock(&self.decoder).partial_json())
     }
 
     /// Waits until response headers arrived (or the request failed).
@@ -187,11 +187,11 @@ impl StreamHandle {
     }
 }
 
-type SharedDecoder = Arc<StdMutex<Option<Decoder>>>;
+type SharedDecoder = Arc<StdMutex<Decoder>>;
 
 /// The decoder lock is only held for synchronous work, never across an await; a panic while
 /// holding it is reported by the supervisor, so a poisoned lock is still usable.
-fn lock(decoder: &SharedDecoder) -> std::sync::MutexGuard<'_, Option<Decoder>> {
+fn lock(decoder: &SharedDecoder) -> std::sync::MutexGuard<'_, Decoder> {
     decoder.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -214,23 +214,25 @@ pub fn start(
     let (response_tx, response_rx) = watch::channel(ResponseState::Pending);
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
-    let decoder: SharedDecoder = Arc::new(StdMutex::new(None));
-    let task_decoder = decoder.clone();
     let delta_json = Arc::new(AtomicBool::new(true));
+    let decoder: SharedDecoder = Arc::new(StdMutex::new(
+        Decoder::new(wire, client.config().max_event_bytes)
+            .with_secret(client.config().api_key.clone())
+            .with_delta_json_switch(delta_json.clone()),
+    ));
+    let task_decoder = decoder.clone();
     let panic_tx = tx.clone();
     let panic_stats = stats.clone();
     let request = Request {
         client,
         spec,
         model,
-        wire,
     };
     let outlets = Outlets {
         tx,
         response_tx,
         stats: task_stats,
         shared: task_decoder,
-        delta_json: delta_json.clone(),
         ready: ready.clone(),
     };
     let supervisor_ready = ready.clone();
@@ -286,7 +288,6 @@ struct Request {
     client: Arc<HttpClient>,
     spec: RequestSpec,
     model: Option<String>,
-    wire: Box<dyn WireParser>,
 }
 
 /// Where the task reports: batches, response headers, counters, and the shared decoder.
@@ -295,7 +296,6 @@ struct Outlets {
     response_tx: watch::Sender<ResponseState>,
     stats: Arc<Stats>,
     shared: SharedDecoder,
-    delta_json: Arc<AtomicBool>,
     ready: ReadySignal,
 }
 
@@ -304,14 +304,12 @@ async fn run(request: Request, outlets: Outlets) {
         client,
         spec,
         model,
-        wire,
     } = request;
     let Outlets {
         tx,
         response_tx,
         stats,
         shared,
-        delta_json,
         ready,
     } = outlets;
     let idle = client.idle_timeout(&spec);
@@ -333,11 +331,6 @@ async fn run(request: Request, outlets: Outlets) {
         }
     };
     response_tx.send_replace(ResponseState::Ready(response_meta(&response)));
-    *lock(&shared) = Some(
-        Decoder::new(wire, client.config().max_event_bytes)
-            .with_secret(client.config().api_key.clone())
-            .with_delta_json_switch(delta_json),
-    );
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
     let max_retries = client.max_retries(&spec);
@@ -351,16 +344,12 @@ async fn run(request: Request, outlets: Outlets) {
             match client.open(&again, model.as_deref()).await {
                 Ok(resumed) => {
                     response = resumed;
-                    lock(&shared)
-                        .as_mut()
-                        .expect("decoder is set")
-                        .restart_framing();
+                    lock(&shared).restart_framing();
                     idle_deadline = tokio::time::Instant::now() + idle;
                 }
                 Err(failure) => {
                     eof = true;
-                    let decoder = &mut *lock(&shared);
-                    let decoder = decoder.as_mut().expect("decoder is set");
+                    let mut decoder = lock(&shared);
                     match cause {
                         Some(cause) => decoder.fail(cause),
                         None => decoder.fail(*failure),
@@ -370,7 +359,7 @@ async fn run(request: Request, outlets: Outlets) {
         }
         let (read_more, has_batch) = {
             let guard = lock(&shared);
-            let batch = guard.as_ref().expect("decoder is set").batch();
+            let batch = guard.batch();
             (
                 !eof && batch.end.is_none() && batch.weight() < BATCH_WEIGHT_CAP,
                 !batch.is_empty(),
@@ -384,8 +373,7 @@ async fn run(request: Request, outlets: Outlets) {
             // is there; but nothing ever waits for more data before sending.
             biased;
             chunk = response.chunk(), if read_more => {
-                let mut guard = lock(&shared);
-                let decoder = guard.as_mut().expect("decoder is set");
+                let mut decoder = lock(&shared);
                 match chunk {
                     Ok(Some(bytes)) => {
                         idle_deadline = tokio::time::Instant::now() + idle;
@@ -399,7 +387,7 @@ async fn run(request: Request, outlets: Outlets) {
                         }
                     }
                     Ok(None) => {
-                        if let Some(again) = resumable(&spec, decoder, reconnects, max_retries) {
+                        if let Some(again) = resumable(&spec, &decoder, reconnects, max_retries) {
                             broken = Some((again, None));
                         } else {
                             eof = true;
@@ -408,30 +396,26 @@ async fn run(request: Request, outlets: Outlets) {
                     }
                     Err(error) => {
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
-                        let mut failure = read_failure(&error, nothing_read);
-                        if nothing_read {
-                            failure.attempts = Some(reconnects + 1);
-                        }
-                        if decoder.is_whole() {
-                            // Everything had arrived; only the goodbye was lost.
-                            eof = true;
-                            decoder.finish();
-                        } else if let Some(again) = resumable(&spec, decoder, reconnects, max_retries) {
-                            broken = Some((again, Some(failure)));
-                        } else if nothing_read && reconnects < max_retries {
-                            // Reset before any body byte: nothing reached the caller, so the
-                            // request may simply be made again.
-                            broken = Some((spec.clone(), Some(failure)));
-                        } else {
-                            eof = true;
-                            decoder.fail(failure);
+                        let failure = read_failure(&error, nothing_read);
+                        match after_read_error(failure, nothing_read, &spec, &decoder, reconnects, max_retries) {
+                            AfterReadError::Finish => {
+                                eof = true;
+                                decoder.finish();
+                            }
+                            AfterReadError::Reopen { request, cause } => {
+                                broken = Some((request, Some(cause)));
+                            }
+                            AfterReadError::Fail(failure) => {
+                                eof = true;
+                                decoder.fail(failure);
+                            }
                         }
                     }
                 }
             },
             permit = tx.reserve(), if has_batch => match permit {
                 Ok(permit) => {
-                    let batch = lock(&shared).as_mut().expect("decoder is set").take_batch();
+                    let batch = lock(&shared).take_batch();
                     if let Some(end) = &batch.end {
                         stats.mark_end();
                         let (_, chunks, bytes, ms) = stats.snapshot();
@@ -449,11 +433,57 @@ async fn run(request: Request, outlets: Outlets) {
             },
             _ = tokio::time::sleep_until(idle_deadline), if read_more => {
                 eof = true;
-                lock(&shared).as_mut().expect("decoder is set").fail(Failure::timeout("idle", idle.as_millis() as u64));
+                lock(&shared).fail(Failure::timeout("idle", idle.as_millis() as u64));
             }
         }
     }
     stats.mark_end();
+}
+
+/// What a body read that failed leads to.
+#[derive(Debug)]
+enum AfterReadError {
+    /// Everything had arrived; only the goodbye was lost: the stream ends as it is.
+    Finish,
+    /// Make `request` (a resume, or the same request again) and read on; `cause` is the
+    /// stream's failure if that request fails too.
+    Reopen {
+        request: RequestSpec,
+        cause: Failure,
+    },
+    /// The stream ends with this failure.
+    Fail(Failure),
+}
+
+/// After a body read failed with `failure`: finish a stream that is whole, resume a background
+/// Responses stream, make the request again when no body byte had arrived (nothing reached the
+/// caller), each within `maxRetries`; else fail.
+fn after_read_error(
+    mut failure: Failure,
+    nothing_read: bool,
+    spec: &RequestSpec,
+    decoder: &Decoder,
+    reconnects: u32,
+    max_retries: u32,
+) -> AfterReadError {
+    if nothing_read {
+        failure.attempts = Some(reconnects + 1);
+    }
+    if decoder.is_whole() {
+        AfterReadError::Finish
+    } else if let Some(request) = resumable(spec, decoder, reconnects, max_retries) {
+        AfterReadError::Reopen {
+            request,
+            cause: failure,
+        }
+    } else if nothing_read && reconnects < max_retries {
+        AfterReadError::Reopen {
+            request: spec.clone(),
+            cause: failure,
+        }
+    } else {
+        AfterReadError::Fail(failure)
+    }
 }
 
 /// The request that resumes a stream that just broke: only background Responses requests
@@ -498,13 +528,10 @@ fn note_chunks(stats: &Stats, chunks: u64) {
 /// A body read that fails after headers: a connection error when nothing had arrived yet,
 /// otherwise an incomplete stream (its partial result is kept).
 fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
-    let mut message = format!("the connection broke while streaming: {error}");
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let message = format!(
+        "the connection broke while streaming: {}",
+        with_causes(error)
+    );
     let kind = if nothing_read {
         FailureKind::Connection
     } else {
@@ -570,6 +597,36 @@ mod tests {
             debug: false,
         };
         Arc::new(HttpClient::new(config).unwrap())
+    }
+
+    #[test]
+    fn a_read_error_reopens_only_before_any_body_byte_and_within_max_retries() {
+        let spec = RequestSpec {
+            method: reqwest::Method::POST,
+            path: "/chat/completions".into(),
+            body: Some("{}".into()),
+            options: RequestOptions::default(),
+        };
+        let decoder = Decoder::new(Box::new(crate::openai::chat::ChatParser::new()), None);
+        let broke = |kind| Failure::new(kind, "the connection broke while streaming");
+        match after_read_error(broke(FailureKind::Connection), true, &spec, &decoder, 0, 1) {
+            AfterReadError::Reopen { request, cause } => {
+                assert_eq!(request.path, spec.path);
+                assert_eq!(cause.attempts, Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+        match after_read_error(broke(FailureKind::Connection), true, &spec, &decoder, 1, 1) {
+            AfterReadError::Fail(failure) => assert_eq!(failure.attempts, Some(2)),
+            other => panic!("{other:?}"),
+        }
+        match after_read_error(broke(FailureKind::Incomplete), false, &spec, &decoder, 0, 1) {
+            AfterReadError::Fail(failure) => {
+                assert_eq!(failure.kind, FailureKind::Incomplete);
+                assert_eq!(failure.attempts, None);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

@@ -3,15 +3,16 @@
 
 pub mod chat;
 pub mod completions;
+pub(crate) mod errors;
+mod fields;
 pub mod responses;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
-use serde_json::Value;
 
 use crate::sse::SseEventRef;
 
-/// The one Rust representation of a delta. Serialises to the JS `Delta` union of API.md
+/// The one Rust representation of a delta. Serialises to the JS `Delta` union of `index.d.ts`
 /// (`{"type":"text","choice":0,"text":"..."}`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
@@ -109,42 +110,5 @@ pub trait WireParser: Send {
     /// arrive again after a resume must be ignored by the parser itself.
     fn resume_after(&self) -> Option<u64> {
         None
-    }
-}
-
-// Shared by every wire format: how a bad payload and a provider's error object are reported.
-
-/// How much of an offending payload a parse error quotes.
-pub(crate) const QUOTE_BYTES: usize = 200;
-/// The message of a provider error object that carries none.
-pub(crate) const NO_MESSAGE: &str = "the provider reported an error without a message";
-
-pub(crate) fn parse_error(message: String, data: &str) -> WireError {
-    let mut end = data.len().min(QUOTE_BYTES);
-    while !data.is_char_boundary(end) {
-        end -= 1;
-    }
-    WireError::Parse {
-        message,
-        line: data[..end].to_owned(),
-    }
-}
-
-/// An OpenAI error object (`message`, `type`, `code` string or number, `param`) or a string.
-pub(crate) fn provider_error(error: &Value) -> WireError {
-    let field = |key: &str| match error.get(key) {
-        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
-    };
-    let message = match error {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        _ => field("message"),
-    };
-    WireError::Provider {
-        message: message.unwrap_or_else(|| NO_MESSAGE.to_owned()),
-        kind: field("type"),
-        code: field("code"),
-        param: field("param"),
     }
 }

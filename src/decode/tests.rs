@@ -1,0 +1,242 @@
+//! Tests of the decoder (`decode.rs`).
+
+use super::*;
+use crate::openai::chat::ChatParser;
+
+const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
+
+/// Everything a decoder produced, joined, so that different splits can be compared.
+#[derive(Debug, PartialEq, Default)]
+struct Output {
+    deltas: String,
+    text: String,
+    raw: String,
+    end: String,
+}
+
+fn collect(output: &mut Output, batch: Batch) {
+    let deltas = batch.deltas_array();
+    for (to, from) in [
+        (&mut output.deltas, deltas[1..deltas.len() - 1].to_string()),
+        (&mut output.raw, batch.raw_json),
+    ] {
+        if !from.is_empty() {
+            if !to.is_empty() {
+                to.push(',');
+            }
+            to.push_str(&from);
+        }
+    }
+    output.text.push_str(&batch.text);
+    if let Some(end) = batch.end {
+        output.end = end.to_json();
+    }
+}
+
+/// Feeds `bytes` in the given piece sizes (cycled), then ends the input.
+fn decode(bytes: &[u8], pieces: &mut dyn FnMut() -> usize) -> Output {
+    let mut decoder = Decoder::new(Box::new(ChatParser::new()), None);
+    let mut output = Output::default();
+    let mut at = 0;
+    while at < bytes.len() {
+        let end = (at + pieces().max(1)).min(bytes.len());
+        decoder.push(&bytes[at..end]);
+        collect(&mut output, decoder.take_batch());
+        at = end;
+    }
+    decoder.finish();
+    collect(&mut output, decoder.take_batch());
+    output
+}
+
+#[test]
+fn delta_json_is_the_same_whether_built_as_decoded_or_on_demand() {
+    let payloads: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"c","object":"chat.completion.chunk","choices":[{{"index":{},"delta":{{"content":"t{i} ☃"}},"finish_reason":null}}]}}"#,
+                    i % 2
+                )
+            })
+            .collect();
+    let refs: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    let bytes = sse_of(&refs);
+    let run = |switch_at: &dyn Fn(usize) -> bool| {
+        let decoder = Decoder::new(Box::new(ChatParser::new()), None);
+        let switch = decoder.delta_json_switch();
+        let mut decoder = decoder;
+        let mut all = Vec::new();
+        for (i, piece) in bytes.chunks(97).enumerate() {
+            switch.store(switch_at(i), Ordering::Relaxed);
+            decoder.push(piece);
+            // Batches of several pushes, so that a switch can flip inside one.
+            if i % 3 == 2 {
+                all.push(decoder.take_batch().deltas_array());
+            }
+        }
+        all.push(decoder.take_batch().deltas_array());
+        all
+    };
+    let eager = run(&|_| true);
+    assert!(eager.iter().any(|json| json.len() > 2));
+    assert_eq!(run(&|_| false), eager, "never built while decoding");
+    assert_eq!(run(&|i| i % 2 == 0), eager, "switched on and off");
+    assert_eq!(run(&|i| i > 10), eager, "switched on mid-stream");
+}
+
+/// The same bytes whole, byte by byte and in random pieces must decode identically.
+fn assert_split_invariant(bytes: &[u8]) -> Output {
+    let whole = decode(bytes, &mut || usize::MAX);
+    assert_eq!(decode(bytes, &mut || 1), whole, "byte by byte");
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ bytes.len() as u64;
+    for _ in 0..8 {
+        let mut random = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 97) as usize + 1
+        };
+        assert_eq!(decode(bytes, &mut random), whole, "random pieces");
+    }
+    whole
+}
+
+fn sse_of(payloads: &[&str]) -> Vec<u8> {
+    payloads
+        .iter()
+        .map(|p| format!("data: {p}\n\n"))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[test]
+fn every_chat_fixture_decodes_the_same_for_any_split() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(FIXTURE_DIR).expect("tests/fixtures/ai-sdk in the repository") {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or_default();
+        if !first.contains("chat.completion.chunk") {
+            continue;
+        }
+        let bytes = if path.extension().is_some_and(|e| e == "sse") {
+            text.into_bytes()
+        } else {
+            let mut lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            lines.push("[DONE]");
+            sse_of(&lines)
+        };
+        let output = assert_split_invariant(&bytes);
+        assert!(
+            output.end.starts_with("{\"final\":"),
+            "{path:?}: {}",
+            output.end
+        );
+        let deltas: serde_json::Value =
+            serde_json::from_str(&format!("[{}]", output.deltas)).unwrap();
+        assert!(
+            !deltas.as_array().unwrap().is_empty(),
+            "{path:?} gave no deltas"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 10, "expected the chat fixtures, found {seen}");
+}
+
+#[test]
+fn text_holds_choice_zero_content_only() {
+    let bytes = sse_of(&[
+        r#"{"choices":[{"index":1,"delta":{"content":"B"}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"A"}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"},{"index":1,"delta":{},"finish_reason":"stop"}]}"#,
+        "[DONE]",
+    ]);
+    let output = assert_split_invariant(&bytes);
+    assert_eq!(output.text, "A");
+    assert!(output
+        .deltas
+        .contains(r#"{"type":"text","choice":1,"text":"B"}"#));
+}
+
+#[test]
+fn closing_without_done_after_every_choice_finished_is_a_normal_end() {
+    let bytes =
+        sse_of(&[r#"{"choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#]);
+    let output = assert_split_invariant(&bytes);
+    assert!(output.end.starts_with("{\"final\":"), "{}", output.end);
+}
+
+#[test]
+fn closing_before_a_choice_finished_is_incomplete_with_partial() {
+    let bytes = sse_of(&[r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#]);
+    let output = assert_split_invariant(&bytes);
+    assert!(
+        output.end.contains(r#""kind":"incomplete""#),
+        "{}",
+        output.end
+    );
+    assert!(output.end.contains(r#""content":"Hi""#), "{}", output.end);
+}
+
+#[test]
+fn an_empty_body_is_incomplete_without_partial() {
+    let output = decode(b"", &mut || 1);
+    assert!(
+        output.end.contains(r#""kind":"incomplete""#),
+        "{}",
+        output.end
+    );
+    assert!(output.end.ends_with(r#""partial":null}"#), "{}", output.end);
+}
+
+#[test]
+fn a_body_without_sse_lines_is_a_parse_error() {
+    let output = assert_split_invariant(b"<html>not an event stream");
+    assert!(output.end.contains(r#""kind":"parse""#), "{}", output.end);
+}
+
+#[test]
+fn provider_error_mid_stream_keeps_the_text_before_it() {
+    let bytes = sse_of(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#,
+        r#"{"error":{"message":"overloaded","type":"server_error","code":503}}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"lo"}}]}"#,
+    ]);
+    let output = assert_split_invariant(&bytes);
+    assert_eq!(output.text, "Hel");
+    assert!(output.end.contains(r#""kind":"stream""#), "{}", output.end);
+    assert!(output.end.contains(r#""apiCode":"503""#), "{}", output.end);
+    assert!(output.end.contains(r#""content":"Hel""#), "{}", output.end);
+}
+
+#[test]
+fn bytes_after_done_are_ignored() {
+    let mut bytes = sse_of(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"A"}}]}"#,
+        "[DONE]",
+    ]);
+    bytes.extend_from_slice(b"data: {not json}\n\n");
+    let output = assert_split_invariant(&bytes);
+    assert_eq!(output.text, "A");
+    assert!(output.end.starts_with("{\"final\":"), "{}", output.end);
+}
+
+#[test]
+fn an_event_over_the_limit_is_a_parse_error_naming_the_limit() {
+    let mut decoder = Decoder::new(Box::new(ChatParser::new()), Some(64));
+    decoder.push(format!("data: {}\n\n", "x".repeat(100)).as_bytes());
+    let end = decoder.take_batch().end.expect("failed").to_json();
+    assert!(end.contains("64-byte limit"), "{end}");
+}
+
+#[test]
+fn failures_never_carry_the_secret() {
+    let mut decoder =
+        Decoder::new(Box::new(ChatParser::new()), None).with_secret(Some("sk-very-secret".into()));
+    decoder.push(b"data: {\"error\":{\"message\":\"bad key sk-very-secret\"}}\n\n");
+    let end = decoder.take_batch().end.expect("failed").to_json();
+    assert!(!end.contains("sk-very-secret"), "{end}");
+}
