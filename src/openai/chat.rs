@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
+use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
 use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
@@ -318,7 +318,7 @@ impl WireParser for ChatParser {
             _ if data == "[DONE]" => Ok(Step::Done),
             "message" => match serde_json::from_str::<Chunk>(data) {
                 Ok(chunk) => self.apply(chunk, out),
-                Err(error) => Err(bad_payload(data, &error)),
+                Err(error) => Err(bad_payload(data, &error, "chat completion chunk")),
             },
             // Another event type is ours only if it looks like a chunk (or carries an error);
             // anything else (pings, vendor extras, non-JSON) is not for us.
@@ -444,21 +444,6 @@ fn thinking_texts(raw: &RawValue) -> Vec<Cow<'_, str>> {
         .filter_map(|p| p.text)
         .filter(|t| !t.is_empty())
         .collect()
-}
-
-/// A payload the strict chunk parse rejected: not JSON, JSON of another shape, or an error
-/// object whose other fields did not fit the chunk shape.
-fn bad_payload(data: &str, error: &serde_json::Error) -> WireError {
-    match serde_json::from_str::<Value>(data) {
-        Err(e) => parse_error(format!("data line is not valid JSON: {e}"), data),
-        Ok(Value::Object(object)) if object.get("error").is_some_and(|e| !e.is_null()) => {
-            provider_error(&object["error"])
-        }
-        Ok(_) => parse_error(
-            format!("data line is not a chat completion chunk: {error}"),
-            data,
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
+use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::fill_str;
 use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
@@ -134,7 +134,7 @@ impl WireParser for CompletionsParser {
             _ if data == "[DONE]" => Ok(Step::Done),
             "message" => match serde_json::from_str::<Chunk>(data) {
                 Ok(chunk) => self.apply(chunk, out),
-                Err(error) => Err(bad_payload(data, &error)),
+                Err(error) => Err(bad_payload(data, &error, "text completion chunk")),
             },
             // Another event type is ours only if it looks like a chunk (or carries an error).
             _ => match serde_json::from_str::<Chunk>(data) {
@@ -191,21 +191,6 @@ struct FinalChoice<'a> {
     finish_reason: Option<&'a str>,
     /// Always `null`: log probabilities are not accumulated.
     logprobs: (),
-}
-
-/// A payload the strict chunk parse rejected: not JSON, JSON of another shape, or an error
-/// object whose other fields did not fit the chunk shape.
-fn bad_payload(data: &str, error: &serde_json::Error) -> WireError {
-    match serde_json::from_str::<Value>(data) {
-        Err(e) => parse_error(format!("data line is not valid JSON: {e}"), data),
-        Ok(Value::Object(object)) if object.get("error").is_some_and(|e| !e.is_null()) => {
-            provider_error(&object["error"])
-        }
-        Ok(_) => parse_error(
-            format!("data line is not a text completion chunk: {error}"),
-            data,
-        ),
-    }
 }
 
 #[cfg(test)]

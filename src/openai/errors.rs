@@ -55,6 +55,18 @@ fn error_fields(error: &Value) -> ErrorFields {
 }
 
 /// An error object inside a stream. Without a message it says so (`NO_MESSAGE`).
+/// A data line the wire parser could not read as `what` (e.g. "chat completion chunk"): an
+/// error object from the provider, text that is not JSON, or JSON of another shape.
+pub(crate) fn bad_payload(data: &str, error: &serde_json::Error, what: &str) -> WireError {
+    match serde_json::from_str::<Value>(data) {
+        Err(e) => parse_error(format!("data line is not valid JSON: {e}"), data),
+        Ok(Value::Object(object)) if object.get("error").is_some_and(|e| !e.is_null()) => {
+            provider_error(&object["error"])
+        }
+        Ok(_) => parse_error(format!("data line is not a {what}: {error}"), data),
+    }
+}
+
 pub(crate) fn provider_error(error: &Value) -> WireError {
     let fields = error_fields(error);
     WireError::Provider {
