@@ -192,6 +192,8 @@ export interface RequestOptions {
   timeoutMs?: number
   idleTimeoutMs?: number
   maxRetries?: number
+  /** Replaces the client's key for this request; scrubbed from everything it returns. */
+  apiKey?: string
   /**
    * A background Responses request: a stream that breaks after sequence-numbered events is
    * resumed with `starting_after` (within `maxRetries`).

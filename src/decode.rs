@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 use crate::openai::{Delta, Step, WireError, WireParser};
+use crate::secrets::Secrets;
 use crate::sse::{SseEventRef, SseParser};
 
 /// Everything decoded since the last hand-over to JS, in ready-made forms so that JS pays only
@@ -97,8 +98,8 @@ pub struct Decoder {
     /// decoded after it.
     ended: bool,
     chunks: u64,
-    /// The API key, scrubbed from every failure this decoder records.
-    secret: Option<String>,
+    /// The request's credentials, scrubbed from every failure this decoder records.
+    secrets: Secrets,
     /// Body bytes received over every connection of this stream (resumes included).
     received: u64,
     /// Whether to build each batch's Delta JSON as deltas arrive (see `Batch`).
@@ -119,13 +120,14 @@ impl Decoder {
             done: false,
             ended: false,
             chunks: 0,
-            secret: None,
+            secrets: Secrets::default(),
         }
     }
 
-    /// Makes every recorded failure free of `secret` (a provider may echo the API key).
-    pub fn with_secret(mut self, secret: Option<String>) -> Self {
-        self.secret = secret;
+    /// Makes every recorded failure free of the request's credentials (a provider may echo
+    /// a key back).
+    pub fn with_secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = secrets;
         self
     }
 
@@ -293,7 +295,7 @@ impl Decoder {
         }
         let partial_json = (self.received > 0).then(|| self.wire.final_json());
         self.end_with(End::Failed {
-            failure: Box::new(failure.redact(self.secret.as_deref())),
+            failure: Box::new(failure.redact(&self.secrets)),
             partial_json,
         });
     }

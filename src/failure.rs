@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::secrets::Secrets;
+
 /// Which public error class a failure becomes (`index.d.ts`, "Errors").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -83,17 +85,10 @@ impl Failure {
         }
     }
 
-    /// Removes every occurrence of `secret` from the texts this failure carries, so that a
-    /// server or proxy echoing the API key back can never leak it through an error.
-    pub fn redact(mut self, secret: Option<&str>) -> Self {
-        let Some(secret) = secret.filter(|s| s.len() >= 4) else {
-            return self;
-        };
-        let scrub = |s: &mut String| {
-            if s.contains(secret) {
-                *s = s.replace(secret, "[redacted]");
-            }
-        };
+    /// Removes every credential of the request from the texts this failure carries, so that a
+    /// server or proxy echoing a key back can never leak it through an error.
+    pub fn redact(mut self, secrets: &Secrets) -> Self {
+        let scrub = |s: &mut String| secrets.scrub_in_place(s);
         scrub(&mut self.message);
         for text in [
             &mut self.line,

@@ -8,6 +8,7 @@ use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
 use crate::openai::errors::error_from_json;
+use crate::secrets::Secrets;
 
 /// Client-wide settings, as `lib/client.js` validated them (`binding::types::JsClientConfig`
 /// is how they cross from JS).
@@ -43,6 +44,8 @@ pub struct RequestOptions {
     pub timeout_ms: Option<u64>,
     pub idle_timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
+    /// Replaces the client's key for this request (scrubbed like it).
+    pub api_key: Option<String>,
     /// A background Responses request: a stream that breaks after sequence-numbered events is
     /// resumed with `starting_after` (within `maxRetries`).
     pub resume: bool,
@@ -89,17 +92,17 @@ impl HttpClient {
         &self.config
     }
 
-    /// One debug log line on stderr, with the API key scrubbed (it is never logged on purpose:
-    /// request headers are not logged at all).
-    pub fn debug(&self, line: &str) {
-        if !self.config.debug {
-            return;
+    /// One debug log line on stderr. Request headers are never logged; `secrets` (the
+    /// request's credentials) are scrubbed from the line in case a server echoed one.
+    pub fn debug(&self, secrets: &Secrets, line: &str) {
+        if self.config.debug {
+            eprintln!("[streamdelta] {}", secrets.scrub(line));
         }
-        let line = match self.config.api_key.as_deref().filter(|k| k.len() >= 4) {
-            Some(key) if line.contains(key) => line.replace(key, "[redacted]"),
-            _ => line.to_string(),
-        };
-        eprintln!("[streamdelta] {line}");
+    }
+
+    /// The credentials of a request made with `options`, to scrub from what it returns.
+    pub fn secrets(&self, options: &RequestOptions) -> Secrets {
+        Secrets::for_request(&self.config, options)
     }
 
     pub fn max_retries(&self, spec: &RequestSpec) -> u32 {
@@ -179,7 +182,11 @@ impl HttpClient {
             "user-agent",
             concat!("streamdelta/", env!("CARGO_PKG_VERSION")),
         );
-        if let Some(key) = self.config.api_key.as_deref().filter(|k| !k.is_empty()) {
+        let key = options
+            .api_key
+            .as_deref()
+            .or(self.config.api_key.as_deref());
+        if let Some(key) = key.filter(|k| !k.is_empty()) {
             if self.config.azure.is_some() {
                 put("api-key", key);
             } else {
@@ -207,6 +214,7 @@ impl HttpClient {
     ) -> Result<Response, Box<Failure>> {
         let url = self.url_for(&spec.path, model, &spec.options)?;
         let headers = self.headers_for(&spec.options);
+        let secrets = self.secrets(&spec.options);
         let timeout =
             Duration::from_millis(spec.options.timeout_ms.unwrap_or(self.config.timeout_ms));
         let max_retries = spec.options.max_retries.unwrap_or(self.config.max_retries);
@@ -214,7 +222,10 @@ impl HttpClient {
         loop {
             attempt += 1;
             let started = std::time::Instant::now();
-            self.debug(&format!("-> {} {url} (attempt {attempt})", spec.method));
+            self.debug(
+                &secrets,
+                &format!("-> {} {url} (attempt {attempt})", spec.method),
+            );
             let mut request = self
                 .inner
                 .request(spec.method.clone(), url.clone())
@@ -229,14 +240,17 @@ impl HttpClient {
                 ),
                 Ok(Err(e)) => (connection_failure(&e), None),
                 Ok(Ok(response)) => {
-                    self.debug(&format!(
-                        "<- {} {} in {} ms",
-                        response.status().as_u16(),
-                        spec.path,
-                        started.elapsed().as_millis()
-                    ));
+                    self.debug(
+                        &secrets,
+                        &format!(
+                            "<- {} {} in {} ms",
+                            response.status().as_u16(),
+                            spec.path,
+                            started.elapsed().as_millis()
+                        ),
+                    );
                     if response.status().is_success() {
-                        return self.check_event_stream(response).await;
+                        return self.check_event_stream(response, &secrets).await;
                     }
                     let advice = ServerAdvice {
                         retry: should_retry(&response),
@@ -247,14 +261,13 @@ impl HttpClient {
             };
             match after_attempt(failure, advice, attempt, max_retries) {
                 AfterAttempt::GiveUp(failure) => {
-                    return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
+                    return Err(Box::new(failure.redact(&secrets)));
                 }
                 AfterAttempt::Retry { wait, failure } => {
-                    self.debug(&format!(
-                        "retrying in {} ms: {}",
-                        wait.as_millis(),
-                        failure.message
-                    ));
+                    self.debug(
+                        &secrets,
+                        &format!("retrying in {} ms: {}", wait.as_millis(), failure.message),
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -262,7 +275,11 @@ impl HttpClient {
     }
 
     /// A 2xx answer must carry an event stream; anything else is named in the error.
-    async fn check_event_stream(&self, response: Response) -> Result<Response, Box<Failure>> {
+    async fn check_event_stream(
+        &self,
+        response: Response,
+        secrets: &Secrets,
+    ) -> Result<Response, Box<Failure>> {
         let content_type = response
             .headers()
             .get(CONTENT_TYPE)
@@ -282,7 +299,7 @@ impl HttpClient {
             failure.status = Some(status);
             failure.request_id = request_id;
             failure.headers = Some(headers);
-            return Err(Box::new(failure.redact(self.config.api_key.as_deref())));
+            return Err(Box::new(failure.redact(secrets)));
         }
         let mut failure = Failure::new(
             FailureKind::Parse,
@@ -291,7 +308,7 @@ impl HttpClient {
         failure.status = Some(status);
         failure.request_id = request_id;
         failure.line = Some(truncate_at_char(&body, 200).to_string());
-        Err(Box::new(failure.redact(self.config.api_key.as_deref())))
+        Err(Box::new(failure.redact(secrets)))
     }
 
     async fn api_failure(&self, response: Response) -> Failure {

@@ -6,6 +6,7 @@ pub mod failure;
 pub mod http;
 pub mod openai;
 pub mod relay;
+pub mod secrets;
 pub mod sse;
 pub mod sse_pack;
 pub mod stream;

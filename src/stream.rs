@@ -217,7 +217,7 @@ pub fn start(
     let delta_json = Arc::new(AtomicBool::new(true));
     let decoder: SharedDecoder = Arc::new(StdMutex::new(
         Decoder::new(wire, client.config().max_event_bytes)
-            .with_secret(client.config().api_key.clone())
+            .with_secrets(client.secrets(&spec.options))
             .with_delta_json_switch(delta_json.clone()),
     ));
     let task_decoder = decoder.clone();
@@ -330,7 +330,13 @@ async fn run(request: Request, outlets: Outlets) {
             return;
         }
     };
-    response_tx.send_replace(ResponseState::Ready(response_meta(&response)));
+    let secrets = client.secrets(&spec.options);
+    let mut meta = response_meta(&response);
+    // A proxy may echo a credential into a header: `stream.response.headers` never shows it.
+    for (_, value) in &mut meta.headers {
+        secrets.scrub_in_place(value);
+    }
+    response_tx.send_replace(ResponseState::Ready(meta));
     let mut eof = false;
     let mut idle_deadline = tokio::time::Instant::now() + idle;
     let max_retries = client.max_retries(&spec);
@@ -340,7 +346,10 @@ async fn run(request: Request, outlets: Outlets) {
     loop {
         if let Some((again, cause)) = broken.take() {
             reconnects += 1;
-            client.debug(&format!("reconnecting: {} {}", again.method, again.path));
+            client.debug(
+                &secrets,
+                &format!("reconnecting: {} {}", again.method, again.path),
+            );
             match client.open(&again, model.as_deref()).await {
                 Ok(resumed) => {
                     response = resumed;
@@ -423,7 +432,10 @@ async fn run(request: Request, outlets: Outlets) {
                             End::Finished { .. } => "finished".to_string(),
                             End::Failed { failure, .. } => format!("failed: {}", failure.message),
                         };
-                        client.debug(&format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"));
+                        client.debug(
+                            &secrets,
+                            &format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"),
+                        );
                     }
                     permit.send(batch);
                     ready.ready();

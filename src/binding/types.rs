@@ -105,6 +105,8 @@ pub struct JsRequestOptions {
     pub timeout_ms: Option<f64>,
     pub idle_timeout_ms: Option<f64>,
     pub max_retries: Option<u32>,
+    /// Replaces the client's key for this request; scrubbed from everything it returns.
+    pub api_key: Option<String>,
     /// A background Responses request: a stream that breaks after sequence-numbered events is
     /// resumed with `starting_after` (within `maxRetries`).
     pub resume: Option<bool>,
@@ -118,6 +120,7 @@ impl From<JsRequestOptions> for RequestOptions {
             timeout_ms: options.timeout_ms.map(|ms| ms as u64),
             idle_timeout_ms: options.idle_timeout_ms.map(|ms| ms as u64),
             max_retries: options.max_retries,
+            api_key: options.api_key,
             resume: options.resume.unwrap_or(false),
         }
     }

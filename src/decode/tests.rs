@@ -234,8 +234,8 @@ fn an_event_over_the_limit_is_a_parse_error_naming_the_limit() {
 
 #[test]
 fn failures_never_carry_the_secret() {
-    let mut decoder =
-        Decoder::new(Box::new(ChatParser::new()), None).with_secret(Some("sk-very-secret".into()));
+    let mut decoder = Decoder::new(Box::new(ChatParser::new()), None)
+        .with_secrets(Secrets::of(["sk-very-secret"]));
     decoder.push(b"data: {\"error\":{\"message\":\"bad key sk-very-secret\"}}\n\n");
     let end = decoder.take_batch().end.expect("failed").to_json();
     assert!(!end.contains("sk-very-secret"), "{end}");
