@@ -156,6 +156,8 @@ export interface Failure {
   line?: string
   /** How many HTTP attempts were made before giving up. */
   attempts?: number
+  /** The transport's own error texts, outermost first; they become the error's `cause` chain. */
+  causes?: Array<string>
 }
 
 /** Which public error class a failure becomes (`lib/errors.js` maps each once). */

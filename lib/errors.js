@@ -106,6 +106,19 @@ function headersObject(pairs) {
 }
 
 /**
+ * The transport's texts (outermost first) as an `Error` chain: `cause.cause...`, so that
+ * `util.inspect` and loggers print the whole story under our short message.
+ * @param {string[] | undefined} causes
+ * @returns {Error | undefined}
+ */
+function causeChain(causes) {
+  if (!causes || causes.length === 0) return undefined
+  let chain
+  for (let i = causes.length - 1; i >= 0; i--) chain = new Error(causes[i], chain ? { cause: chain } : undefined)
+  return chain
+}
+
+/**
  * Builds the public error for an engine failure. `partial` is attached when data had arrived.
  * @param {object} failure `{ kind, message, status, type, apiCode, param, requestId, headers, ... }`
  * @param {object|null|undefined} partial
@@ -115,7 +128,9 @@ function fromFailure(failure, partial) {
   const fields = { ...failure, headers: headersObject(failure.headers) }
   let error
   if (Class === ConnectionError) {
-    error = new ConnectionError(`Connection error: ${failure.message}`, { cause: new Error(failure.message) })
+    error = new ConnectionError(`Connection error: ${failure.message}`, { cause: causeChain(failure.causes) })
+  } else if (Class === IncompleteStreamError) {
+    error = new IncompleteStreamError(failure.message, { cause: causeChain(failure.causes) })
   } else if (Class) {
     error = new Class(failure.message, fields)
   } else {

@@ -53,6 +53,10 @@ pub struct Failure {
     /// How many HTTP attempts were made before giving up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempts: Option<u32>,
+    /// The underlying errors' texts, outermost first (reqwest, hyper, io): what `message`
+    /// says in our words, as the transport said it. JS turns them into the `cause` chain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub causes: Vec<String>,
 }
 
 impl Failure {
@@ -70,7 +74,18 @@ impl Failure {
             phase: None,
             line: None,
             attempts: None,
+            causes: Vec::new(),
         }
+    }
+
+    /// The same failure, with the chain of `error` and its sources as its causes.
+    pub fn caused_by(mut self, error: &dyn std::error::Error) -> Self {
+        let mut next: Option<&dyn std::error::Error> = Some(error);
+        while let Some(cause) = next {
+            self.causes.push(cause.to_string());
+            next = cause.source();
+        }
+        self
     }
 
     pub fn timeout(phase: &'static str, ms: u64) -> Self {
@@ -100,6 +115,9 @@ impl Failure {
         .flatten()
         {
             scrub(text);
+        }
+        for cause in &mut self.causes {
+            scrub(cause);
         }
         for (_, value) in self.headers.iter_mut().flatten() {
             scrub(value);

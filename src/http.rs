@@ -342,21 +342,88 @@ impl HttpClient {
     }
 }
 
+/// A request that got no response: what happened, in words a person can act on; the
+/// transport's own texts ("error sending request: client error (Connect): tcp connect
+/// error: Connection refused (os error 111)") stay in `causes`.
 fn connection_failure(error: &reqwest::Error) -> Failure {
-    Failure::new(FailureKind::Connection, with_causes(error))
+    let (host, authority) = match error.url() {
+        Some(url) => {
+            let host = url.host_str().unwrap_or_default().to_string();
+            let authority = match url.port_or_known_default() {
+                Some(port) => format!("{host}:{port}"),
+                None => host.clone(),
+            };
+            (host, authority)
+        }
+        None => ("the server".to_string(), "the server".to_string()),
+    };
+    let message = match transport_cause(error) {
+        TransportCause::Refused => format!("could not connect to {authority}: connection refused"),
+        TransportCause::Dns => format!("could not resolve the host '{host}' (DNS lookup failed)"),
+        TransportCause::Certificate(detail) => {
+            format!("the TLS certificate of {host} was not trusted ({detail})")
+        }
+        TransportCause::Tls(detail) => format!("the TLS handshake with {host} failed ({detail})"),
+        TransportCause::Reset => {
+            format!("the connection to {authority} was reset before a response arrived")
+        }
+        TransportCause::Closed => format!("{authority} closed the connection before answering"),
+        TransportCause::TimedOut => format!("timed out connecting to {authority}"),
+        TransportCause::Other => format!("could not get a response from {authority}"),
+    };
+    Failure::new(FailureKind::Connection, message).caused_by(error)
 }
 
-/// An error's text followed by each of its causes', `: `-separated. reqwest's own text is terse
-/// ("error sending request"); the source chain says why.
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
+/// What, at the bottom of a transport error, went wrong.
+enum TransportCause {
+    Refused,
+    Dns,
+    Certificate(String),
+    Tls(String),
+    Reset,
+    Closed,
+    TimedOut,
+    Other,
+}
+
+/// Reads the source chain of `error`: an io error's kind, a rustls error, or hyper's and
+/// hyper-util's texts for the cases they give no type for.
+fn transport_cause(error: &(dyn std::error::Error + 'static)) -> TransportCause {
+    use std::io::ErrorKind;
+    let mut next = Some(error);
+    let mut texts = String::new();
+    while let Some(cause) = next {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(why) => {
+                    TransportCause::Certificate(format!("{why:?}"))
+                }
+                other => TransportCause::Tls(other.to_string()),
+            };
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                ErrorKind::ConnectionRefused => return TransportCause::Refused,
+                ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted => {
+                    return TransportCause::Reset
+                }
+                ErrorKind::TimedOut => return TransportCause::TimedOut,
+                _ => {}
+            }
+        }
+        texts.push_str(&cause.to_string().to_ascii_lowercase());
+        texts.push('\n');
+        next = cause.source();
     }
-    message
+    if texts.contains("dns error") || texts.contains("failed to lookup address") {
+        TransportCause::Dns
+    } else if texts.contains("connection closed before message completed") {
+        TransportCause::Closed
+    } else if texts.contains("timed out") {
+        TransportCause::TimedOut
+    } else {
+        TransportCause::Other
+    }
 }
 
 /// What the server said about retrying a non-2xx answer.

@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
 use crate::failure::{Failure, FailureKind};
-use crate::http::{response_meta, with_causes, HttpClient, RequestSpec, ResponseMeta};
+use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
 use crate::openai::WireParser;
 
 /// Batches waiting for JS. Small on purpose: with the batch weight cap below, this bounds the
@@ -405,7 +405,7 @@ async fn run(request: Request, outlets: Outlets) {
                     }
                     Err(error) => {
                         let nothing_read = stats.bytes.load(Ordering::Relaxed) == 0;
-                        let failure = read_failure(&error, nothing_read);
+                        let failure = read_failure(&error, nothing_read, decoder.chunks());
                         match after_read_error(failure, nothing_read, &spec, &decoder, reconnects, max_retries) {
                             AfterReadError::Finish => {
                                 eof = true;
@@ -538,18 +538,25 @@ fn note_chunks(stats: &Stats, chunks: u64) {
 }
 
 /// A body read that fails after headers: a connection error when nothing had arrived yet,
-/// otherwise an incomplete stream (its partial result is kept).
-fn read_failure(error: &reqwest::Error, nothing_read: bool) -> Failure {
-    let message = format!(
-        "the connection broke while streaming: {}",
-        with_causes(error)
-    );
-    let kind = if nothing_read {
-        FailureKind::Connection
+/// otherwise an incomplete stream (its partial result is kept). The message says how far the
+/// stream got; the transport's texts ("unexpected EOF during chunk size line") are the causes.
+fn read_failure(error: &reqwest::Error, nothing_read: bool, events: u64) -> Failure {
+    let (kind, message) = if nothing_read {
+        (
+            FailureKind::Connection,
+            "the connection was lost before any of the response body arrived".to_string(),
+        )
     } else {
-        FailureKind::Incomplete
+        let events = match events {
+            1 => "1 event".to_string(),
+            n => format!("{n} events"),
+        };
+        (
+            FailureKind::Incomplete,
+            format!("the connection was lost mid-stream after {events}"),
+        )
     };
-    Failure::new(kind, message)
+    Failure::new(kind, message).caused_by(error)
 }
 
 #[cfg(test)]

@@ -201,6 +201,8 @@ pub struct JsFailure {
     pub line: Option<String>,
     /// How many HTTP attempts were made before giving up.
     pub attempts: Option<u32>,
+    /// The transport's own error texts, outermost first; they become the error's `cause` chain.
+    pub causes: Option<Vec<String>>,
 }
 
 impl From<Failure> for JsFailure {
@@ -218,6 +220,7 @@ impl From<Failure> for JsFailure {
             phase: failure.phase.map(str::to_string),
             line: failure.line,
             attempts: failure.attempts,
+            causes: (!failure.causes.is_empty()).then_some(failure.causes),
         }
     }
 }
