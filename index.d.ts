@@ -49,16 +49,6 @@ export interface RequestOptions {
   maxRetries?: number
 }
 
-/** The request body of `/chat/completions`. `stream: true` is always sent. */
-export interface ChatCompletionRequest {
-  model: string
-  messages: Array<Record<string, unknown>>
-  /** `{ include_usage: true }` makes the server send a `usage` delta at the end. */
-  stream_options?: { include_usage?: boolean; [key: string]: unknown }
-  n?: number
-  [key: string]: unknown
-}
-
 export class Client {
   /** Throws a `TypeError` naming the field when an option is malformed. */
   constructor(options?: ClientOptions)
@@ -68,34 +58,482 @@ export class Client {
    * Streams a chat completion: POST `{baseURL}/chat/completions` with `stream: true`.
    * Returns at once; the request starts immediately. Throws a `TypeError` synchronously for a
    * body that is not an object, a missing `model`, or malformed options.
+   *
+   * `Body` is inferred from the argument: the fields `ChatCompletionRequest` names are checked,
+   * any other field (a provider's own) is sent as it is. An openai-typed
+   * `ChatCompletionCreateParams` body, `messages` or `tools` fits as it is.
    */
-  chat(body: ChatCompletionRequest, options?: RequestOptions): ChatStream
+  chat<Body extends ChatCompletionRequest>(body: Body, options?: RequestOptions): ChatStream
   /**
    * Streams a Responses API answer: POST `{baseURL}/responses` with `stream: true`. With
    * `background: true`, a stream that breaks after sequence-numbered events reconnects with
    * `starting_after` (within `maxRetries`), skips what it already had, and carries on as one stream.
+   * The body is checked as `chat`'s is (openai's `ResponseCreateParams` fits).
    */
-  responses(body: ResponseRequest, options?: RequestOptions): ResponseStream
+  responses<Body extends ResponseRequest>(body: Body, options?: RequestOptions): ResponseStream
   /** Re-attaches to a background response: GET `{baseURL}/responses/{id}?stream=true&starting_after=N`. */
   resumeResponse(id: string, position?: { startingAfter?: number }, options?: RequestOptions): ResponseStream
-  /** Streams a legacy completion: POST `{baseURL}/completions` with `stream: true`. */
-  completions(body: CompletionRequest, options?: RequestOptions): CompletionStream
+  /** Streams a legacy completion: POST `{baseURL}/completions` with `stream: true`. The body is checked as `chat`'s is. */
+  completions<Body extends CompletionRequest>(body: Body, options?: RequestOptions): CompletionStream
 }
 
-/** The request body of `/responses`. `stream: true` is always sent. */
-export interface ResponseRequest {
+// ---------------------------------------------------------------------------------------
+// Request bodies
+//
+// Structural types of our own, written to be supertypes of the official `openai` package's
+// parameter types: a body, a `messages` array or a `tools` array typed with openai's
+// `ChatCompletionCreateParams`, `ChatCompletionMessageParam[]`, `ResponseCreateParams`, ... is
+// accepted as it is, and a `final()` message can be pushed back into an openai-typed history.
+// No index signatures on the shapes openai declares as interfaces: an `interface` is never
+// assignable to a type with one. Fields a provider adds (`top_k`, `reasoning`, `provider`, ...) are still accepted: the
+// `Client` methods take the body as a type parameter constrained by these types, so the known
+// fields are checked and any other field is passed through unchecked (and sent as it is).
+// ---------------------------------------------------------------------------------------
+
+/** Open-ended string unions: the known words autocomplete, any other string is accepted. */
+export type OpenString<Known extends string> = Known | (string & {})
+
+/** A JSON Schema object (function parameters, `json_schema.schema`). */
+export type JsonSchema = { [key: string]: unknown }
+
+/** `{ type: 'text', text }`: a text part of a message's `content`. */
+export interface ChatCompletionContentPartText {
+  type: 'text'
+  text: string
+  prompt_cache_breakpoint?: { mode: 'explicit'; ttl?: OpenString<'30m' | '12h'> }
+}
+
+/** An image part: `{ type: 'image_url', image_url: { url, detail? } }` (`url` may be a `data:` URL). */
+export interface ChatCompletionContentPartImage {
+  type: 'image_url'
+  image_url: { url: string; detail?: OpenString<'auto' | 'low' | 'high' | 'original'> }
+  prompt_cache_breakpoint?: { mode: 'explicit'; ttl?: OpenString<'30m' | '12h'> }
+}
+
+/** An audio part: `{ type: 'input_audio', input_audio: { data (base64), format } }`. */
+export interface ChatCompletionContentPartInputAudio {
+  type: 'input_audio'
+  input_audio: { data: string; format: OpenString<'wav' | 'mp3'> }
+  prompt_cache_breakpoint?: { mode: 'explicit'; ttl?: OpenString<'30m' | '12h'> }
+}
+
+/** A file part: `{ type: 'file', file: { file_data?, file_id?, filename? } }`. */
+export interface ChatCompletionContentPartFile {
+  type: 'file'
+  file: { file_data?: string; file_id?: string; filename?: string }
+  prompt_cache_breakpoint?: { mode: 'explicit'; ttl?: OpenString<'30m' | '12h'> }
+}
+
+/** A refusal part (assistant messages only). */
+export interface ChatCompletionContentPartRefusal {
+  type: 'refusal'
+  refusal: string
+}
+
+/** What a user message's `content` array holds. */
+export type ChatCompletionContentPart =
+  | ChatCompletionContentPartText
+  | ChatCompletionContentPartImage
+  | ChatCompletionContentPartInputAudio
+  | ChatCompletionContentPartFile
+
+export interface ChatCompletionSystemMessageParam {
+  role: 'system'
+  content: string | ChatCompletionContentPartText[]
+  name?: string
+}
+
+export interface ChatCompletionDeveloperMessageParam {
+  role: 'developer'
+  content: string | ChatCompletionContentPartText[]
+  name?: string
+}
+
+export interface ChatCompletionUserMessageParam {
+  role: 'user'
+  content: string | ChatCompletionContentPart[]
+  name?: string
+}
+
+/** A tool call in an assistant message: the shape of `final().choices[i].message.tool_calls[j]`. */
+export interface ChatCompletionMessageFunctionToolCall {
+  id: string
+  type: 'function'
+  /** `arguments` is JSON text, as the model wrote it (it may not parse). */
+  function: { name: string; arguments: string }
+}
+
+/** A custom (free-form input) tool call in an assistant message. */
+export interface ChatCompletionMessageCustomToolCall {
+  id: string
+  type: 'custom'
+  custom: { name: string; input: string }
+}
+
+export type ChatCompletionMessageToolCall = ChatCompletionMessageFunctionToolCall | ChatCompletionMessageCustomToolCall
+
+/**
+ * An assistant turn in the history. `final().choices[i].message` (a `ChatCompletionMessage`) is
+ * one, and is also assignable to openai's `ChatCompletionAssistantMessageParam`.
+ */
+export interface ChatCompletionAssistantMessageParam {
+  role: 'assistant'
+  content?: string | Array<ChatCompletionContentPartText | ChatCompletionContentPartRefusal> | null
+  refusal?: string | null
+  name?: string
+  tool_calls?: ChatCompletionMessageToolCall[]
+  /** Legacy single function call. */
+  function_call?: { name: string; arguments: string } | null
+  audio?: { id: string } | null
+  /** Reasoning text some servers accept back (DeepSeek-style `reasoning_content`). */
+  reasoning_content?: string | null
+}
+
+/** A tool's answer: `tool_call_id` is the `id` of the call it answers. */
+export interface ChatCompletionToolMessageParam {
+  role: 'tool'
+  tool_call_id: string
+  content: string | ChatCompletionContentPartText[]
+}
+
+/** The legacy function-call answer. */
+export interface ChatCompletionFunctionMessageParam {
+  role: 'function'
+  name: string
+  content: string | null
+}
+
+/** One message of `messages`, discriminated by `role`. openai's `ChatCompletionMessageParam` is assignable to it. */
+export type ChatCompletionMessageParam =
+  | ChatCompletionSystemMessageParam
+  | ChatCompletionDeveloperMessageParam
+  | ChatCompletionUserMessageParam
+  | ChatCompletionAssistantMessageParam
+  | ChatCompletionToolMessageParam
+  | ChatCompletionFunctionMessageParam
+
+/** `{ type: 'function', function: { name, description?, parameters?, strict? } }`. */
+export interface ChatCompletionFunctionTool {
+  type: 'function'
+  function: { name: string; description?: string; parameters?: JsonSchema; strict?: boolean | null }
+}
+
+/** A custom tool: free-form text input, optionally constrained by a grammar. */
+export interface ChatCompletionCustomTool {
+  type: 'custom'
+  custom: {
+    name: string
+    description?: string
+    format?:
+      | { type: 'text' }
+      | { type: 'grammar'; grammar: { definition: string; syntax: OpenString<'lark' | 'regex'> } }
+  }
+}
+
+export type ChatCompletionTool = ChatCompletionFunctionTool | ChatCompletionCustomTool
+
+export type ChatCompletionToolChoiceOption =
+  | 'none'
+  | 'auto'
+  | 'required'
+  | { type: 'function'; function: { name: string } }
+  | { type: 'custom'; custom: { name: string } }
+  | { type: 'allowed_tools'; allowed_tools: { mode: 'auto' | 'required'; tools: Array<{ [key: string]: unknown }> } }
+
+/** `response_format`: with `json_schema` or `json_object`, `final()` parses the content. */
+export type ChatCompletionResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | {
+      type: 'json_schema'
+      json_schema: { name: string; description?: string; schema?: JsonSchema; strict?: boolean | null }
+    }
+
+/**
+ * The request body of `/chat/completions`. `stream: true` is always sent (whatever `stream`
+ * says). openai's `ChatCompletionCreateParams` (streaming or not) is assignable to it; fields
+ * not listed are accepted by `client.chat()` and sent as they are.
+ */
+export interface ChatCompletionRequest {
   model: string
-  input?: unknown
-  /** Run in the background; the stream resumes by itself if it breaks. */
-  background?: boolean
-  [key: string]: unknown
+  messages: ChatCompletionMessageParam[]
+  tools?: ChatCompletionTool[]
+  tool_choice?: ChatCompletionToolChoiceOption
+  parallel_tool_calls?: boolean | null
+  response_format?: ChatCompletionResponseFormat
+  /** `{ include_usage: true }` makes the server send a `usage` delta at the end. */
+  stream_options?: { include_usage?: boolean; include_obfuscation?: boolean } | null
+  /** Ignored: `stream: true` is always sent. */
+  stream?: boolean | null
+  /** Choices to generate; deltas carry `choice` (0 unless `n > 1`). */
+  n?: number | null
+  temperature?: number | null
+  top_p?: number | null
+  max_tokens?: number | null
+  max_completion_tokens?: number | null
+  stop?: string | string[] | null
+  seed?: number | null
+  frequency_penalty?: number | null
+  presence_penalty?: number | null
+  logit_bias?: { [token: string]: number } | null
+  logprobs?: boolean | null
+  top_logprobs?: number | null
+  reasoning_effort?: OpenString<'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh'> | null
+  verbosity?: OpenString<'low' | 'medium' | 'high'> | null
+  modalities?: Array<OpenString<'text' | 'audio'>> | null
+  audio?: { format: string; voice: string | { id: string } } | null
+  prediction?: { type: 'content'; content: string | ChatCompletionContentPartText[] } | null
+  metadata?: { [key: string]: string } | null
+  store?: boolean | null
+  service_tier?: OpenString<'auto' | 'default' | 'flex' | 'scale' | 'priority'> | null
+  user?: string
+  safety_identifier?: string | null
+  prompt_cache_key?: string | null
+  prompt_cache_retention?: OpenString<'in_memory' | '24h'> | null
+  /** Legacy functions API. */
+  functions?: Array<{ name: string; description?: string; parameters?: JsonSchema }>
+  function_call?: 'none' | 'auto' | { name: string }
 }
 
-/** The request body of the legacy `/completions`. `stream: true` is always sent. */
+/** A text part of a Responses input message. */
+export interface ResponseInputText {
+  type: 'input_text'
+  text: string
+}
+
+/** An image part: by URL (`data:` URLs too) or uploaded file id. */
+export interface ResponseInputImage {
+  type: 'input_image'
+  detail?: OpenString<'auto' | 'low' | 'high' | 'original'>
+  image_url?: string | null
+  file_id?: string | null
+}
+
+/** A file part: inline data, URL or uploaded file id. */
+export interface ResponseInputFile {
+  type: 'input_file'
+  file_data?: string
+  file_id?: string | null
+  file_url?: string
+  filename?: string
+}
+
+/** Text the model wrote earlier (an output message given back as input). */
+export interface ResponseOutputText {
+  type: 'output_text'
+  text: string
+  annotations?: Array<{ type: string }>
+}
+
+/** A refusal the model wrote earlier. */
+export interface ResponseOutputRefusal {
+  type: 'refusal'
+  refusal: string
+}
+
+export type ResponseInputContent = ResponseInputText | ResponseInputImage | ResponseInputFile
+
+/** A message of `input`: `{ role, content }` (`type: 'message'` optional). */
+export interface ResponseInputMessage {
+  type?: 'message'
+  role: 'user' | 'assistant' | 'system' | 'developer'
+  content: string | Array<ResponseInputContent | ResponseOutputText | ResponseOutputRefusal>
+  id?: string
+  status?: OpenString<'in_progress' | 'completed' | 'incomplete'>
+  phase?: OpenString<'commentary' | 'final_answer'> | null
+}
+
+/** A function call the model made (from `final().output`, given back as input). */
+export interface ResponseFunctionToolCall {
+  type: 'function_call'
+  call_id: string
+  name: string
+  /** JSON text, as the model wrote it. */
+  arguments: string
+  id?: string
+  status?: OpenString<'in_progress' | 'completed' | 'incomplete'>
+}
+
+/** A function's answer: `call_id` is the call's `call_id`. */
+export interface ResponseFunctionCallOutput {
+  type: 'function_call_output'
+  call_id: string
+  output: string | ResponseInputContent[]
+  id?: string | null
+  status?: OpenString<'in_progress' | 'completed' | 'incomplete'> | null
+}
+
+/** A custom tool call the model made. */
+export interface ResponseCustomToolCall {
+  type: 'custom_tool_call'
+  call_id: string
+  name: string
+  input: string
+  id?: string
+}
+
+/** A custom tool's answer. */
+export interface ResponseCustomToolCallOutput {
+  type: 'custom_tool_call_output'
+  call_id: string
+  output: string | ResponseInputContent[]
+  id?: string
+}
+
+/** A reasoning item (given back as input with `encrypted_content` for stateless reasoning). */
+export interface ResponseReasoningItem {
+  type: 'reasoning'
+  id: string
+  summary: Array<{ type: 'summary_text'; text: string }>
+  content?: Array<{ type: 'reasoning_text'; text: string }>
+  encrypted_content?: string | null
+  status?: OpenString<'in_progress' | 'completed' | 'incomplete'>
+}
+
+/** A reference to an earlier item by id. */
+export interface ResponseItemReference {
+  type?: 'item_reference' | null
+  id: string
+}
+
+/**
+ * Any other input item (hosted tool calls and their outputs, MCP items, compaction, ...), by
+ * its `type`. Their fields are not checked here: they are sent as they are.
+ */
+export interface ResponseInputItemOther {
+  type: string
+  id?: string | null
+}
+
+/** One item of `input`. openai's `ResponseInputItem` is assignable to it. */
+export type ResponseInputItem =
+  | ResponseInputMessage
+  | ResponseFunctionToolCall
+  | ResponseFunctionCallOutput
+  | ResponseCustomToolCall
+  | ResponseCustomToolCallOutput
+  | ResponseReasoningItem
+  | ResponseItemReference
+  | ResponseInputItemOther
+
+/** A function tool of the Responses API (flat: no `function` wrapper, unlike chat). */
+export interface ResponseFunctionTool {
+  type: 'function'
+  name: string
+  parameters: JsonSchema | null
+  strict: boolean | null
+  description?: string | null
+}
+
+/**
+ * A hosted or other tool (`web_search`, `file_search`, `mcp`, `code_interpreter`,
+ * `image_generation`, `shell`, `custom`, ...), by its `type`. The fields listed are the common
+ * ones; the rest are sent as they are.
+ */
+export interface ResponseHostedTool {
+  type: string
+  name?: string
+  description?: string | null
+  server_label?: string
+  server_url?: string
+  connector_id?: string
+  require_approval?: unknown
+  allowed_tools?: unknown
+  headers?: { [key: string]: string } | null
+  vector_store_ids?: string[]
+  max_num_results?: number
+  filters?: unknown
+  search_context_size?: OpenString<'low' | 'medium' | 'high'>
+  user_location?: unknown
+  container?: unknown
+  format?: unknown
+}
+
+export type ResponseTool = ResponseFunctionTool | ResponseHostedTool
+
+/** `text.format`: with `json_schema` or `json_object`, `final()` parses the output text. */
+export type ResponseTextFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: JsonSchema; description?: string; strict?: boolean | null }
+
+/**
+ * The request body of `/responses`. `stream: true` is always sent. openai's
+ * `ResponseCreateParams` (streaming or not) is assignable to it; fields not listed are accepted
+ * by `client.responses()` and sent as they are.
+ */
+export interface ResponseRequest {
+  /**
+   * Required at run time unless the client has `azure.deployment` (a missing model throws a
+   * `TypeError`); optional in the type as in openai's `ResponseCreateParams` (where a stored
+   * `prompt` may name it).
+   */
+  model?: string
+  input?: string | ResponseInputItem[]
+  instructions?: string | null
+  tools?: ResponseTool[]
+  /** `'none' | 'auto' | 'required'`, or an object naming a tool (`{ type: 'function', name }`, `{ type: 'mcp', server_label }`, `{ type: 'allowed_tools', mode, tools }`, ...). */
+  tool_choice?:
+    | OpenString<'none' | 'auto' | 'required'>
+    | {
+        type: string
+        name?: string | null
+        server_label?: string
+        mode?: string
+        tools?: Array<{ [key: string]: unknown }>
+      }
+  parallel_tool_calls?: boolean | null
+  previous_response_id?: string | null
+  /** Run in the background; the stream resumes by itself if it breaks. */
+  background?: boolean | null
+  text?: { format?: ResponseTextFormat; verbosity?: OpenString<'low' | 'medium' | 'high'> | null }
+  reasoning?: {
+    effort?: OpenString<'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh'> | null
+    summary?: OpenString<'auto' | 'concise' | 'detailed'> | null
+  } | null
+  include?: string[] | null
+  /** Ignored: `stream: true` is always sent. */
+  stream?: boolean | null
+  stream_options?: { include_obfuscation?: boolean } | null
+  temperature?: number | null
+  top_p?: number | null
+  top_logprobs?: number | null
+  max_output_tokens?: number | null
+  max_tool_calls?: number | null
+  metadata?: { [key: string]: string } | null
+  store?: boolean | null
+  truncation?: OpenString<'auto' | 'disabled'> | null
+  service_tier?: OpenString<'auto' | 'default' | 'flex' | 'scale' | 'priority'> | null
+  user?: string
+  safety_identifier?: string | null
+  prompt_cache_key?: string | null
+  prompt_cache_retention?: OpenString<'in_memory' | '24h'> | null
+  conversation?: string | { id: string } | null
+  prompt?: { id: string; version?: string | null; variables?: { [key: string]: unknown } | null } | null
+}
+
+/** The request body of the legacy `/completions`. `stream: true` is always sent. openai's `CompletionCreateParams` is assignable to it. */
 export interface CompletionRequest {
   model: string
-  prompt: string | string[]
-  [key: string]: unknown
+  /** Text, texts, or token ids. */
+  prompt: string | string[] | number[] | number[][] | null
+  suffix?: string | null
+  max_tokens?: number | null
+  temperature?: number | null
+  top_p?: number | null
+  n?: number | null
+  stop?: string | string[] | null
+  echo?: boolean | null
+  best_of?: number | null
+  logprobs?: number | null
+  logit_bias?: { [token: string]: number } | null
+  frequency_penalty?: number | null
+  presence_penalty?: number | null
+  seed?: number | null
+  user?: string
+  /** Ignored: `stream: true` is always sent. */
+  stream?: boolean | null
+  stream_options?: { include_usage?: boolean; include_obfuscation?: boolean } | null
 }
 
 // ---------------------------------------------------------------------------------------
@@ -110,37 +548,78 @@ export interface TextDelta {
   text: string
 }
 
-/** Refusal text of one choice (`delta.refusal`). */
+/** Refusal text of one choice (chat `delta.refusal`, responses `response.refusal.delta`). */
 export interface RefusalDelta {
   type: 'refusal'
   choice: number
   text: string
 }
 
-/** Reasoning text (`delta.reasoning_content` or `delta.reasoning`). */
+/** Reasoning text (chat `delta.reasoning_content` / `delta.reasoning`, responses reasoning summary/text deltas). */
 export interface ReasoningDelta {
   type: 'reasoning'
   choice: number
   text: string
 }
 
-/** A fragment of a tool call. `id` and `name` come with the first fragment (some servers repeat them). */
+/**
+ * What kind of tool a call is for: `'function'` (chat tool calls and responses function calls),
+ * `'custom'`, `'mcp'`, `'code_interpreter'` (the code streams as `arguments`), `'shell'`, or
+ * another provider's word.
+ */
+export type ToolKind = OpenString<'function' | 'custom' | 'mcp' | 'code_interpreter' | 'shell'>
+
+/**
+ * A fragment of a tool call (the `toolCallDelta` event): chat `delta.tool_calls[]` (and the
+ * legacy `function_call`), responses function / custom / MCP / code-interpreter input deltas.
+ * `id` and `name` come with the first fragment (some servers repeat them). The whole call
+ * follows as a `ToolCall` delta once its arguments are complete.
+ */
 export interface ToolCallDelta {
-  type: 'toolCall'
+  type: 'toolCallDelta'
   choice: number
-  /** The tool call's position (`tool_calls[].index`); servers may start at 1. */
+  /** The tool call's position (`tool_calls[].index`, the output index on responses); servers may start at 1. */
   index: number
   id?: string
   name?: string
-  /** This fragment of the JSON arguments text. */
+  /** This fragment of the arguments text (JSON for functions; code or free text for other kinds). */
   arguments: string
+  kind: ToolKind
+  /** With the request option `partialJson: true`: the arguments parsed so far (see Structured streaming). */
+  partial?: unknown
 }
+
+/**
+ * A whole tool call, once its arguments are complete (the `toolCall` event): `arguments` is the
+ * whole text. `id` is the call's id (chat `tool_calls[].id`, responses `call_id`): answer it
+ * with `{ role: 'tool', tool_call_id: call.id, content }` (chat) or
+ * `{ type: 'function_call_output', call_id: call.id, output }` (responses).
+ */
+export interface ToolCall {
+  type: 'toolCall'
+  choice: number
+  index: number
+  id: string
+  name: string
+  arguments: string
+  kind: ToolKind
+  /** An MCP call's `server_label`. */
+  server?: string
+  /** A hosted call's result, when the provider sends it (an MCP call's output text, code interpreter outputs, ...). */
+  output?: unknown
+}
+
+/** @deprecated The `toolCall` event now receives the `ToolCall` delta; use `ToolCall`. */
+export type CompletedToolCall = ToolCall
+
+/** Why a choice finished. The same words for every endpoint (responses' `completed` / `incomplete` are normalised). */
+export type FinishReason = OpenString<'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call'>
 
 /** A choice finished: `stop`, `length`, `content_filter`, `tool_calls`, `function_call`, ... */
 export interface FinishDelta {
   type: 'finish'
   choice: number
-  reason: string
+  reason: FinishReason
 }
 
 /** Token usage, as the provider sent it. */
@@ -149,43 +628,99 @@ export interface UsageDelta {
   usage: Usage
 }
 
-/** One parsed piece of a stream, discriminated by `type`. */
-export type Delta = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta | FinishDelta | UsageDelta
+/**
+ * One parsed piece of a stream, discriminated by `type`: narrow with `switch (d.type)` or
+ * `if (d.type === 'toolCall')`. The `events` relay format sends one SSE event per Delta type,
+ * of the same name.
+ */
+export type Delta = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta | ToolCall | FinishDelta | UsageDelta
 
+/** The Delta of one `type`: `DeltaOf<'toolCall'>` is `ToolCall`. */
+export type DeltaOf<T extends Delta['type']> = Extract<Delta, { type: T }>
+
+/**
+ * Token counts, as the provider sent them: chat and completions name them `prompt_tokens` /
+ * `completion_tokens`, responses `input_tokens` / `output_tokens`. Other fields a provider adds
+ * are kept.
+ */
 export interface Usage {
   prompt_tokens?: number
   completion_tokens?: number
   total_tokens?: number
+  prompt_tokens_details?: { cached_tokens?: number; audio_tokens?: number; [key: string]: unknown } | null
+  completion_tokens_details?: { reasoning_tokens?: number; audio_tokens?: number; [key: string]: unknown } | null
+  input_tokens?: number
+  output_tokens?: number
+  input_tokens_details?: { cached_tokens?: number; [key: string]: unknown } | null
+  output_tokens_details?: { reasoning_tokens?: number; [key: string]: unknown } | null
   [key: string]: unknown
-}
-
-/** A tool call once its arguments are whole (the `toolCall` event). */
-export interface CompletedToolCall {
-  id: string | null
-  name: string
-  arguments: string
-  index: number
-  choice: number
 }
 
 // ---------------------------------------------------------------------------------------
 // Results
 // ---------------------------------------------------------------------------------------
 
-/** A raw `chat.completion.chunk` object, as the provider sent it. */
+/** A raw `chat.completion.chunk` object, as the provider sent it (other providers' fields kept). */
 export interface ChatCompletionChunk {
   id: string
-  object: 'chat.completion.chunk' | string
+  object: OpenString<'chat.completion.chunk'>
   created: number
   model: string
-  choices: Array<{
-    index: number
-    delta?: Record<string, unknown> | null
-    finish_reason: string | null
-    [key: string]: unknown
-  }>
+  system_fingerprint?: string | null
+  choices: ChatCompletionChunkChoice[]
   usage?: Usage | null
   [key: string]: unknown
+}
+
+export interface ChatCompletionChunkChoice {
+  index: number
+  delta?: ChatCompletionChunkDelta | null
+  finish_reason?: FinishReason | null
+  logprobs?: unknown
+  [key: string]: unknown
+}
+
+/** A chunk's `delta`. */
+export interface ChatCompletionChunkDelta {
+  role?: OpenString<'assistant' | 'developer' | 'system' | 'user' | 'tool'> | null
+  content?: string | null
+  refusal?: string | null
+  reasoning_content?: string | null
+  reasoning?: string | null
+  tool_calls?: Array<{
+    index: number
+    id?: string | null
+    type?: OpenString<'function'> | null
+    function?: { name?: string | null; arguments?: string | null } | null
+    [key: string]: unknown
+  }> | null
+  function_call?: { name?: string | null; arguments?: string | null } | null
+  [key: string]: unknown
+}
+
+/**
+ * The accumulated assistant message of one choice. Assignable to openai's
+ * `ChatCompletionMessageParam` (and to ours): push it into the history as it is.
+ */
+export interface ChatCompletionMessage {
+  role: 'assistant'
+  content: string | null
+  refusal: string | null
+  /** Present when reasoning text arrived. */
+  reasoning_content?: string
+  /** Present when the model called tools, in `index` order. */
+  tool_calls?: ChatCompletionMessageFunctionToolCall[]
+  /** Legacy `function_call`, when the server streamed one on its own (it is also `tool_calls[0]`). */
+  function_call?: { name: string; arguments: string }
+}
+
+export interface ChatCompletionChoice {
+  index: number
+  message: ChatCompletionMessage
+  /** `null` for a choice the server never finished (as in an error's `partial`). */
+  finish_reason: FinishReason | null
+  /** Always `null`: log probabilities are not accumulated. */
+  logprobs: null
 }
 
 /** The accumulated result of a chat stream, shaped like the non-streaming `chat.completion`. */
@@ -195,21 +730,7 @@ export interface ChatCompletion {
   created: number
   model: string
   system_fingerprint?: string
-  choices: Array<{
-    index: number
-    message: {
-      role: 'assistant'
-      content: string | null
-      refusal: string | null
-      /** Present when reasoning text arrived. */
-      reasoning_content?: string
-      tool_calls?: Array<{ id: string | null; type: 'function'; function: { name: string; arguments: string } }>
-      /** Legacy `function_call`, when the server streamed one on its own. */
-      function_call?: { name: string; arguments: string }
-    }
-    finish_reason: string | null
-    logprobs: null
-  }>
+  choices: ChatCompletionChoice[]
   usage: Usage | null
 }
 
@@ -242,16 +763,20 @@ export interface StreamEvents<Final, Chunk> {
   text: (text: string, snapshot: string, choice: number) => void
   refusal: (text: string, snapshot: string, choice: number) => void
   reasoning: (text: string, snapshot: string, choice: number) => void
-  /** Every tool-call fragment. */
+  /** Every tool-call fragment: the `toolCallDelta` Delta. */
   toolCallDelta: (delta: ToolCallDelta) => void
-  /** A tool call whose arguments are whole (the next call started, or its choice finished). */
-  toolCall: (call: CompletedToolCall) => void
-  finish: (reason: string, choice: number) => void
+  /** A tool call whose arguments are whole: the `toolCall` Delta. */
+  toolCall: (call: ToolCall) => void
+  finish: (reason: FinishReason, choice: number) => void
   usage: (usage: Usage) => void
   /** Every raw provider object. */
   chunk: (chunk: Chunk) => void
-  /** The stream failed. With no `error` listener, no iterator and no pending `final()`, the error surfaces as an unhandled rejection, as an EventEmitter's would. */
-  error: (error: StreamDeltaError) => void
+  /**
+   * The stream failed; `error.partial` is typed for this stream (`Partial<Final>`). With no
+   * `error` listener, no iterator and no pending `final()`, the error surfaces as an unhandled
+   * rejection, as an EventEmitter's would.
+   */
+  error: (error: StreamFailure<Final>) => void
   /** The stream completed; the argument is what `final()` resolves with. */
   end: (final: Final) => void
   /** The stream was aborted. */
@@ -283,7 +808,11 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
   removeListener<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this
   removeAllListeners(event?: keyof StreamEvents<Final, Chunk>): this
   listenerCount(event: keyof StreamEvents<Final, Chunk>): number
-  /** The accumulated result. Rejects with the stream's error (which carries `partial`). */
+  /**
+   * The accumulated result. Rejects with the stream's error, which carries `partial` (a
+   * rejection is untyped in TypeScript: `error.partial as PartialOf<typeof stream>`, or listen
+   * to `error`, which types it).
+   */
   final(): Promise<Final>
   /** Cancels the request at once; consumers end with `AbortError` (with `partial` once data arrived). */
   abort(reason?: unknown): void
@@ -325,8 +854,8 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
  * Relay formats. `openai`: `data: {chunk}` SSE ending with `data: [DONE]` (the provider's chunks
  * relayed as they came, readable by the official SDKs); `events`: named SSE events for
  * `EventSource` (`text`/`refusal`/`reasoning` with a JSON string as data for choice 0 and the
- * whole delta for other choices, `toolCall` (the delta), `finish` `{reason, choice}`, `usage`,
- * `error`, `done`); `text`: content only; `ndjson`: one Delta JSON per line. Every data line is
+ * whole delta for other choices; one event per Delta type, of the same name: `toolCallDelta`
+ * and `toolCall` (the Deltas), `finish` `{reason, choice}`, `usage`; then `error` or `done`); `text`: content only; `ndjson`: one Delta JSON per line. Every data line is
  * JSON or split per line: no payload text can inject SSE fields.
  */
 export type RelayFormat = 'openai' | 'events' | 'text' | 'ndjson'
@@ -338,7 +867,28 @@ export interface RelayOptions {
   heartbeat?: number | false
 }
 
-export type RelayResult<Final> = { ok: true; final: Final } | { ok: false; error: StreamDeltaError | Error }
+export type RelayResult<Final> = { ok: true; final: Final } | { ok: false; error: StreamFailure<Final> | Error }
+
+/**
+ * How `partial` is typed. The error classes declare `partial?: unknown` (an error caught from
+ * `await stream.final()` or a `for await` loop is `unknown` in TypeScript anyway); where the
+ * stream is known, its errors are `StreamFailure<Final>`: the `error` event and
+ * `RelayResult` give them so, and `instanceof` narrowing keeps the typed `partial`:
+ *
+ *   stream.on('error', (e) => { if (e instanceof APIError) e.partial?.choices })   // Partial<ChatCompletion>
+ *
+ * `partial` is the accumulated result so far, in the shape `final()` would have returned; the
+ * fields that had not arrived may be missing (`Partial`), an unfinished choice has
+ * `finish_reason: null`.
+ */
+export type StreamFailure<Final> = StreamDeltaError & { partial?: Partial<Final> }
+
+/**
+ * The type of `partial` on a stream's errors, from the stream type (or from its `final()`
+ * type): `PartialOf<ChatStream>` is `Partial<ChatCompletion>`. In a `catch` after
+ * `await stream.final()`: `const partial = error.partial as PartialOf<typeof stream> | undefined`.
+ */
+export type PartialOf<S> = S extends BaseStream<infer Final, infer _Chunk> ? Partial<Final> : Partial<S>
 
 /** What `pipeToWebSocket` needs of a WebSocket. */
 export interface RelayWebSocket {
@@ -352,7 +902,7 @@ export interface RelayWebSocket {
   removeEventListener?(event: 'close', listener: () => void): void
 }
 
-/** A streamed chat completion. */
+/** A streamed chat completion. Its errors carry `partial: PartialOf<ChatStream>` (`Partial<ChatCompletion>`). */
 export declare class ChatStream extends BaseStream<ChatCompletion, ChatCompletionChunk> {
   /** Choice 0's whole content (`''` when there was none). */
   finalText(): Promise<string>
@@ -365,20 +915,78 @@ export interface ResponseEvent {
   [key: string]: unknown
 }
 
+/** An assistant message item of `output`. */
+export interface ResponseOutputMessage {
+  type: 'message'
+  id: string
+  role: 'assistant'
+  status: OpenString<'in_progress' | 'completed' | 'incomplete'>
+  content: Array<ResponseOutputText | ResponseOutputRefusal>
+  [key: string]: unknown
+}
+
+/**
+ * Any other item of `output` (hosted tool calls, MCP items, ...), by its `type`, with its fields
+ * as the provider sent them.
+ */
+export interface ResponseOutputItemOther {
+  type:
+    | 'file_search_call'
+    | 'web_search_call'
+    | 'computer_call'
+    | 'code_interpreter_call'
+    | 'image_generation_call'
+    | 'local_shell_call'
+    | 'shell_call'
+    | 'shell_call_output'
+    | 'apply_patch_call'
+    | 'apply_patch_call_output'
+    | 'mcp_call'
+    | 'mcp_list_tools'
+    | 'mcp_approval_request'
+    | 'mcp_approval_response'
+    | 'custom_tool_call_output'
+    | 'function_call_output'
+    | 'compaction'
+  id?: string
+  status?: string
+  [key: string]: unknown
+}
+
+/**
+ * One item of `output`, discriminated by `type`. Each is also a valid `ResponseInputItem`, so
+ * `input.push(...final.output)` carries a tool loop on without `previous_response_id`.
+ */
+export type ResponseOutputItem =
+  | ResponseOutputMessage
+  | ResponseFunctionToolCall
+  | ResponseCustomToolCall
+  | ResponseReasoningItem
+  | ResponseOutputItemOther
+
 /** The Response object (`response.completed`'s `response`, or the accumulation when a server sent none). */
 export interface ResponseObject {
   id: string
   object: 'response'
-  status: string
+  status: OpenString<'completed' | 'failed' | 'in_progress' | 'cancelled' | 'queued' | 'incomplete'>
   model?: string
-  output: Array<Record<string, unknown>>
+  created_at?: number
+  output: ResponseOutputItem[]
   /** The whole output text (openai-node's convenience field, filled in by streamdelta). */
   output_text: string
   usage: Usage | null
+  error?: { code: string; message: string } | null
+  incomplete_details?: { reason?: string } | null
+  previous_response_id?: string | null
   [key: string]: unknown
 }
 
-/** A streamed Responses API answer. Deltas: `text`, `refusal`, `reasoning`, `toolCall` (function calls), `finish`, `usage`; `chunks()` yields every event object. */
+/**
+ * A streamed Responses API answer. Deltas: `text`, `refusal`, `reasoning`, `toolCallDelta` and
+ * `toolCall` (function, custom, MCP, code interpreter calls), `finish`, `usage`; `chunks()`
+ * yields every event object. Its errors carry `partial: PartialOf<ResponseStream>`
+ * (`Partial<ResponseObject>`).
+ */
 export declare class ResponseStream extends BaseStream<ResponseObject, ResponseEvent> {
   /** The whole output text. */
   finalText(): Promise<string>
@@ -387,12 +995,20 @@ export declare class ResponseStream extends BaseStream<ResponseObject, ResponseE
 /** A legacy `text_completion` chunk. */
 export interface CompletionChunk {
   id: string
-  object: 'text_completion' | string
+  object: OpenString<'text_completion'>
   created: number
   model: string
-  choices: Array<{ index: number; text: string; finish_reason: string | null; logprobs?: unknown }>
+  choices: Array<{ index: number; text: string; finish_reason: FinishReason | null; logprobs?: unknown }>
   usage?: Usage | null
   [key: string]: unknown
+}
+
+export interface CompletionChoice {
+  index: number
+  text: string
+  finish_reason: FinishReason | null
+  /** Always `null`: log probabilities are not accumulated. */
+  logprobs: null
 }
 
 /** The accumulated legacy completion. */
@@ -401,11 +1017,11 @@ export interface Completion {
   object: 'text_completion'
   created: number
   model: string
-  choices: Array<{ index: number; text: string; finish_reason: string | null; logprobs: null }>
+  choices: CompletionChoice[]
   usage: Usage | null
 }
 
-/** A streamed legacy completion. */
+/** A streamed legacy completion. Its errors carry `partial: PartialOf<CompletionStream>` (`Partial<Completion>`). */
 export declare class CompletionStream extends BaseStream<Completion, CompletionChunk> {
   /** Choice 0's whole text. */
   finalText(): Promise<string>
@@ -460,7 +1076,10 @@ export declare class SseParser {
 export declare class StreamDeltaError extends Error {
   /** Stable machine-readable code. */
   code: string
-  /** The accumulated result so far (shaped like `final()`), on every error raised after the first body byte. */
+  /**
+   * The accumulated result so far (shaped like `final()`), on every error raised after the first
+   * body byte. `unknown` here; `StreamFailure<Final>` / `PartialOf<S>` type it per stream.
+   */
   partial?: unknown
   /** HTTP attempts made, when the request itself failed. */
   attempts?: number
