@@ -331,7 +331,7 @@ impl HttpClient {
             StatusCode::TOO_MANY_REQUESTS => FailureKind::RateLimit,
             _ => FailureKind::Api,
         };
-        failure.message = format!("{} {}", status.as_u16(), failure.message);
+        failure.message = with_status(status.as_u16(), &failure.message);
         failure.status = Some(status.as_u16());
         failure.request_id = request_id;
         failure.headers = Some(headers);
@@ -339,6 +339,16 @@ impl HttpClient {
             failure.retry_after_ms = retry_after_ms;
         }
         failure
+    }
+}
+
+/// `429 Rate limit reached`: the status in front of the provider's message, once: servers
+/// that already start their text with it ("429 Too Many Requests") do not get it twice.
+fn with_status(status: u16, message: &str) -> String {
+    let code = status.to_string();
+    match message.strip_prefix(code.as_str()) {
+        Some(rest) if rest.is_empty() || rest.starts_with([' ', ':', '-']) => message.to_string(),
+        _ => format!("{code} {message}"),
     }
 }
 
@@ -596,6 +606,14 @@ async fn read_limited(mut response: Response) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_prefixes_a_message_once() {
+        assert_eq!(with_status(429, "Rate limit reached"), "429 Rate limit reached");
+        assert_eq!(with_status(429, "429 Too Many Requests"), "429 Too Many Requests");
+        assert_eq!(with_status(429, "429: slow down"), "429: slow down");
+        assert_eq!(with_status(500, "5000 tokens is too many"), "500 5000 tokens is too many");
+    }
 
     #[test]
     fn http_dates_are_read_as_a_wait() {

@@ -1,4 +1,4 @@
-// Connection failures say what happened in our words, and keep the transport's own texts as
+// Errors a person can act on. Connection failures say what happened in our words, and keep the transport's own texts as
 // the `cause` chain (Error -> Error -> ...), never in the message.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -66,6 +66,30 @@ test('a connection lost mid-stream says how far it got, keeps the partial result
     assert.equal(error.message, 'the connection was lost mid-stream after 1 event')
     assert.equal(error.partial.choices[0].message.content, 'Hel')
     assert.ok(causes(error).length >= 1, 'the transport error is the cause')
+  } finally {
+    server.close()
+  }
+})
+
+test('a server whose message already starts with the status does not get it twice', async () => {
+  const server = net.createServer((socket) => {
+    socket.once('data', () => {
+      const body = '429 Too Many Requests: slow down'
+      socket.end(
+        `HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      )
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  try {
+    const client = new Client({ baseURL: `http://127.0.0.1:${server.address().port}/v1`, maxRetries: 0 })
+    const error = await client
+      .chat(BODY)
+      .final()
+      .catch((e) => e)
+    assert.equal(error.status, 429)
+    assert.equal(error.message, '429 Too Many Requests: slow down')
   } finally {
     server.close()
   }
