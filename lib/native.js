@@ -8,23 +8,60 @@ const path = require('node:path')
 /** Platforms a prebuilt addon is published for (package.json `napi.targets`). */
 const PUBLISHED = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-msvc']
 
+/** Under Deno, process.report.getReport() itself needs --allow-sys: read ldd first, as binding.js does. */
+function libcName() {
+  try {
+    return require('node:fs').readFileSync('/usr/bin/ldd', 'utf8').includes('musl') ? 'musl' : 'gnu'
+  } catch {}
+  try {
+    const report = /** @type {{ header?: { glibcVersionRuntime?: string } } | undefined} */ (
+      process.report?.getReport?.()
+    )
+    return report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'
+  } catch {
+    return 'gnu'
+  }
+}
+
 function platformName() {
   if (process.platform !== 'linux')
     return `${process.platform}-${process.arch}${process.platform === 'win32' ? '-msvc' : ''}`
-  const report = /** @type {{ header?: { glibcVersionRuntime?: string } } | undefined} */ (process.report?.getReport?.())
-  const glibc = report?.header?.glibcVersionRuntime
-  return `linux-${process.arch}-${glibc ? 'gnu' : 'musl'}`
+  return `linux-${process.arch}-${libcName()}`
 }
 
-/** Deno refuses to load an addon without these permissions, with a NotCapable/PermissionDenied error. */
-function denoPermissionHint(error) {
+/**
+ * The messages of `error` and its causes, in the order binding.js tried: it throws one error whose
+ * `cause` is the last attempt, whose `cause` is the one before, and so on (plain Errors that keep
+ * only the message). First line of each.
+ */
+function attempts(error) {
+  const messages = []
+  const seen = new Set()
+  for (let e = error?.cause ?? error; e && !seen.has(e) && messages.length < 20; e = e.cause) {
+    seen.add(e)
+    messages.unshift(String(e.message ?? e).split('\n')[0])
+  }
+  return messages
+}
+
+/**
+ * Deno refuses to load an addon without --allow-ffi ("Requires ffi access to ..., run again with the
+ * --allow-ffi flag", a NotCapable error), and binding.js buries that under its own message.
+ */
+function denoPermissionHint(messages) {
   if (typeof globalThis.Deno !== 'object') return ''
-  const text = `${error?.name ?? ''} ${error?.message ?? ''} ${error?.cause?.message ?? ''}`
-  const missing = ['ffi', 'read', 'env'].filter(
+  const text = messages.join('\n')
+  const missing = ['ffi', 'read', 'env', 'sys'].filter(
     (name) => text.includes(`--allow-${name}`) || text.includes(`${name} access`),
   )
   const flags = (missing.length > 0 ? missing : ['ffi', 'read', 'env']).map((name) => `--allow-${name}`).join(' ')
   return ` Deno needs permission to load a native addon: run with ${flags} (and --allow-net for requests).`
+}
+
+function runtimeName() {
+  const deno = /** @type {{ Deno?: { version?: { deno?: string } } }} */ (globalThis).Deno
+  if (deno?.version?.deno) return `Deno ${deno.version.deno}`
+  return process.versions.bun ? `Bun ${process.versions.bun}` : `Node ${process.version}`
 }
 
 function loadError(error) {
@@ -33,10 +70,10 @@ function loadError(error) {
   const published = PUBLISHED.includes(platform)
     ? `or the package streamdelta-${platform} (an optional dependency: reinstall without --no-optional / --omit=optional)`
     : `and no prebuilt addon is published for ${platform} (published: ${PUBLISHED.join(', ')}); build it from source with \`npm run build\` (needs Rust)`
-  const reason = error?.cause?.message ?? error?.message ?? String(error)
+  const messages = attempts(error)
   const message =
-    `streamdelta: could not load its native addon for ${platform} (Node ${process.version}). ` +
-    `Looked for ${file} ${published}.${denoPermissionHint(error)} Loader said: ${reason}`
+    `streamdelta: could not load its native addon for ${platform} (${runtimeName()}). ` +
+    `Looked for ${file} ${published}.${denoPermissionHint(messages)} Loader said: ${messages.join('; ')}`
   return new Error(message, { cause: error })
 }
 
