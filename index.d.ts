@@ -47,6 +47,12 @@ export interface RequestOptions {
   timeout?: number
   idleTimeout?: number
   maxRetries?: number
+  /**
+   * Replaces the client's key for this request (sent as `Authorization: Bearer`, or `api-key`
+   * with `azure`). Like the client's key, and like any `authorization` / `api-key` value passed
+   * in `headers`, it never appears in an error, a log line or a returned `headers` object.
+   */
+  apiKey?: string
 }
 
 export class Client {
@@ -1111,7 +1117,11 @@ export declare class RateLimitError extends APIError {
   retryAfterMs: number | null
 }
 
-/** DNS, refused, reset, TLS (`ERR_CONNECTION`). */
+/**
+ * DNS, refused, reset, TLS (`ERR_CONNECTION`). The message says what happened in words a
+ * person can act on (`Connection error: could not connect to 127.0.0.1:8080: connection
+ * refused`); the transport's own texts are the `cause` chain (`cause.cause...`), outermost first.
+ */
 export declare class ConnectionError extends StreamDeltaError {
   code: 'ERR_CONNECTION'
   cause: Error
@@ -1144,7 +1154,12 @@ export declare class ParseError extends StreamDeltaError {
   line: string
 }
 
-/** The connection closed before `[DONE]` while a choice was unfinished (`ERR_INCOMPLETE`). */
+/**
+ * The connection closed before `[DONE]` while a choice was unfinished (`ERR_INCOMPLETE`).
+ * When the connection broke (rather than closed cleanly), the message says how far the stream
+ * got (`the connection was lost mid-stream after 4 events`) and `cause` holds the transport's
+ * error chain. `partial` keeps everything received.
+ */
 export declare class IncompleteStreamError extends StreamDeltaError {
   code: 'ERR_INCOMPLETE'
 }
