@@ -11,7 +11,9 @@ const PUBLISHED = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm
 function platformName() {
   if (process.platform !== 'linux')
     return `${process.platform}-${process.arch}${process.platform === 'win32' ? '-msvc' : ''}`
-  const report = /** @type {{ header?: { glibcVersionRuntime?: string } } | undefined} */ (process.report?.getReport?.())
+  const report = /** @type {{ header?: { glibcVersionRuntime?: string } } | undefined} */ (
+    process.report?.getReport?.()
+  )
   const glibc = report?.header?.glibcVersionRuntime
   return `linux-${process.arch}-${glibc ? 'gnu' : 'musl'}`
 }
