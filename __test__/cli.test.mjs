@@ -14,6 +14,7 @@ import { createRequire } from 'node:module'
 import { Client } from 'streamdelta'
 import { startMockServer, REDACTED } from 'streamdelta/testing'
 import { waitFor } from './helpers/sse.mjs'
+import { startServer } from './helpers/server.mjs'
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = path.join(ROOT, 'bin', 'streamdelta.js')
@@ -328,7 +329,7 @@ describe('streamdelta mock', () => {
     t.after(() => proc.child.exitCode === null && proc.child.kill('SIGKILL'))
     const url = await new Promise((resolve, reject) => {
       proc.child.stdout.on('data', () => {
-        const m = /^streamdelta mock server listening on (http:\/\/127\.0\.0\.1:\d+\/v1)\n/.exec(proc.output().stdout)
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/v1)\n/.exec(proc.output().stdout)
         if (m) resolve(m[1])
       })
       proc.done.then((r) => reject(new Error(`mock exited early (${r.code}): ${r.stderr}`)), reject)
@@ -360,7 +361,7 @@ describe('streamdelta mock', () => {
     assert.equal(code, 0)
     assert.match(
       stderr,
-      /^streamdelta mock: POST \/v1\/chat\/completions model=gpt-x\nstreamdelta mock: POST \/v1\/completions model=gpt-x\nstreamdelta mock: SIGTERM, closing\n$/,
+      /^streamdelta mock: listening on http:\/\/127\.0\.0\.1:\d+\/v1 \(Ctrl-C to stop\)\nstreamdelta mock: POST \/v1\/chat\/completions model=gpt-x -> 200 \d+ ms\nstreamdelta mock: POST \/v1\/completions model=gpt-x -> 200 \d+ ms\nstreamdelta mock: SIGTERM, closing\n$/,
     )
   })
 
@@ -387,6 +388,49 @@ describe('streamdelta mock', () => {
     assert.equal(stderr, '')
   })
 
+  test('stdout holds only the base URL; stderr logs each request with its status and client disconnects', async (t) => {
+    const proc = await startMockCommand(t, [
+      '--api-key',
+      KEY,
+      '--interval-ms',
+      '20',
+      '--text',
+      'a b c d e f g h i j k l',
+    ])
+    const client = (key) => new Client({ baseURL: proc.url, apiKey: key, maxRetries: 0 })
+    const body = { model: 'gpt-log', messages: [{ role: 'user', content: 'hi' }] }
+    await assert.rejects(client('sk-wrong').chat(body).final(), { name: 'AuthenticationError' })
+    const stream = client(KEY).chat(body)
+    for await (const _ of stream.text()) break // the client leaves after the first text
+    assert.ok(
+      await waitFor(() => /client disconnected/.test(proc.output().stderr), 3000),
+      `the disconnect is logged: ${proc.output().stderr}`,
+    )
+    proc.child.kill('SIGTERM')
+    const { code, stdout, stderr } = await proc.done
+    assert.equal(code, 0)
+    assert.equal(stdout, `${proc.url}\n`, 'nothing but the URL on stdout')
+    const lines = stderr.trimEnd().split('\n')
+    assert.match(lines[0], /^streamdelta mock: listening on http:\/\/127\.0\.0\.1:\d+\/v1 \(Ctrl-C to stop\)$/)
+    assert.match(lines[1], /^streamdelta mock: POST \/v1\/chat\/completions model=gpt-log -> 401 \d+ ms$/)
+    assert.match(
+      lines[2],
+      /^streamdelta mock: POST \/v1\/chat\/completions model=gpt-log -> 200 \d+ ms, client disconnected$/,
+    )
+    assert.equal(lines[3], 'streamdelta mock: SIGTERM, closing')
+  })
+
+  test('a bad script file says "streamdelta: " once, not "streamdelta: streamdelta mock: "', async (t) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'streamdelta-cli-'))
+    t.after(() => rmSync(dir, { recursive: true, force: true }))
+    const file = path.join(dir, 'scripts.json')
+    writeFileSync(file, JSON.stringify({ default: { txt: 'typo' } }))
+    const { code, stderr } = await run(['mock', '--scripts', file])
+    assert.equal(code, 2)
+    assert.match(stderr, /^streamdelta: \S/)
+    assert.doesNotMatch(stderr, /streamdelta: streamdelta mock:/)
+  })
+
   test('a script file with a typo is a usage error naming the key', async (t) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'streamdelta-cli-'))
     t.after(() => rmSync(dir, { recursive: true, force: true }))
@@ -395,6 +439,39 @@ describe('streamdelta mock', () => {
     const { code, stderr } = await run(['mock', '--scripts', file])
     assert.equal(code, 2)
     assert.match(stderr, /unknown key 'txt'/)
+  })
+})
+
+describe('tokens per second', () => {
+  test('an answer that arrives in one read does not print an absurd rate', async (t) => {
+    const words = Array.from({ length: 99 }, (_, i) => `w${i} `)
+    const server = await startServer((req, res) => {
+      // The whole stream in one write: the first token and the end arrive together.
+      const chunk = (delta, finish = null, usage) =>
+        `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', created: 1, model: 'm', choices: usage ? [] : [{ index: 0, delta, finish_reason: finish }], ...(usage ? { usage } : {}) })}\n\n`
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.end(
+        chunk({ role: 'assistant', content: '' }) +
+          words.map((w) => chunk({ content: w })).join('') +
+          chunk({}, 'stop') +
+          chunk(null, null, { prompt_tokens: 1, completion_tokens: 99, total_tokens: 100 }) +
+          'data: [DONE]\n\n',
+      )
+    })
+    t.after(() => server.close())
+    const { code, stderr } = await run(['chat', '--base-url', server.url, 'hi'], { env: withKey() })
+    assert.equal(code, 0, stderr)
+    const [, tokens, rate] = STATS.exec(stderr.trimEnd()) ?? assert.fail(`stats line: ${stderr}`)
+    assert.equal(tokens, '99')
+    assert.ok(rate === 'n/a' || Number(rate) <= 1000, `a sensible rate, got ${rate} tokens/s`)
+  })
+
+  test('tokensPerSecond: the generation window when long enough, else the whole request, else n/a', () => {
+    const { tokensPerSecond } = createRequire(import.meta.url)(BIN)
+    assert.equal(tokensPerSecond(50, 200, 1200), '50.0', 'first token to end: 1 s')
+    assert.equal(tokensPerSecond(99, 300, 300.01), '330.0', 'all at once: over the 300 ms since the request start')
+    assert.equal(tokensPerSecond(99, 3, 3.001), 'n/a', 'too short to measure')
+    assert.equal(tokensPerSecond(0, 200, 1200), 'n/a')
   })
 })
 

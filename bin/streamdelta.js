@@ -46,7 +46,9 @@ not a terminal.
   at once).
 
 mock serves POST .../chat/completions, .../responses and .../completions (streaming only) on
-127.0.0.1 and prints its base URL on stdout, then logs each request on stderr until Ctrl-C.
+127.0.0.1 and prints only its base URL on stdout (read -r URL < <(streamdelta mock) gets it),
+then logs each request on stderr when it ends (method, path, model, status, time, and
+"client disconnected" when the client left early) until Ctrl-C.
   -p, --port <n>         port (default 0: a free one, printed)
       --text <text>      the answer (default: a short sentence about the mock)
       --ttft-ms <ms>     delay before the first event (default 0)
@@ -267,15 +269,27 @@ async function streamChat(client, body, json) {
   }
 }
 
+/** Below this many ms a tokens/s figure is noise (one socket read can hold the whole answer). */
+const MIN_RATE_WINDOW_MS = 100
+
 /** `[first token 212 ms · 41 tokens · 38.2 tokens/s · finish: stop]` */
 function statsLine(stats, usage, textPieces, finish) {
   const tokens = usage?.completion_tokens ?? textPieces
   const ttft = stats.ttftMs == null ? null : stats.ttftMs
-  // Generation speed: tokens over the time from the first token to the end.
-  const window = ttft != null && stats.durationMs - ttft > 0 ? stats.durationMs - ttft : stats.durationMs
-  const rate = window > 0 ? (tokens / (window / 1000)).toFixed(1) : 'n/a'
+  const rate = tokensPerSecond(tokens, ttft, stats.durationMs)
   const first = ttft == null ? 'first token n/a' : `first token ${Math.round(ttft)} ms`
   return `[${first} · ${tokens} tokens · ${rate} tokens/s · finish: ${finish ?? 'none'}]`
+}
+
+/**
+ * Generation speed: tokens over the time from the first token to the end. When the answer came
+ * (nearly) all at once, that window is too short to mean anything: then over the whole request
+ * (from its start), and 'n/a' when even that is shorter than MIN_RATE_WINDOW_MS.
+ */
+function tokensPerSecond(tokens, ttft, durationMs) {
+  const generation = ttft == null ? 0 : durationMs - ttft
+  const window = generation >= MIN_RATE_WINDOW_MS ? generation : durationMs
+  return window >= MIN_RATE_WINDOW_MS && tokens > 0 ? (tokens / (window / 1000)).toFixed(1) : 'n/a'
 }
 
 // ---- mock ---------------------------------------------------------------------------------
@@ -313,16 +327,17 @@ async function mock(args) {
       scripts,
       apiKey: values['api-key'],
       record: false,
-      onRequest: values.quiet
-        ? undefined
-        : (r) => process.stderr.write(`streamdelta mock: ${r.method} ${r.path}${r.model ? ` model=${r.model}` : ''}\n`),
+      onRequest: values.quiet ? undefined : logWhenDone,
     })
   } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message)
+    // The mock's messages carry their own "streamdelta mock: " prefix; main() adds "streamdelta: ".
+    if (error instanceof TypeError) throw new UsageError(error.message.replace(/^streamdelta mock: /, ''))
     if (error.code === 'EADDRINUSE') throw new UsageError(`port ${port} is already in use`)
     throw error
   }
-  process.stdout.write(`streamdelta mock server listening on ${server.url}\n`)
+  // stdout holds the base URL and nothing else, for scripts: read -r URL < <(streamdelta mock)
+  process.stdout.write(`${server.url}\n`)
+  if (!values.quiet) process.stderr.write(`streamdelta mock: listening on ${server.url} (Ctrl-C to stop)\n`)
   const signal = await new Promise((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'))
     process.once('SIGTERM', () => resolve('SIGTERM'))
@@ -332,7 +347,22 @@ async function mock(args) {
   return EXIT.ok
 }
 
-module.exports = { main, DEMO_PROMPT, DEMO_ANSWER }
+/**
+ * Logs one request on stderr once it is over: `POST /v1/chat/completions model=m -> 200 12 ms`,
+ * with `, client disconnected` when the client closed the connection before the end.
+ */
+function logWhenDone(request) {
+  const started = performance.now()
+  request.closed.then(() => {
+    const ms = Math.round(performance.now() - started)
+    const model = request.model ? ` model=${request.model}` : ''
+    const status = request.status ?? 'no response'
+    const left = request.clientClosed ? ', client disconnected' : ''
+    process.stderr.write(`streamdelta mock: ${request.method} ${request.path}${model} -> ${status} ${ms} ms${left}\n`)
+  })
+}
+
+module.exports = { main, DEMO_PROMPT, DEMO_ANSWER, tokensPerSecond }
 
 if (require.main === module) {
   main().then(

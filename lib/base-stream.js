@@ -133,10 +133,14 @@ class BaseStream {
   abort(reason) {
     if (this.#state !== 'open') return
     const partial = this.#source.abort()
+    const said = reason instanceof Error ? reason.message : String(reason)
+    // A reason that is itself an abort message (another stream's `signal`) is not prefixed twice.
     const message =
       reason === undefined
         ? 'The stream was aborted'
-        : `The stream was aborted: ${reason instanceof Error ? reason.message : String(reason)}`
+        : said.startsWith('The stream was aborted')
+          ? said
+          : `The stream was aborted: ${said}`
     const error = new AbortError(message, { cause: reason })
     if (partial != null) Object.assign(error, { partial })
     this.#end('aborted', undefined, error)
@@ -152,7 +156,11 @@ class BaseStream {
     return this.#source.stats()
   }
 
-  /** Relays the stream to a Node ServerResponse; resolves `{ ok, final?, error? }`, never rejects. */
+  /**
+   * Relays the stream to a Node ServerResponse; resolves `{ ok, final?, error? }`, never rejects.
+   * Bad options or a `res` that is not a ServerResponse throw a TypeError synchronously (and
+   * abort the stream).
+   */
   pipeTo(res, options) {
     return relay.pipeTo(this, res, options)
   }

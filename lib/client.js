@@ -6,11 +6,37 @@ const { NativeClient, WireFormat } = require('./native')
 const { EngineSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
+const { checkNames } = require('./options')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
 const DEFAULT_IDLE_TIMEOUT = 120_000
 const DEFAULT_MAX_RETRIES = 2
+
+const CLIENT_OPTIONS = [
+  'apiKey',
+  'baseURL',
+  'organization',
+  'project',
+  'headers',
+  'query',
+  'timeout',
+  'idleTimeout',
+  'maxRetries',
+  'maxEventBytes',
+  'azure',
+  'log',
+]
+/** Client options the public contract names that the engine does not implement yet. */
+const CLIENT_OPTIONS_NOT_YET = {
+  ca: 'extra CAs go in NODE_EXTRA_CA_CERTS (a file of PEM certificates) for now',
+  proxy: 'unset it, or reach the API without a proxy, for now',
+  maxConcurrent: 'limit the requests in flight in your own code for now',
+  queueTimeout: 'it goes with maxConcurrent, which is not supported yet either',
+}
+const REQUEST_OPTIONS = ['signal', 'headers', 'query', 'timeout', 'idleTimeout', 'maxRetries', 'apiKey', 'partialJson']
+/** Responses API fields that stand in for `input`: the input comes from a stored prompt or conversation. */
+const RESPONSES_INPUT_SOURCES = ['previous_response_id', 'prompt', 'conversation']
 
 function fail(message) {
   throw new TypeError(`streamdelta: ${message}`)
@@ -60,6 +86,12 @@ function logLevel(value) {
   return level
 }
 
+/**
+ * `baseURL` -> `{ base, query }`: the URL without its query (and without a trailing slash),
+ * and the query's pairs, which join the client's `query` (the engine appends the endpoint's
+ * path to `base`, so a query left in it would end up before the path).
+ * @returns {{ base: string, query: Array<[string, string]> }}
+ */
 function parseBaseURL(value) {
   if (typeof value !== 'string') fail(`baseURL must be a string, got ${typeof value}`)
   let url
@@ -70,7 +102,24 @@ function parseBaseURL(value) {
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     fail(`baseURL must be an http(s) URL, got '${url.protocol}'`)
-  return value.replace(/\/+$/, '')
+  if (url.hash !== '') fail(`baseURL must not have a #fragment, got '${value}'`)
+  const at = value.indexOf('?')
+  if (at === -1) return { base: value.replace(/\/+$/, ''), query: [] }
+  return {
+    base: value.slice(0, at).replace(/\/+$/, ''),
+    query: /** @type {Array<[string, string]>} */ ([...new URLSearchParams(value.slice(at + 1))]),
+  }
+}
+
+/**
+ * The client's query pairs: those of the baseURL, except names the `query` option sets (it
+ * wins), then the option's own.
+ * @param {Array<[string, string]>} fromURL
+ * @param {Array<[string, string]>} explicit
+ */
+function mergeQuery(fromURL, explicit) {
+  const named = new Set(explicit.map(([name]) => name))
+  return [...fromURL.filter(([name]) => !named.has(name)), ...explicit]
 }
 
 class Client {
@@ -83,21 +132,24 @@ class Client {
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') fail('options must be an object')
+    checkNames(options, CLIENT_OPTIONS, 'client option', CLIENT_OPTIONS_NOT_YET)
     const azure = options.azure
     if (azure !== undefined && azure !== null) {
       if (typeof azure !== 'object') fail('azure must be an object { apiVersion, deployment? }')
+      checkNames(azure, ['apiVersion', 'deployment'], 'azure option')
       if (typeof azure.apiVersion !== 'string' || azure.apiVersion === '')
         fail('azure.apiVersion must be a non-empty string')
       optionalString(azure.deployment, 'azure.deployment')
     }
+    const baseURL = parseBaseURL(options.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL)
     /** @type {import('../binding').ClientConfig} */
     const config = {
-      baseUrl: parseBaseURL(options.baseURL ?? process.env.OPENAI_BASE_URL ?? DEFAULT_BASE_URL),
+      baseUrl: baseURL.base,
       apiKey: optionalString(options.apiKey, 'apiKey') ?? process.env.OPENAI_API_KEY ?? undefined,
       organization: optionalString(options.organization, 'organization'),
       project: optionalString(options.project, 'project'),
       headers: pairs(options.headers, 'headers'),
-      query: pairs(options.query, 'query'),
+      query: mergeQuery(baseURL.query, pairs(options.query, 'query')),
       timeoutMs: optionalMs(options.timeout, 'timeout') ?? DEFAULT_TIMEOUT,
       idleTimeoutMs: optionalMs(options.idleTimeout, 'idleTimeout') ?? DEFAULT_IDLE_TIMEOUT,
       maxRetries: optionalCount(options.maxRetries, 'maxRetries') ?? DEFAULT_MAX_RETRIES,
@@ -110,7 +162,7 @@ class Client {
     this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
   }
 
-  /** The base URL requests go to (never includes the key). */
+  /** The base URL requests go to, without a query (its pairs joined `query`); never includes the key. */
   get baseURL() {
     return this.#config.baseUrl
   }
@@ -120,7 +172,7 @@ class Client {
    * @returns {ChatStream}
    */
   chat(body, options) {
-    return this.#open(ChatStream, WireFormat.Chat, 'POST', '/chat/completions', body, options)
+    return this.#open(ChatStream, WireFormat.Chat, 'POST', '/chat/completions', body, options, checkChatBody)
   }
 
   /**
@@ -129,7 +181,7 @@ class Client {
    * @returns {ResponseStream}
    */
   responses(body, options) {
-    return this.#open(ResponseStream, WireFormat.Responses, 'POST', '/responses', body, options, {
+    return this.#open(ResponseStream, WireFormat.Responses, 'POST', '/responses', body, options, checkResponsesBody, {
       resume: body?.background === true,
     })
   }
@@ -143,8 +195,12 @@ class Client {
    * @param {{ startingAfter?: number }} [position]
    * @param {object} [options]
    */
-  resumeResponse(id, { startingAfter } = {}, options) {
+  resumeResponse(id, position = {}, options) {
     if (typeof id !== 'string' || id === '' || /[/?#]/.test(id)) fail('id must be a response id string')
+    if (position === null || typeof position !== 'object') fail('the position must be an object { startingAfter? }')
+    checkNames(position, ['startingAfter'], 'resumeResponse position')
+    const { startingAfter } = position
+    checkRequestNames(options)
     if (startingAfter !== undefined && (!Number.isInteger(startingAfter) || startingAfter < 0))
       fail('startingAfter must be a non-negative integer')
     const query = { ...(options?.query ?? {}), stream: 'true' }
@@ -156,6 +212,7 @@ class Client {
       `/responses/${encodeURIComponent(id)}`,
       undefined,
       { ...options, query },
+      null,
       { resume: true },
     )
   }
@@ -165,7 +222,15 @@ class Client {
    * @returns {CompletionStream}
    */
   completions(body, options) {
-    return this.#open(CompletionStream, WireFormat.Completions, 'POST', '/completions', body, options)
+    return this.#open(
+      CompletionStream,
+      WireFormat.Completions,
+      'POST',
+      '/completions',
+      body,
+      options,
+      checkCompletionsBody,
+    )
   }
 
   /**
@@ -175,11 +240,13 @@ class Client {
    * @param {string} path
    * @param {object | undefined} body
    * @param {object | undefined} options
+   * @param {((body: object) => void) | null} checkFields the endpoint's own body checks
    * @param {{ resume?: boolean }} [extra]
    */
-  #open(StreamClass, format, method, path, body, options, extra = {}) {
-    const model = body === undefined ? undefined : checkBody(body, this.#config)
+  #open(StreamClass, format, method, path, body, options, checkFields, extra = {}) {
     const request = requestOptions(options)
+    const model = body === undefined && checkFields === null ? undefined : checkBody(body, this.#config)
+    if (checkFields) checkFields(body)
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
@@ -193,25 +260,77 @@ function checkBody(body, config) {
   if (body.model === undefined && !config.azure?.deployment) fail('body.model is required')
   if (body.model !== undefined && (typeof body.model !== 'string' || body.model === ''))
     fail('body.model must be a non-empty string')
+  if (body.stream === false)
+    fail(
+      'body.stream: false is not supported: streamdelta only streams (stream: true is always sent); await stream.final() gives the whole answer',
+    )
+  if (body.stream !== undefined && body.stream !== true)
+    fail(`body.stream must be true or absent, got ${String(body.stream)}`)
   return body.model
 }
 
-function requestOptions(options) {
-  if (options === undefined || options === null) return { wire: {}, signal: undefined }
+/** Chat completions: `messages` is required, an array of message objects. */
+function checkChatBody(body) {
+  if (body.messages === undefined || body.messages === null)
+    fail('body.messages is required (an array of messages: [{ role, content }])')
+  if (!Array.isArray(body.messages)) fail(`body.messages must be an array of messages, got ${typeof body.messages}`)
+  body.messages.forEach((message, i) => {
+    if (message === null || typeof message !== 'object' || Array.isArray(message))
+      fail(`body.messages[${i}] must be a message object { role, content }`)
+  })
+}
+
+/**
+ * Responses: `input` (a string or an array of input items) is required, unless the input comes
+ * from elsewhere: `previous_response_id`, a stored `prompt` or a `conversation`.
+ */
+function checkResponsesBody(body) {
+  const input = body.input
+  if (input === undefined || input === null) {
+    if (RESPONSES_INPUT_SOURCES.some((name) => body[name] !== undefined && body[name] !== null)) return
+    fail(
+      `body.input is required (a string or an array of input items), unless one of ${RESPONSES_INPUT_SOURCES.join(', ')} is given`,
+    )
+  }
+  if (typeof input !== 'string' && !Array.isArray(input))
+    fail(`body.input must be a string or an array of input items, got ${typeof input}`)
+}
+
+/** Legacy completions: `prompt` is required (a string, an array of strings or of token arrays). */
+function checkCompletionsBody(body) {
+  if (body.prompt === undefined || body.prompt === null) fail('body.prompt is required (a string or an array)')
+  if (typeof body.prompt !== 'string' && !Array.isArray(body.prompt))
+    fail(`body.prompt must be a string or an array, got ${typeof body.prompt}`)
+}
+
+function checkRequestNames(options) {
+  if (options === undefined || options === null) return
   if (typeof options !== 'object') fail('request options must be an object')
+  checkNames(options, REQUEST_OPTIONS, 'request option')
+}
+
+function requestOptions(options) {
+  checkRequestNames(options)
+  if (options === undefined || options === null) return { wire: {}, signal: undefined }
   const { signal } = options
   if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean'))
     fail('options.signal must be an AbortSignal')
-  return {
-    signal: signal ?? undefined,
-    wire: {
-      headers: pairs(options.headers, 'options.headers'),
-      query: pairs(options.query, 'options.query'),
-      timeoutMs: optionalMs(options.timeout, 'options.timeout'),
-      idleTimeoutMs: optionalMs(options.idleTimeout, 'options.idleTimeout'),
-      maxRetries: optionalCount(options.maxRetries, 'options.maxRetries'),
-    },
+  if (options.partialJson !== undefined && options.partialJson !== null && typeof options.partialJson !== 'boolean')
+    fail(`options.partialJson must be a boolean, got ${typeof options.partialJson}`)
+  const apiKey = optionalString(options.apiKey, 'options.apiKey')
+  if (apiKey === '') fail('options.apiKey must be a non-empty string')
+  /** @type {import('../binding').RequestOptions & { apiKey?: string, partialJson?: boolean }} */
+  const wire = {
+    headers: pairs(options.headers, 'options.headers'),
+    query: pairs(options.query, 'options.query'),
+    timeoutMs: optionalMs(options.timeout, 'options.timeout'),
+    idleTimeoutMs: optionalMs(options.idleTimeout, 'options.idleTimeout'),
+    maxRetries: optionalCount(options.maxRetries, 'options.maxRetries'),
   }
+  // The engine uses (and scrubs) a request's own key, and parses tool arguments as they stream.
+  if (apiKey !== undefined) wire.apiKey = apiKey
+  if (typeof options.partialJson === 'boolean') wire.partialJson = options.partialJson
+  return { signal: signal ?? undefined, wire }
 }
 
 /**

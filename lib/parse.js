@@ -5,6 +5,7 @@
 const { NativeDecoder, WireFormat } = require('./native')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { ByteSource } = require('./sources')
+const { checkNames } = require('./options')
 
 /**
  * Parses chat-completion SSE bytes you already have (a fetch Response, a web ReadableStream,
@@ -25,6 +26,9 @@ function parseCompletionStream(source, options = {}) {
 }
 
 function parseWith(StreamClass, format, source, options) {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('streamdelta: parse options must be an object')
+  checkNames(options, ['signal', 'maxEventBytes'], 'parse option')
   const decoder = new NativeDecoder(format, options.maxEventBytes ?? undefined)
   return new StreamClass(new ByteSource(decoder, source), { signal: options.signal })
 }

@@ -4,9 +4,11 @@
 // moves one buffer of UTF-8 per batch (one string for WebSocket text frames); it adds the parts
 // that depend on how the stream ends, the headers, heartbeats and backpressure.
 
+const http = require('node:http')
 const { Readable } = require('node:stream')
 const { kBatches } = require('./symbols')
 const { AbortError } = require('./errors')
+const { checkNames } = require('./options')
 
 const FORMATS = {
   openai: 'text/event-stream; charset=utf-8',
@@ -16,41 +18,152 @@ const FORMATS = {
 }
 const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
+const RELAY_OPTIONS = ['format', 'heartbeat', 'onError']
+const WEBSOCKET_OPTIONS = ['format', 'onError']
+/** Relay options the public contract names that are not built yet. */
+const RELAY_OPTIONS_NOT_YET = { resumable: 'resumable relays (RelayStore) are not built yet' }
 
+/**
+ * Checks the relay options synchronously; `only` limits the formats, `names` the option names.
+ * @returns {{ format: string, heartbeat: number | false, onError: ((error: unknown) => unknown) | undefined }}
+ */
 function checkOptions(options, defaults) {
   if (options !== undefined && (options === null || typeof options !== 'object'))
     throw new TypeError('streamdelta: relay options must be an object')
+  if (options) checkNames(options, defaults.names ?? RELAY_OPTIONS, 'relay option', RELAY_OPTIONS_NOT_YET)
   const format = options?.format ?? defaults.format
-  if (!(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
+  if (typeof format !== 'string' || !(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
     throw new TypeError(
-      `streamdelta: format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got '${format}'`,
+      `streamdelta: relay option format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got ${typeof format === 'string' ? `'${format}'` : String(format)}`,
     )
   }
   const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT
   if (heartbeat !== false && (typeof heartbeat !== 'number' || !(heartbeat > 0)))
-    throw new TypeError('streamdelta: heartbeat must be a positive number of ms or false')
-  return { format, heartbeat: FORMATS[format] === FORMATS.openai ? heartbeat : false }
+    throw new TypeError(
+      `streamdelta: relay option heartbeat must be a positive number of ms or false, got ${String(heartbeat)}`,
+    )
+  const onError = options?.onError ?? undefined
+  if (onError !== undefined && typeof onError !== 'function')
+    throw new TypeError(
+      `streamdelta: relay option onError must be a function (error) => ({ status?, message? }), got ${typeof onError}`,
+    )
+  return { format, heartbeat: FORMATS[format] === FORMATS.openai ? heartbeat : false, onError }
 }
 
-/** What an error looks like to a client, without internals (the key is already scrubbed). */
-function publicError(error) {
-  const out = {
-    message: error?.message ?? String(error),
-    type: error?.type ?? null,
-    code: error?.apiCode ?? error?.code ?? null,
+/**
+ * Runs the synchronous checks of a relay call; when they throw, the stream is aborted first
+ * (its upstream request closed), so a bad call never leaves a request open.
+ * @template T
+ * @param {{ abort(reason?: unknown): void }} stream
+ * @param {() => T} check
+ * @returns {T}
+ */
+function checked(stream, check) {
+  try {
+    return check()
+  } catch (error) {
+    stream.abort(`bad relay arguments: ${error?.message ?? error}`)
+    throw error
   }
-  if (error?.param) out.param = error.param
-  return out
 }
 
-/** The last bytes of a stream in `format`: success, or the error reported in-band. */
-function ending(format, error) {
-  if (!error) {
+/** Generic messages for failures that are this server's business, not the client's. */
+const GENERIC = {
+  ERR_RATE_LIMIT: 'Rate limit reached. Please try again later.',
+  ERR_AUTH: 'The AI service refused the request (upstream authentication failed).',
+  ERR_API: 'The AI service had an error. Please try again.',
+  ERR_CONNECTION: 'Could not reach the AI service. Please try again.',
+  ERR_TIMEOUT: 'The AI service did not respond in time. Please try again.',
+  ERR_STREAM: 'The AI service had an error while answering.',
+  ERR_PARSE: 'The AI service sent a malformed answer.',
+  ERR_INCOMPLETE: 'The AI service ended the answer early.',
+  ABORT_ERR: 'The answer was aborted.',
+}
+const GENERIC_OTHER = 'The answer failed.'
+
+/**
+ * A provider's message made fit for a browser: without the engine's status prefix ("429 ..."),
+ * its first sentence only (what follows is help text, request ids, links), no URLs or keys,
+ * at most 200 characters. Empty when nothing is left.
+ * @param {unknown} message
+ */
+function shortMessage(message) {
+  if (typeof message !== 'string') return ''
+  let text = message
+    .replace(/^\d{3} /, '')
+    .replace(/\s*\(after \d+ attempts\)$/, '')
+    .trim()
+  text = text.split(/(?<=[.!?])\s+/)[0] ?? ''
+  text = text
+    .replace(/\b[a-z][a-z0-9+.-]*:\/\/\S+/gi, '')
+    .replace(/\b(sk|org|proj)-[A-Za-z0-9_-]{6,}/g, '[redacted]')
+    .replace(/\s{2,}/g, ' ')
+    .trim()
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text
+}
+
+/**
+ * What a client is told about `error`: `{ status, body: { message, type, code, status, param? } }`.
+ * By default a short, safe message (no internal URLs, transport text or keys): the provider's
+ * own words only for errors about the request itself (a 4xx other than 401/403/429) and for
+ * its mid-stream errors, a generic sentence otherwise. `onError(error)` may replace `status`
+ * (an HTTP error status, used when nothing was sent yet) and `message`.
+ * @param {any} error
+ * @param {((error: unknown) => unknown) | undefined} onError
+ */
+function publicError(error, onError) {
+  let status = statusFor(error)
+  const code = error?.code
+  const clientFault = code === 'ERR_API' && typeof error?.status === 'number' && error.status < 500
+  let message = ''
+  if (clientFault || code === 'ERR_STREAM') message = shortMessage(error?.message)
+  if (message === '') message = GENERIC[code] ?? GENERIC_OTHER
+  const body = {
+    message,
+    type: error?.type ?? (code === 'ERR_API' || code === 'ERR_STREAM' ? 'server_error' : 'upstream_error'),
+    code: error?.apiCode ?? code ?? null,
+    status,
+  }
+  if (code === 'ERR_AUTH') Object.assign(body, { type: 'upstream_error', code: 'upstream_auth_failed' })
+  if (clientFault && error?.param) body.param = error.param
+  if (onError) {
+    let custom
+    try {
+      custom = onError(error)
+    } catch {
+      custom = undefined // a throwing onError must not break the relay: the default stands
+    }
+    if (custom !== null && typeof custom === 'object') {
+      const given = /** @type {{ status?: unknown, message?: unknown }} */ (custom)
+      const wanted = given.status
+      if (typeof wanted === 'number' && Number.isInteger(wanted) && wanted >= 400 && wanted <= 599)
+        status = body.status = wanted
+      if (typeof given.message === 'string') body.message = given.message
+    }
+  }
+  return { status, body }
+}
+
+/** `retry-after` (seconds) for a 429/503 answer: the upstream's header, else its retryAfterMs. */
+function retryAfter(error, status) {
+  if (status !== 429 && status !== 503) return null
+  const header = error?.headers?.['retry-after']
+  if (typeof header === 'string' && header !== '') return header
+  const ms = error?.retryAfterMs
+  return typeof ms === 'number' && ms >= 0 ? String(Math.ceil(ms / 1000)) : null
+}
+
+/**
+ * The last bytes of a stream in `format`: success, or the error reported in-band. The `text`
+ * format has no in-band error (anything written would read as answer text): its relays end
+ * the transfer abnormally instead (see pipeTo), so '' here.
+ */
+function ending(format, body) {
+  if (!body) {
     if (format === 'openai') return 'data: [DONE]\n\n'
     if (format === 'events') return 'event: done\ndata: {}\n\n'
     return ''
   }
-  const body = publicError(error)
   switch (format) {
     case 'openai':
       return `data: ${JSON.stringify({ error: body })}\n\n`
@@ -59,19 +172,23 @@ function ending(format, error) {
     case 'ndjson':
       return `${JSON.stringify({ type: 'error', error: body })}\n`
     default:
-      return `\n[error] ${JSON.stringify(body)}\n`
+      return ''
   }
 }
 
 /**
  * Pumps `stream` into `sink` in `format`: `sink.write(text)` returns false when the client is
  * full, `sink.drained()` resolves when it can take more (or is gone), `sink.gone()` tells a
- * client that left. Resolves with `{ ok, final?, error? }`; never rejects.
+ * client that left. Resolves with `{ ok, final?, error?, wrote }` (`wrote`: whether any byte
+ * reached the sink before the end); never rejects. An error is written in-band in the formats
+ * that have a way to say it; for `text` the caller ends the transfer abnormally.
  */
-async function pump(stream, format, heartbeat, sink) {
+async function pump(stream, format, heartbeat, sink, onError) {
   let lastWrite = Date.now()
+  let wrote = false
   const write = (chunk) => {
     lastWrite = Date.now()
+    wrote = true
     return sink.write(chunk)
   }
   const timer =
@@ -96,12 +213,16 @@ async function pump(stream, format, heartbeat, sink) {
   }
   if (sink.gone()) {
     if (!error || error instanceof AbortError) stream.abort('the client disconnected')
-    return { ok: false, error: error ?? new AbortError('The stream was aborted: the client disconnected') }
+    return { ok: false, error: error ?? new AbortError('The stream was aborted: the client disconnected'), wrote }
   }
-  const last = ending(format, error)
+  if (error) {
+    const last = ending(format, publicError(error, onError).body)
+    if (last) write(last)
+    return { ok: false, error, wrote }
+  }
+  const last = ending(format, null)
   if (last) write(last)
-  if (error) return { ok: false, error }
-  return { ok: true, final: await stream.final() }
+  return { ok: true, final: await stream.final(), wrote }
 }
 
 function headersFor(format) {
@@ -123,11 +244,54 @@ function statusFor(error) {
   return 502
 }
 
-/** `stream.pipeTo(res, { format, heartbeat })` for a Node ServerResponse. */
-async function pipeTo(stream, res, options) {
-  const { format, heartbeat } = checkOptions(options, { format: 'openai' })
-  if (!res || typeof res.write !== 'function' || typeof res.end !== 'function')
-    throw new TypeError('streamdelta: pipeTo needs a Node ServerResponse (res)')
+/** Whether `res` can be relayed to: a Node ServerResponse (or one that behaves like it). */
+function isServerResponse(res) {
+  if (res instanceof http.ServerResponse) return true
+  return (
+    res !== null &&
+    typeof res === 'object' &&
+    ['writeHead', 'setHeader', 'write', 'end', 'on', 'off'].every((name) => typeof res[name] === 'function')
+  )
+}
+
+/** Answers a failure that came before any byte was sent: its HTTP status and a JSON body. */
+function sendErrorResponse(res, error, onError) {
+  const { status, body } = publicError(error, onError)
+  /** @type {Record<string, string>} */
+  const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
+  const after = retryAfter(error, status)
+  if (after !== null) headers['retry-after'] = after
+  res.writeHead(status, headers)
+  res.end(JSON.stringify({ error: body }))
+}
+
+/**
+ * `stream.pipeTo(res, { format, heartbeat, onError })` for a Node ServerResponse. The options
+ * and `res` are checked synchronously (a TypeError, the stream aborted); the promise it returns
+ * never rejects.
+ */
+function pipeTo(stream, res, options) {
+  const { format, heartbeat, onError } = checked(stream, () => {
+    const checkedOptions = checkOptions(options, { format: 'openai' })
+    if (!isServerResponse(res))
+      throw new TypeError('streamdelta: pipeTo needs a Node http.ServerResponse (res), got ' + describe(res))
+    return checkedOptions
+  })
+  return relayTo(stream, res, format, heartbeat, onError).catch((error) => {
+    // Something failed in the relay itself (say res.writeHead threw): end the request, report it.
+    stream.abort(error)
+    if (!res.destroyed && !res.writableEnded) res.destroy()
+    return { ok: false, error }
+  })
+}
+
+function describe(value) {
+  if (value === null) return 'null'
+  if (typeof value !== 'object') return typeof value
+  return value.constructor?.name ?? 'an object'
+}
+
+async function relayTo(stream, res, format, heartbeat, onError) {
   let gone = res.destroyed || res.writableEnded
   const onClose = () => {
     if (!res.writableFinished) {
@@ -144,48 +308,86 @@ async function pipeTo(stream, res, options) {
     try {
       await stream.response
     } catch (error) {
-      if (!gone && !res.headersSent) {
-        const headers = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
-        if (error?.headers?.['retry-after']) headers['retry-after'] = error.headers['retry-after']
-        res.writeHead(statusFor(error), headers)
-        res.end(JSON.stringify({ error: publicError(error) }))
-      }
+      if (!gone && !res.headersSent) sendErrorResponse(res, error, onError)
       return { ok: false, error }
     }
-    if (!res.headersSent) {
+    const start = () => {
+      if (res.headersSent) return
       for (const [name, value] of Object.entries(headersFor(format))) res.setHeader(name, value)
       res.statusCode = 200
       res.flushHeaders()
     }
+    // SSE and ndjson clients get the headers now; `text` waits for its first byte, so that a
+    // failure before it can still be a real HTTP status.
+    const lazy = format === 'text'
+    if (!lazy) start()
     const flush = typeof res.flush === 'function' ? () => res.flush() : () => {}
-    const result = await pump(stream, format, heartbeat, {
-      write(chunk) {
-        const ok = res.write(chunk)
-        flush() // behind `compression`, push each batch out now
-        return ok
+    const result = await pump(
+      stream,
+      format,
+      heartbeat,
+      {
+        write(chunk) {
+          if (lazy) start()
+          const ok = res.write(chunk)
+          flush() // behind `compression`, push each batch out now
+          return ok
+        },
+        drained: () =>
+          new Promise((resolve) => {
+            const done = () => {
+              res.off('drain', done)
+              res.off('close', done)
+              resolve()
+            }
+            res.on('drain', done)
+            res.on('close', done)
+          }),
+        gone: () => gone,
       },
-      drained: () =>
-        new Promise((resolve) => {
-          const done = () => {
-            res.off('drain', done)
-            res.off('close', done)
-            resolve()
-          }
-          res.on('drain', done)
-          res.on('close', done)
-        }),
-      gone: () => gone,
-    })
-    if (!gone) res.end()
-    return result
+      onError,
+    )
+    if (gone) return strip(result)
+    if (!result.ok && format === 'text') {
+      // Plain text has no in-band error: before any byte, a real status and a JSON body;
+      // after, the transfer is cut (no terminating chunk), so the client sees a network error
+      // rather than an answer that merely looks finished.
+      if (!result.wrote && !res.headersSent) sendErrorResponse(res, result.error, onError)
+      else cut(res)
+      return strip(result)
+    }
+    start()
+    res.end()
+    return strip(result)
   } finally {
     res.off('close', onClose)
   }
 }
 
+/**
+ * Ends a response abnormally: what was written still reaches the client (the socket flushes,
+ * then closes), but the body never gets its end (no terminating chunk), so the client reports
+ * a network error instead of a complete answer. A client that does not read is cut after 10 s.
+ */
+function cut(res) {
+  const socket = res.socket
+  if (!socket || typeof socket.end !== 'function' || socket.destroyed) {
+    res.destroy()
+    return
+  }
+  socket.end()
+  const timer = setTimeout(() => socket.destroy(), 10_000).unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+/** The pump's result without its internal `wrote`. */
+function strip({ wrote, ...result }) {
+  return result
+}
+
 /** `stream.toNodeStream({ format })`: a Node Readable of the same bytes as `pipeTo`. */
 function toNodeStream(stream, options) {
-  const { format, heartbeat } = checkOptions(options, { format: 'openai' })
+  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   let wake = null
   let gone = false
   const readable = new Readable({
@@ -203,19 +405,28 @@ function toNodeStream(stream, options) {
       callback(error)
     },
   })
-  pump(stream, format, heartbeat, {
-    write: (chunk) => readable.push(chunk),
-    drained: () => new Promise((resolve) => (wake = resolve)),
-    gone: () => gone,
-  }).then(() => {
-    if (!gone) readable.push(null)
+  pump(
+    stream,
+    format,
+    heartbeat,
+    {
+      write: (chunk) => readable.push(chunk),
+      drained: () => new Promise((resolve) => (wake = resolve)),
+      gone: () => gone,
+    },
+    onError,
+  ).then((result) => {
+    if (gone) return
+    // `text` has no in-band error: the Readable fails with it instead of ending as if complete.
+    if (!result.ok && format === 'text') readable.destroy(result.error)
+    else readable.push(null)
   })
   return readable
 }
 
 /** `stream.toReadableStream({ format })`: a web ReadableStream of the same bytes. */
 function toReadableStream(stream, options) {
-  const { format, heartbeat } = checkOptions(options, { format: 'openai' })
+  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   const encoder = new TextEncoder()
   let gone = false
   let wake = null
@@ -223,15 +434,24 @@ function toReadableStream(stream, options) {
   return new ReadableStream({
     start(controller) {
       controllerRef = controller
-      pump(stream, format, heartbeat, {
-        write(chunk) {
-          controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk)
-          return controller.desiredSize > 0
+      pump(
+        stream,
+        format,
+        heartbeat,
+        {
+          write(chunk) {
+            controller.enqueue(typeof chunk === 'string' ? encoder.encode(chunk) : chunk)
+            return controller.desiredSize > 0
+          },
+          drained: () => new Promise((resolve) => (wake = resolve)),
+          gone: () => gone,
         },
-        drained: () => new Promise((resolve) => (wake = resolve)),
-        gone: () => gone,
-      }).then(() => {
-        if (!gone) controllerRef.close()
+        onError,
+      ).then((result) => {
+        if (gone) return
+        // `text` has no in-band error: the stream errors, so the response is cut, not ended.
+        if (!result.ok && format === 'text') controllerRef.error(result.error)
+        else controllerRef.close()
       })
     },
     pull() {
@@ -249,11 +469,25 @@ function toReadableStream(stream, options) {
   })
 }
 
-/** `stream.pipeToWebSocket(ws, { format })`: one JSON message per batch. */
-async function pipeToWebSocket(stream, ws, options) {
-  const { format } = checkOptions(options, { format: 'events', only: ['events', 'ndjson'] })
-  if (!ws || typeof ws.send !== 'function' || typeof ws.close !== 'function')
-    throw new TypeError('streamdelta: pipeToWebSocket needs a WebSocket (send, close, bufferedAmount, close event)')
+/** `stream.pipeToWebSocket(ws, { format, onError })`: one JSON message per batch. */
+function pipeToWebSocket(stream, ws, options) {
+  const { format, onError } = checked(stream, () => {
+    const checkedOptions = checkOptions(options, {
+      format: 'events',
+      only: ['events', 'ndjson'],
+      names: WEBSOCKET_OPTIONS,
+    })
+    if (!ws || typeof ws.send !== 'function' || typeof ws.close !== 'function')
+      throw new TypeError('streamdelta: pipeToWebSocket needs a WebSocket (send, close, bufferedAmount, close event)')
+    return checkedOptions
+  })
+  return relayToWebSocket(stream, ws, format, onError).catch((error) => {
+    stream.abort(error)
+    return { ok: false, error }
+  })
+}
+
+async function relayToWebSocket(stream, ws, format, onError) {
   let gone = ws.readyState !== undefined && ws.readyState > 1
   const onClose = () => {
     gone = true
@@ -282,7 +516,7 @@ async function pipeToWebSocket(stream, ws, options) {
   }
   if (gone) return { ok: false, error: error ?? new AbortError('The stream was aborted: the WebSocket closed') }
   if (error) {
-    const message = { type: 'error', error: publicError(error) }
+    const message = { type: 'error', error: publicError(error, onError).body }
     send(format === 'events' ? JSON.stringify([message]) : `${JSON.stringify(message)}\n`)
     ws.close(1011, 'upstream error')
     return { ok: false, error }
@@ -291,4 +525,4 @@ async function pipeToWebSocket(stream, ws, options) {
   return { ok: true, final: await stream.final() }
 }
 
-module.exports = { pipeTo, toNodeStream, toReadableStream, pipeToWebSocket }
+module.exports = { pipeTo, toNodeStream, toReadableStream, pipeToWebSocket, publicError }

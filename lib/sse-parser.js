@@ -3,11 +3,16 @@
 // (src/sse.rs) and unpacked here from one packed string per feed (src/sse_pack.rs).
 
 const { NativeSseParser } = require('./native')
+const { checkNames } = require('./options')
 
 /** The bare WHATWG event-stream parser: feed bytes, get events. */
 class SseParser {
   #native
+  /** @param {{ maxEventBytes?: number }} [options] */
   constructor(options = {}) {
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('streamdelta: SseParser options must be an object')
+    checkNames(options, ['maxEventBytes'], 'SseParser option')
     this.#native = new NativeSseParser(options.maxEventBytes ?? undefined)
   }
 

@@ -55,6 +55,20 @@ function sendError(res, status, error, requestId) {
   )
 }
 
+/**
+ * The required body field a request lacks, as OpenAI reports it (400 missing_required_parameter):
+ * chat needs `messages`; responses need `input` unless a previous response, a stored prompt or
+ * a conversation supplies it.
+ * @returns {string | null}
+ */
+function missingParameter(endpoint, body) {
+  const absent = (name) => body[name] === undefined || body[name] === null
+  if (endpoint === 'chat' && absent('messages')) return 'messages'
+  if (endpoint === 'responses' && absent('input') && ['previous_response_id', 'prompt', 'conversation'].every(absent))
+    return 'input'
+  return null
+}
+
 function streamHeaders(requestId, plan) {
   return {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -116,7 +130,12 @@ async function startMockServer(options = {}) {
       sendError(
         res,
         500,
-        { message: `streamdelta mock: ${error?.message ?? error}`, type: 'server_error', code: 'mock_error' },
+        {
+          // The mock's own errors already say "streamdelta mock: "; a script's do not.
+          message: `streamdelta mock: ${String(error?.message ?? error).replace(/^streamdelta mock: /, '')}`,
+          type: 'server_error',
+          code: 'mock_error',
+        },
         ids.request(),
       )
     })
@@ -192,6 +211,15 @@ async function startMockServer(options = {}) {
           message:
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload.)",
         },
+        requestId,
+      )
+    }
+    const missing = missingParameter(where.endpoint, body)
+    if (missing !== null) {
+      return sendError(
+        res,
+        400,
+        { message: `Missing required parameter: '${missing}'.`, param: missing, code: 'missing_required_parameter' },
         requestId,
       )
     }
