@@ -10,7 +10,13 @@ import type { Readable } from 'node:stream'
 // Client
 // ---------------------------------------------------------------------------------------
 
-/** Options of `new Client(options)`. Every field is optional. */
+/**
+ * Options of `new Client(options)`. Every field is optional. An unknown name throws a
+ * `TypeError` (with "did you mean" for a close one); `ca`, `proxy`, `maxConcurrent` and
+ * `queueTimeout` throw "not supported yet" until they are built. A query in `baseURL`
+ * (`https://host/v1?key=abc`) is merged into `query` (an explicit `query` entry wins), so
+ * `client.baseURL` never carries one.
+ */
 export interface ClientOptions {
   /** API key, sent as `Authorization: Bearer` (or `api-key` with `azure`). Default: `process.env.OPENAI_API_KEY`. Never appears in errors, logs or returned headers. */
   apiKey?: string
@@ -53,6 +59,8 @@ export interface RequestOptions {
    * in `headers`, it never appears in an error, a log line or a returned `headers` object.
    */
   apiKey?: string
+  /** Accepted and passed to the engine: `partial` on `toolCallDelta` (structured streaming). */
+  partialJson?: boolean
 }
 
 export class Client {
@@ -838,8 +846,12 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * batch (calling `res.flush()` when present, as the `compression` middleware adds), pauses
    * the upstream read while `res.write()` is full until `drain`, sends `: ping` comments after
    * `heartbeat` ms of silence (SSE formats), aborts the upstream when the client disconnects,
-   * and reports a later upstream error in-band in the chosen format before ending.
-   * Never rejects: resolves `{ ok: true, final }` or `{ ok: false, error }`.
+   * and reports a later upstream error in-band in the chosen format before ending (`openai`:
+   * a `data: {"error": ...}` line; `events`: `event: error`; `ndjson`: an `error` line; `text`,
+   * which has no in-band place for it: the response is cut without its last chunk, so `fetch`
+   * and browsers see a network error rather than an answer that looks complete).
+   * Throws a `TypeError` synchronously for bad options or a `res` that is not a ServerResponse.
+   * Its promise never rejects: it resolves `{ ok: true, final }` or `{ ok: false, error }`.
    */
   pipeTo(res: import('node:http').ServerResponse, options?: RelayOptions): Promise<RelayResult<Final>>
   /** The same bytes as `pipeTo`, as a web `ReadableStream` (for `new Response(...)`). Cancelling it aborts the stream. */
@@ -853,7 +865,10 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Delta lines. Upstream errors send `{ type: 'error', error: { message, type, code } }` then close with
    * 1011. Waits while `bufferedAmount` is over 1 MiB; the socket closing aborts the upstream.
    */
-  pipeToWebSocket(ws: RelayWebSocket, options?: { format?: 'events' | 'ndjson' }): Promise<RelayResult<Final>>
+  pipeToWebSocket(
+    ws: RelayWebSocket,
+    options?: { format?: 'events' | 'ndjson'; onError?: RelayOptions['onError'] },
+  ): Promise<RelayResult<Final>>
 }
 
 /**
@@ -866,11 +881,25 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
  */
 export type RelayFormat = 'openai' | 'events' | 'text' | 'ndjson'
 
+/**
+ * Options of `pipeTo`, `toReadableStream` and `toNodeStream`. A bad value or an unknown name
+ * throws a `TypeError` synchronously (naming the option) and aborts the stream, so no upstream
+ * request is left open.
+ */
 export interface RelayOptions {
   /** Default `'openai'`. */
   format?: RelayFormat
   /** Ms of upstream silence before a `: ping` comment (SSE formats). Default 15_000; `false` disables. */
   heartbeat?: number | false
+  /**
+   * What the client is told about an upstream error. By default it gets a safe body
+   * `{ message, type, code, status, param? }`: a short message (the provider's first sentence
+   * for request errors and mid-stream errors, a generic one otherwise; no URLs, keys or
+   * transport text), 401/403 upstream as 502 `upstream_error`. Return `status` (400-599, used
+   * only before the first byte) and/or `message` to change it; a throwing `onError` leaves the
+   * default. A 429 or 503 answer carries `retry-after` when upstream gave one.
+   */
+  onError?: (error: StreamDeltaError | Error) => { status?: number; message?: string } | undefined
 }
 
 export type RelayResult<Final> = { ok: true; final: Final } | { ok: false; error: StreamFailure<Final> | Error }
