@@ -306,7 +306,7 @@ impl ChoiceState {
 
     /// The choice ended: each high surrogate still held becomes U+FFFD in its field.
     fn flush(&mut self, choice: u32, out: &mut Vec<Delta>) {
-        for field in self.held.take(|_| true) {
+        for field in self.held.take_all() {
             let lone = Cow::Borrowed(REPLACEMENT);
             match field {
                 Field::Content => self.text(choice, lone, out),

@@ -70,7 +70,7 @@ impl ChoiceState {
 
     /// The choice ended: a high surrogate still held becomes U+FFFD.
     fn flush(&mut self, choice: u32, out: &mut Vec<Delta>) {
-        if !self.held.take(|_| true).is_empty() {
+        if !self.held.take_all().is_empty() {
             self.text(choice, Cow::Borrowed(REPLACEMENT), out);
         }
     }

@@ -530,7 +530,7 @@ impl WireParser for ResponsesParser {
     }
 
     fn flush(&mut self, out: &mut Vec<Delta>) {
-        for field in self.held.take(|_| true) {
+        for field in self.held.take_all() {
             let lone = Cow::Borrowed(REPLACEMENT);
             match field {
                 Field::Output(channel, index, part) => self.piece(channel, index, part, lone, out),

@@ -9,8 +9,8 @@
 //!
 //! Two parts:
 //!
-//! * Reading. The wire shapes hold their text fields as [`Text`], and payloads are parsed with
-//!   [`from_str`]. A payload without any surrogate escape (`\u` followed by `d`/`D` and one of
+//! * Reading. The wire shapes hold their text fields as [`Text`], and payloads (in the
+//!   Responses API, the raw values of its text fields) are parsed with [`from_str`]. A payload without any surrogate escape (`\u` followed by `d`/`D` and one of
 //!   `8`-`f`), found by one memchr scan, is parsed exactly as before: a `Text` is the borrowed
 //!   `str` serde_json gives. Only a payload with such an escape is read leniently: each `Text`
 //!   is first taken as a raw JSON value (serde_json's strict string grammar still applies, control
@@ -255,16 +255,8 @@ impl<K: Copy + PartialEq> Held<K> {
 
     /// The fields whose held high surrogate will never be completed (their stream, or choice,
     /// ended): each owes one U+FFFD. They are held no longer.
-    pub(crate) fn take(&mut self, mut ended: impl FnMut(&K) -> bool) -> Vec<K> {
-        let mut fields = Vec::new();
-        self.highs.retain(|(field, _)| {
-            let end = ended(field);
-            if end {
-                fields.push(*field);
-            }
-            !end
-        });
-        fields
+    pub(crate) fn take_all(&mut self) -> Vec<K> {
+        self.highs.drain(..).map(|(field, _)| field).collect()
     }
 }
 
