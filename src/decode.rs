@@ -265,6 +265,7 @@ impl Decoder {
         if self.ended {
             return;
         }
+        self.flush_held();
         if !self.done {
             let mut events = Vec::new();
             let _ = self.sse.finish(&mut events);
@@ -293,11 +294,18 @@ impl Decoder {
         if self.ended {
             return;
         }
+        self.flush_held();
         let partial_json = (self.received > 0).then(|| self.wire.final_json());
         self.end_with(End::Failed {
             failure: Box::new(failure.redact(&self.secrets)),
             partial_json,
         });
+    }
+
+    /// What the wire format still holds back (a lone high surrogate) goes into the batch.
+    fn flush_held(&mut self) {
+        self.wire.flush(&mut self.deltas);
+        self.flush_deltas();
     }
 
     fn end_with(&mut self, end: End) {

@@ -240,3 +240,36 @@ fn failures_never_carry_the_secret() {
     let end = decoder.take_batch().end.expect("failed").to_json();
     assert!(!end.contains("sk-very-secret"), "{end}");
 }
+
+#[test]
+fn a_surrogate_pair_split_across_events_joins_for_any_split_of_the_bytes() {
+    let bytes = sse_of(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"go \ud83d"}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"content":"\ude80!"},"finish_reason":"stop"}]}"#,
+        "[DONE]",
+    ]);
+    let output = assert_split_invariant(&bytes);
+    assert_eq!(output.text, "go 🚀!");
+    assert!(
+        output.end.contains(r#""content":"go 🚀!""#),
+        "{}",
+        output.end
+    );
+}
+
+#[test]
+fn a_high_surrogate_held_when_the_input_ends_is_a_replacement_in_deltas_and_partial() {
+    let bytes = sse_of(&[r#"{"choices":[{"index":0,"delta":{"content":"Hi\ud83d"}}]}"#]);
+    let output = assert_split_invariant(&bytes);
+    assert_eq!(output.text, "Hi\u{FFFD}");
+    assert!(
+        output.end.contains(r#""kind":"incomplete""#),
+        "{}",
+        output.end
+    );
+    assert!(
+        output.end.contains("\"content\":\"Hi\u{FFFD}\""),
+        "{}",
+        output.end
+    );
+}

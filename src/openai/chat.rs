@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
+use super::surrogates::{self, Held, Text, REPLACEMENT};
 use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
@@ -57,13 +58,13 @@ struct ChoiceDelta<'a> {
     #[serde(borrow)]
     content: Option<&'a RawValue>,
     #[serde(borrow)]
-    refusal: Option<Cow<'a, str>>,
+    refusal: Option<Text<'a>>,
     /// DeepSeek, xAI, vLLM.
     #[serde(borrow)]
-    reasoning_content: Option<Cow<'a, str>>,
+    reasoning_content: Option<Text<'a>>,
     /// Groq, OpenRouter, newer vLLM.
     #[serde(borrow)]
-    reasoning: Option<Cow<'a, str>>,
+    reasoning: Option<Text<'a>>,
     #[serde(borrow)]
     tool_calls: Option<Vec<ToolCallDelta<'a>>>,
     #[serde(borrow)]
@@ -84,7 +85,7 @@ struct FunctionDelta<'a> {
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    arguments: Option<Cow<'a, str>>,
+    arguments: Option<Text<'a>>,
 }
 
 /// One of Mistral's typed content parts: `{"type":"text","text":..}` or
@@ -94,7 +95,7 @@ struct ContentPart<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(borrow)]
     thinking: Option<&'a RawValue>,
 }
@@ -113,6 +114,18 @@ struct ChoiceState {
     /// the field the non-streaming API would have filled.
     legacy_function_call: bool,
     finish_reason: Option<String>,
+    /// Lone high surrogates ending a field's last value (see `surrogates`).
+    held: Held<Field>,
+}
+
+/// A text field of a choice, whose values join as JS strings do (see `surrogates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Content,
+    Refusal,
+    Reasoning,
+    /// A tool call's `function.arguments` (a legacy `function_call` is tool call 0).
+    Arguments(u32),
 }
 
 #[derive(Default)]
@@ -165,6 +178,8 @@ impl ChatParser {
             // A repeated reason (some servers echo it on the usage chunk) is not a new event.
             if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
                 if state.finish_reason.as_deref() != Some(&reason) {
+                    // The choice ended: a surrogate still held is never completed.
+                    state.flush(index, out);
                     let reason = reason.into_owned();
                     state.finish_reason = Some(reason.clone());
                     out.push(Delta::Finish {
@@ -195,17 +210,17 @@ impl ChoiceState {
         // Servers that fill both fields send the same text twice: it counts once.
         let reasoning = reasoning.filter(|r| reasoning_content.as_ref() != Some(r));
         for text in reasoning_content.into_iter().chain(reasoning) {
-            let text = append(&mut self.reasoning, text);
-            out.push(Delta::Reasoning { choice, text });
+            let text = self.held.join(Field::Reasoning, text);
+            self.reasoning(choice, text, out);
         }
 
         if let Some(content) = delta.content {
             self.content(choice, content, out);
         }
 
-        if let Some(text) = delta.refusal.filter(|s| !s.is_empty()) {
-            let text = append(&mut self.refusal, text);
-            out.push(Delta::Refusal { choice, text });
+        if let Some(text) = delta.refusal {
+            let text = self.held.join(Field::Refusal, text);
+            self.refusal(choice, text, out);
         }
 
         match (delta.tool_calls, delta.function_call) {
@@ -217,12 +232,16 @@ impl ChoiceState {
                     let (name, arguments) = call
                         .function
                         .map_or((None, None), |f| (f.name, f.arguments));
+                    let arguments = arguments.map(|a| self.held.join(Field::Arguments(index), a));
                     self.tool_call(choice, index, call.id, name, arguments, out);
                 }
             }
             (_, Some(function)) => {
                 self.legacy_function_call = true;
-                self.tool_call(choice, 0, None, function.name, function.arguments, out);
+                let arguments = function
+                    .arguments
+                    .map(|a| self.held.join(Field::Arguments(0), a));
+                self.tool_call(choice, 0, None, function.name, arguments, out);
             }
             _ => {}
         }
@@ -233,25 +252,27 @@ impl ChoiceState {
     fn content(&mut self, choice: u32, raw: &RawValue, out: &mut Vec<Delta>) {
         let json = raw.get();
         if json.starts_with('"') {
-            if let Ok(text) = serde_json::from_str::<String>(json) {
-                self.text(choice, text.into(), out);
+            if let Ok(text) = surrogates::from_str::<Text>(json) {
+                let text = self.held.join(Field::Content, text);
+                self.text(choice, text, out);
             }
             return;
         }
-        let Ok(parts) = serde_json::from_str::<Vec<ContentPart>>(json) else {
+        let Ok(parts) = surrogates::from_str::<Vec<ContentPart>>(json) else {
             return;
         };
         for part in parts {
             match part.kind.as_deref() {
                 Some("text") => {
                     if let Some(text) = part.text {
+                        let text = self.held.join(Field::Content, text);
                         self.text(choice, text, out);
                     }
                 }
                 Some("thinking") => {
                     for text in part.thinking.map(thinking_texts).unwrap_or_default() {
-                        let text = append(&mut self.reasoning, text);
-                        out.push(Delta::Reasoning { choice, text });
+                        let text = self.held.join(Field::Reasoning, text);
+                        self.reasoning(choice, text, out);
                     }
                 }
                 _ => {}
@@ -259,10 +280,42 @@ impl ChoiceState {
         }
     }
 
+    // The text of one value of a field, joined (`Held::join`): empty when the value was only
+    // a high surrogate held back.
+
     fn text(&mut self, choice: u32, text: Cow<'_, str>, out: &mut Vec<Delta>) {
         if !text.is_empty() {
             let text = append(&mut self.content, text);
             out.push(Delta::Text { choice, text });
+        }
+    }
+
+    fn reasoning(&mut self, choice: u32, text: Cow<'_, str>, out: &mut Vec<Delta>) {
+        if !text.is_empty() {
+            let text = append(&mut self.reasoning, text);
+            out.push(Delta::Reasoning { choice, text });
+        }
+    }
+
+    fn refusal(&mut self, choice: u32, text: Cow<'_, str>, out: &mut Vec<Delta>) {
+        if !text.is_empty() {
+            let text = append(&mut self.refusal, text);
+            out.push(Delta::Refusal { choice, text });
+        }
+    }
+
+    /// The choice ended: each high surrogate still held becomes U+FFFD in its field.
+    fn flush(&mut self, choice: u32, out: &mut Vec<Delta>) {
+        for field in self.held.take_all() {
+            let lone = Cow::Borrowed(REPLACEMENT);
+            match field {
+                Field::Content => self.text(choice, lone, out),
+                Field::Refusal => self.refusal(choice, lone, out),
+                Field::Reasoning => self.reasoning(choice, lone, out),
+                Field::Arguments(index) => {
+                    self.tool_call(choice, index, None, None, Some(lone), out)
+                }
+            }
         }
     }
 
@@ -315,19 +368,28 @@ impl WireParser for ChatParser {
         match event.event_type() {
             "error" => Err(error_event(data, ErrorEventFormat::Chat)),
             _ if data.is_empty() => Ok(Step::Ignored),
-            _ if data == "[DONE]" => Ok(Step::Done),
-            "message" => match serde_json::from_str::<Chunk>(data) {
+            _ if data == "[DONE]" => {
+                self.flush(out);
+                Ok(Step::Done)
+            }
+            "message" => match surrogates::from_str::<Chunk>(data) {
                 Ok(chunk) => self.apply(chunk, out),
                 Err(error) => Err(bad_payload(data, &error, "chat completion chunk")),
             },
             // Another event type is ours only if it looks like a chunk (or carries an error);
             // anything else (pings, vendor extras, non-JSON) is not for us.
-            _ => match serde_json::from_str::<Chunk>(data) {
+            _ => match surrogates::from_str::<Chunk>(data) {
                 Ok(chunk) if chunk.choices.is_some() || chunk.error.is_some() => {
                     self.apply(chunk, out)
                 }
                 _ => Ok(Step::Ignored),
             },
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Delta>) {
+        for (&index, state) in &mut self.choices {
+            state.flush(index, out);
         }
     }
 
@@ -434,11 +496,11 @@ struct FinalFunction<'a> {
 // Helpers.
 
 /// The texts of a Mistral `thinking` field: a string or an array of text parts.
-fn thinking_texts(raw: &RawValue) -> Vec<Cow<'_, str>> {
-    if let Ok(text) = serde_json::from_str::<String>(raw.get()) {
-        return vec![text.into()];
+fn thinking_texts(raw: &RawValue) -> Vec<Text<'_>> {
+    if let Ok(text) = surrogates::from_str::<Text>(raw.get()) {
+        return vec![text];
     }
-    let parts = serde_json::from_str::<Vec<ContentPart>>(raw.get()).unwrap_or_default();
+    let parts = surrogates::from_str::<Vec<ContentPart>>(raw.get()).unwrap_or_default();
     parts
         .into_iter()
         .filter_map(|p| p.text)

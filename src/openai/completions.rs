@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::fill_str;
+use super::surrogates::{self, Held, Text, REPLACEMENT};
 use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
@@ -43,7 +44,7 @@ struct Chunk<'a> {
 struct Choice<'a> {
     index: Option<u32>,
     #[serde(borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<Text<'a>>,
     #[serde(borrow)]
     finish_reason: Option<Cow<'a, str>>,
 }
@@ -52,6 +53,27 @@ struct Choice<'a> {
 struct ChoiceState {
     text: String,
     finish_reason: Option<String>,
+    /// A lone high surrogate ending the last `text` (see `surrogates`): the one field.
+    held: Held<()>,
+}
+
+impl ChoiceState {
+    fn text(&mut self, choice: u32, text: Cow<'_, str>, out: &mut Vec<Delta>) {
+        if !text.is_empty() {
+            self.text.push_str(&text);
+            out.push(Delta::Text {
+                choice,
+                text: text.into_owned(),
+            });
+        }
+    }
+
+    /// The choice ended: a high surrogate still held becomes U+FFFD.
+    fn flush(&mut self, choice: u32, out: &mut Vec<Delta>) {
+        if !self.held.take_all().is_empty() {
+            self.text(choice, Cow::Borrowed(REPLACEMENT), out);
+        }
+    }
 }
 
 /// The legacy completions wire format.
@@ -89,16 +111,15 @@ impl CompletionsParser {
         for choice in chunk.choices.into_iter().flatten() {
             let index = choice.index.unwrap_or(0);
             let state = self.choices.entry(index).or_default();
-            if let Some(text) = choice.text.filter(|t| !t.is_empty()) {
-                state.text.push_str(&text);
-                out.push(Delta::Text {
-                    choice: index,
-                    text: text.into_owned(),
-                });
+            if let Some(text) = choice.text {
+                let text = state.held.join((), text);
+                state.text(index, text, out);
             }
             // `""` means "not yet" on some servers; a repeated reason is not a new event.
             if let Some(reason) = choice.finish_reason.filter(|r| !r.is_empty()) {
                 if state.finish_reason.as_deref() != Some(&reason) {
+                    // The choice ended: a surrogate still held is never completed.
+                    state.flush(index, out);
                     let reason = reason.into_owned();
                     state.finish_reason = Some(reason.clone());
                     out.push(Delta::Finish {
@@ -131,18 +152,27 @@ impl WireParser for CompletionsParser {
         match event.event_type() {
             "error" => Err(error_event(data, ErrorEventFormat::Responses)),
             _ if data.is_empty() => Ok(Step::Ignored),
-            _ if data == "[DONE]" => Ok(Step::Done),
-            "message" => match serde_json::from_str::<Chunk>(data) {
+            _ if data == "[DONE]" => {
+                self.flush(out);
+                Ok(Step::Done)
+            }
+            "message" => match surrogates::from_str::<Chunk>(data) {
                 Ok(chunk) => self.apply(chunk, out),
                 Err(error) => Err(bad_payload(data, &error, "text completion chunk")),
             },
             // Another event type is ours only if it looks like a chunk (or carries an error).
-            _ => match serde_json::from_str::<Chunk>(data) {
+            _ => match surrogates::from_str::<Chunk>(data) {
                 Ok(chunk) if chunk.choices.is_some() || chunk.error.is_some() => {
                     self.apply(chunk, out)
                 }
                 _ => Ok(Step::Ignored),
             },
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Delta>) {
+        for (&index, state) in &mut self.choices {
+            state.flush(index, out);
         }
     }
 

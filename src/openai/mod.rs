@@ -6,6 +6,7 @@ pub mod completions;
 pub(crate) mod errors;
 mod fields;
 pub mod responses;
+mod surrogates;
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -97,6 +98,10 @@ pub trait WireParser: Send {
         event: &SseEventRef<'_>,
         out: &mut Vec<Delta>,
     ) -> Result<Step, WireError>;
+
+    /// The input ended (or failed): whatever the format still holds back goes out now. A lone
+    /// UTF-16 high surrogate ending a field's last value becomes U+FFFD (see `surrogates`).
+    fn flush(&mut self, _out: &mut Vec<Delta>) {}
 
     /// True when the stream may end without a terminal marker and still count as whole
     /// (every choice seen has a finish reason).

@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
+use super::surrogates::{self, Held, Text, REPLACEMENT};
 use super::{Delta, RawJson, Step, WireError, WireParser};
 use crate::sse::SseEventRef;
 
@@ -163,12 +164,21 @@ impl Status {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Channel {
     Text,
     Refusal,
     Summary,
     Reasoning,
+}
+
+/// A streamed text field, whose deltas join as JS strings do (see `surrogates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    /// A channel of an `output_index`, with the `summary_index` for `Summary` (else 0).
+    Output(Channel, u64, u64),
+    /// A function call's arguments (its index into `ResponsesParser::calls`).
+    Arguments(usize),
 }
 
 /// The Responses API wire format.
@@ -189,6 +199,8 @@ pub struct ResponsesParser {
     terminal_response: Option<Box<RawValue>>,
     /// The `output_text` added to `terminal_response` by `final_json` (`None`: it has its own).
     terminal_output_text: Option<String>,
+    /// Lone high surrogates ending a field's last delta (see `surrogates`).
+    held: Held<Field>,
 }
 
 impl ResponsesParser {
@@ -220,6 +232,7 @@ impl ResponsesParser {
             "response.completed" => return Ok(self.terminal(event, Status::Completed, out)),
             "response.incomplete" => return Ok(self.terminal(event, Status::Incomplete, out)),
             "response.failed" => {
+                self.flush(out);
                 self.status = Status::Failed;
                 let head = response_head(event.response);
                 if let Some(head) = &head {
@@ -245,10 +258,31 @@ impl ResponsesParser {
     }
 
     fn text(&mut self, event: &Event<'_>, channel: Channel, out: &mut Vec<Delta>) {
-        let Some(text) = string(event.delta).filter(|t| !t.is_empty()) else {
+        let Some(text) = text(event.delta).filter(|t| !t.is_empty()) else {
             return;
         };
         let index = self.output_index(event.output_index);
+        let part = match channel {
+            Channel::Summary => number(event.summary_index).unwrap_or(0),
+            _ => 0,
+        };
+        let text = self.held.join(Field::Output(channel, index, part), text);
+        self.piece(channel, index, part, text, out);
+    }
+
+    /// One joined piece of a channel (`Held::join`): empty when it was only a high surrogate
+    /// held back.
+    fn piece(
+        &mut self,
+        channel: Channel,
+        index: u64,
+        part: u64,
+        text: Cow<'_, str>,
+        out: &mut Vec<Delta>,
+    ) {
+        if text.is_empty() {
+            return;
+        }
         let slot = self.output.entry(index).or_default();
         let delta = match channel {
             Channel::Text => Delta::Text {
@@ -264,7 +298,6 @@ impl ResponsesParser {
                 text: append(&mut slot.reasoning, text),
             },
             Channel::Summary => {
-                let part = number(event.summary_index).unwrap_or(0);
                 slot.summary.entry(part).or_default().push_str(&text);
                 Delta::Reasoning {
                     choice: 0,
@@ -310,9 +343,18 @@ impl ResponsesParser {
 
     fn arguments_delta(&mut self, event: &Event<'_>, out: &mut Vec<Delta>) {
         let index = self.call_for(string(event.item_id), number(event.output_index));
-        let Some(piece) = string(event.delta).filter(|d| !d.is_empty()) else {
+        let Some(piece) = text(event.delta).filter(|d| !d.is_empty()) else {
             return;
         };
+        let piece = self.held.join(Field::Arguments(index), piece);
+        self.arguments_piece(index, piece, out);
+    }
+
+    /// One joined piece of a call's arguments: empty when it was only a high surrogate.
+    fn arguments_piece(&mut self, index: usize, piece: Cow<'_, str>, out: &mut Vec<Delta>) {
+        if piece.is_empty() {
+            return;
+        }
         let call = &mut self.calls[index];
         if call.provisional {
             call.arguments.clear();
@@ -398,6 +440,7 @@ impl ResponsesParser {
 
     /// `response.completed` / `.incomplete`: the finish reason, the usage, and the final object.
     fn terminal(&mut self, event: &Event<'_>, status: Status, out: &mut Vec<Delta>) -> Step {
+        self.flush(out);
         let head = response_head(event.response);
         let reason = match status {
             Status::Incomplete => {
@@ -483,6 +526,16 @@ impl WireParser for ResponsesParser {
             // No type at all: a bare `{"error": ...}` from a proxy is still an error.
             None if event.error.is_some() => Err(error_event(data, ErrorEventFormat::Responses)),
             None => Ok(Step::Chunk),
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<Delta>) {
+        for field in self.held.take_all() {
+            let lone = Cow::Borrowed(REPLACEMENT);
+            match field {
+                Field::Output(channel, index, part) => self.piece(channel, index, part, lone, out),
+                Field::Arguments(index) => self.arguments_piece(index, lone, out),
+            }
         }
     }
 
@@ -613,6 +666,12 @@ enum FinalPart<'a> {
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let raw = raw.filter(|raw| raw.get().starts_with('"'))?;
     serde_json::from_str::<Str>(raw.get()).ok().map(|s| s.0)
+}
+
+/// A text field's string (see `surrogates`: it may join with the field's next value).
+fn text(raw: Option<&RawValue>) -> Option<Text<'_>> {
+    let raw = raw.filter(|raw| raw.get().starts_with('"'))?;
+    surrogates::from_str::<Text>(raw.get()).ok()
 }
 
 fn number(raw: Option<&RawValue>) -> Option<u64> {

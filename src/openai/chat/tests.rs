@@ -1190,3 +1190,257 @@ fn every_chat_fixture_is_tested() {
     listed.sort();
     assert_eq!(found, listed);
 }
+
+// UTF-16 surrogate pairs split across chunks (issue 13, `surrogates.rs`).
+
+/// A chunk of choice `choice` whose delta is `delta` (JSON text).
+fn delta_chunk(choice: u32, delta: &str) -> String {
+    format!(r#"{{"choices":[{{"index":{choice},"delta":{delta}}}]}}"#)
+}
+
+/// The texts of the deltas `pick` selects, joined.
+fn joined(deltas: &[Delta], pick: impl Fn(&Delta) -> Option<&str>) -> String {
+    deltas.iter().filter_map(pick).collect()
+}
+
+fn text_of(delta: &Delta) -> Option<&str> {
+    match delta {
+        Delta::Text { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+fn reasoning_of(delta: &Delta) -> Option<&str> {
+    match delta {
+        Delta::Reasoning { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+fn refusal_of(delta: &Delta) -> Option<&str> {
+    match delta {
+        Delta::Refusal { text, .. } => Some(text),
+        _ => None,
+    }
+}
+
+fn arguments_of(delta: &Delta) -> Option<&str> {
+    match delta {
+        Delta::ToolCall { arguments, .. } => Some(arguments),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_surrogate_pair_split_across_chunks_joins_in_every_text_field() {
+    type Pick = fn(&Delta) -> Option<&str>;
+    // (the delta with `{}` for the string value, the deltas that carry it, where final has it)
+    let fields: [(&str, Pick, &str); 6] = [
+        (r#"{"content":{}}"#, text_of, "content"),
+        (
+            r#"{"content":[{"type":"text","text":{}}]}"#,
+            text_of,
+            "content",
+        ),
+        (
+            r#"{"content":[{"type":"thinking","thinking":[{"type":"text","text":{}}]}]}"#,
+            reasoning_of,
+            "reasoning_content",
+        ),
+        (r#"{"refusal":{}}"#, refusal_of, "refusal"),
+        (
+            r#"{"reasoning_content":{}}"#,
+            reasoning_of,
+            "reasoning_content",
+        ),
+        (r#"{"reasoning":{}}"#, reasoning_of, "reasoning_content"),
+    ];
+    for (shape, pick, key) in fields {
+        let value = |v: &str| delta_chunk(0, &shape.replace("{}", v));
+        let (first, lone, second) = (
+            value(r#""go \ud83d""#),
+            value(r#""\ud83d""#),
+            value(r#""\ude80!""#),
+        );
+        let (deltas, fin, _) = run(&[&first, &second, &lone, &second]);
+        let pieces: Vec<_> = deltas.iter().filter_map(pick).collect();
+        // The high half alone adds nothing; the whole character goes where it is completed.
+        assert_eq!(pieces, ["go ", "🚀!", "🚀!"], "{shape}");
+        assert_eq!(joined(&deltas, pick), "go 🚀!🚀!", "{shape}");
+        assert_eq!(fin["choices"][0]["message"][key], "go 🚀!🚀!", "{shape}");
+    }
+}
+
+#[test]
+fn halves_join_only_within_the_same_choice_and_field() {
+    let (deltas, fin, _) = run(&[
+        &delta_chunk(0, r#"{"content":"a\ud83d","refusal":"r\ud83d"}"#),
+        &delta_chunk(1, r#"{"content":"\ude80b"}"#),
+        &delta_chunk(0, r#"{"reasoning_content":"\ude80c"}"#),
+        &delta_chunk(0, r#"{"refusal":"\ude80"}"#),
+        &delta_chunk(0, r#"{"content":"\ude80"}"#),
+    ]);
+    let message = |choice: usize| &fin["choices"][choice]["message"];
+    assert_eq!(message(0)["content"], "a🚀");
+    assert_eq!(message(0)["refusal"], "r🚀");
+    assert_eq!(message(0)["reasoning_content"], "\u{FFFD}c");
+    assert_eq!(message(1)["content"], "\u{FFFD}b");
+    assert_eq!(joined(&deltas, text_of), "a\u{FFFD}b🚀");
+}
+
+#[test]
+fn tool_arguments_split_inside_a_pair_still_parse_as_json() {
+    let (deltas, fin, _) = run(&[
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"say","arguments":"{\"text\":\"\ud83d"}}]}}]}"#,
+        // Another call in between does not separate call 0's halves.
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"id":"call_2","type":"function","function":{"name":"say","arguments":"{\"text\":\"\ude80\"}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"\ude80\"}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("say"), r#"{"text":""#),
+            tool(1, Some("call_2"), Some("say"), "{\"text\":\"\u{FFFD}\"}"),
+            tool(0, None, None, "🚀\"}"),
+            finish(0, "tool_calls"),
+        ]
+    );
+    let calls = final_tool_calls(&fin);
+    let arguments: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(arguments, json!({"text": "🚀"}));
+    assert_eq!(calls[1]["function"]["arguments"], "{\"text\":\"\u{FFFD}\"}");
+}
+
+#[test]
+fn legacy_function_call_arguments_split_inside_a_pair_join() {
+    let (deltas, fin, _) = run(&[
+        r#"{"choices":[{"index":0,"delta":{"function_call":{"name":"say","arguments":"{\"text\":\"\ud83d"}}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"function_call":{"arguments":"\ude80\"}"}}}]}"#,
+    ]);
+    assert_eq!(joined(&deltas, arguments_of), r#"{"text":"🚀"}"#);
+    let arguments = fin["choices"][0]["message"]["function_call"]["arguments"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(arguments).unwrap(),
+        json!({"text": "🚀"})
+    );
+}
+
+#[test]
+fn a_high_surrogate_never_completed_is_a_replacement_character() {
+    // At [DONE].
+    let mut parser = ChatParser::new();
+    let mut deltas = feed(
+        &mut parser,
+        &[&delta_chunk(0, r#"{"content":"end \ud83d"}"#)],
+    );
+    assert_eq!(
+        parser.on_event(&data_event("[DONE]"), &mut deltas),
+        Ok(Step::Done)
+    );
+    assert_eq!(deltas, [text(0, "end "), text(0, "\u{FFFD}")]);
+    assert_eq!(
+        final_value(&parser)["choices"][0]["message"]["content"],
+        "end \u{FFFD}"
+    );
+
+    // When its choice finishes: before the finish reason.
+    let (deltas, fin, _) = run(&[
+        r#"{"choices":[{"index":0,"delta":{"content":"\ud83d","tool_calls":[{"index":0,"id":"c","function":{"name":"f","arguments":"\ud83d"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            // The call's id and name go out at once; its arguments had nothing yet.
+            tool(0, Some("c"), Some("f"), ""),
+            text(0, "\u{FFFD}"),
+            tool(0, None, None, "\u{FFFD}"),
+            finish(0, "stop")
+        ]
+    );
+    assert_eq!(fin["choices"][0]["message"]["content"], "\u{FFFD}");
+
+    // When the input just ends (the decoder calls `flush`).
+    let mut parser = ChatParser::new();
+    let mut deltas = feed(
+        &mut parser,
+        &[&delta_chunk(0, r#"{"reasoning":"hm\ud83d"}"#)],
+    );
+    parser.flush(&mut deltas);
+    assert_eq!(deltas, [reasoning(0, "hm"), reasoning(0, "\u{FFFD}")]);
+    assert_eq!(
+        final_value(&parser)["choices"][0]["message"]["reasoning_content"],
+        "hm\u{FFFD}"
+    );
+
+    // Followed by a value that does not start with a low half.
+    let (deltas, _, _) = run(&[
+        &delta_chunk(0, r#"{"content":"a\ud83d"}"#),
+        &delta_chunk(0, r#"{"content":"b"}"#),
+    ]);
+    assert_eq!(deltas, [text(0, "a"), text(0, "\u{FFFD}b")]);
+}
+
+#[test]
+fn a_lone_low_surrogate_or_one_inside_a_value_is_a_replacement_character() {
+    let (deltas, fin, _) = run(&[
+        &delta_chunk(0, r#"{"content":"\ude80a"}"#),
+        &delta_chunk(0, r#"{"content":"b\ud83dc\udE80d"}"#),
+    ]);
+    assert_eq!(
+        deltas,
+        [text(0, "\u{FFFD}a"), text(0, "b\u{FFFD}c\u{FFFD}d")]
+    );
+    assert_eq!(
+        fin["choices"][0]["message"]["content"],
+        "\u{FFFD}ab\u{FFFD}c\u{FFFD}d"
+    );
+}
+
+#[test]
+fn paired_escapes_and_escaped_backslashes_read_as_before() {
+    let (deltas, fin, _) = run(&[
+        &delta_chunk(0, r#"{"content":"\ud83d\ude80 \uD83D\uDE80"}"#),
+        // `\\ud83d` is the text `\ud83d`, beside a real lone half or not.
+        &delta_chunk(0, r#"{"content":" \\ud83d"}"#),
+        &delta_chunk(0, r#"{"content":" \\ud83d \ud83d","refusal":"\\uDE80"}"#),
+        &delta_chunk(0, r#"{"content":"\ude80"}"#),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            text(0, "🚀 🚀"),
+            text(0, r" \ud83d"),
+            text(0, r" \ud83d "),
+            Delta::Refusal {
+                choice: 0,
+                text: r"\uDE80".to_owned()
+            },
+            text(0, "🚀"),
+        ]
+    );
+    assert_eq!(
+        fin["choices"][0]["message"]["content"],
+        r"🚀 🚀 \ud83d \ud83d 🚀"
+    );
+}
+
+#[test]
+fn a_lone_surrogate_outside_the_text_fields_fails_the_chunk_as_before() {
+    // Only the text fields join halves; `finish_reason` is read as a plain string.
+    let chunk = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"\ud83d"}]}"#;
+    assert!(matches!(
+        one(data_event(chunk)),
+        Err(WireError::Parse { .. })
+    ));
+    // A raw control character is still not JSON, surrogates or not.
+    let chunk = "{\"choices\":[{\"index\":0,\"delta\":{\"refusal\":\"\\ud83d\u{1}\"}}]}";
+    assert!(matches!(
+        one(data_event(chunk)),
+        Err(WireError::Parse { .. })
+    ));
+}

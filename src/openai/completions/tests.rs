@@ -428,3 +428,102 @@ fn every_completion_fixture_is_tested() {
     }
     assert_eq!(found, COMPLETION_FIXTURES);
 }
+
+// UTF-16 surrogate pairs split across chunks (issue 13, `surrogates.rs`).
+
+/// A chunk whose choice `choice` has `text`, a JSON string as written (so that it may hold lone
+/// surrogate escapes), and `finish_reason` when given.
+fn text_chunk(choice: u32, text: &str, finish: Option<&str>) -> String {
+    let finish = finish.map_or("null".to_owned(), |f| format!("\"{f}\""));
+    format!(r#"{{"choices":[{{"index":{choice},"text":{text},"finish_reason":{finish}}}]}}"#)
+}
+
+#[test]
+fn a_surrogate_pair_split_across_chunks_joins() {
+    let (deltas, fin, _) = run(&[
+        &text_chunk(0, r#""go \ud83d""#, None),
+        // Another choice in between does not separate choice 0's halves.
+        &text_chunk(1, r#""\ude80x""#, None),
+        &text_chunk(0, r#""\ude80!""#, None),
+        &text_chunk(0, r#""\ud83d""#, None),
+        &text_chunk(0, r#""\ude80""#, Some("stop")),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            text(0, "go "),
+            text(1, "\u{FFFD}x"),
+            text(0, "🚀!"),
+            text(0, "🚀"),
+            finish(0, "stop")
+        ]
+    );
+    assert_eq!(fin["choices"][0]["text"], "go 🚀!🚀");
+    assert_eq!(fin["choices"][1]["text"], "\u{FFFD}x");
+}
+
+#[test]
+fn a_high_surrogate_never_completed_is_a_replacement_character() {
+    // When its choice finishes, before the finish reason.
+    let (deltas, fin, _) = run(&[&text_chunk(0, r#""end \ud83d""#, Some("length"))]);
+    assert_eq!(
+        deltas,
+        [text(0, "end "), text(0, "\u{FFFD}"), finish(0, "length")]
+    );
+    assert_eq!(fin["choices"][0]["text"], "end \u{FFFD}");
+
+    // At [DONE], and when the input just ends (the decoder calls `flush`).
+    let (mut deltas, _, mut parser) = run(&[&text_chunk(0, r#""\ud83d""#, None)]);
+    assert_eq!(deltas, []);
+    assert_eq!(
+        parser.on_event(&data_event("[DONE]"), &mut deltas),
+        Ok(Step::Done)
+    );
+    parser.flush(&mut deltas);
+    assert_eq!(deltas, [text(0, "\u{FFFD}")]);
+
+    let (mut deltas, _, mut parser) = run(&[&text_chunk(0, r#""\ud83d""#, None)]);
+    parser.flush(&mut deltas);
+    assert_eq!(deltas, [text(0, "\u{FFFD}")]);
+    assert_eq!(final_value(&parser)["choices"][0]["text"], "\u{FFFD}");
+
+    // Followed by a value that does not start with a low half.
+    let (deltas, _, _) = run(&[
+        &text_chunk(0, r#""a\ud83d""#, None),
+        &text_chunk(0, r#""b""#, None),
+    ]);
+    assert_eq!(deltas, [text(0, "a"), text(0, "\u{FFFD}b")]);
+}
+
+#[test]
+fn a_lone_low_surrogate_or_one_inside_a_value_is_a_replacement_character() {
+    let (deltas, fin, _) = run(&[
+        &text_chunk(0, r#""\ude80a""#, None),
+        &text_chunk(0, r#""b\ud83dc\udE80d""#, None),
+    ]);
+    assert_eq!(
+        deltas,
+        [text(0, "\u{FFFD}a"), text(0, "b\u{FFFD}c\u{FFFD}d")]
+    );
+    assert_eq!(fin["choices"][0]["text"], "\u{FFFD}ab\u{FFFD}c\u{FFFD}d");
+}
+
+#[test]
+fn paired_escapes_and_escaped_backslashes_read_as_before() {
+    let (deltas, fin, _) = run(&[
+        &text_chunk(0, r#""\ud83d\ude80 \uD83D\uDE80""#, None),
+        &text_chunk(0, r#"" \\ud83d""#, None),
+        &text_chunk(0, r#"" \\ud83d \ud83d""#, None),
+        &text_chunk(0, r#""\ude80""#, None),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            text(0, "🚀 🚀"),
+            text(0, r" \ud83d"),
+            text(0, r" \ud83d "),
+            text(0, "🚀")
+        ]
+    );
+    assert_eq!(fin["choices"][0]["text"], r"🚀 🚀 \ud83d \ud83d 🚀");
+}

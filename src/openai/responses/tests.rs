@@ -1789,3 +1789,199 @@ fn every_responses_fixture_is_tested() {
     listed.sort();
     assert_eq!(found, listed);
 }
+
+// UTF-16 surrogate pairs split across deltas (issue 13, `surrogates.rs`).
+
+/// A delta event of `kind` at `output_index` (plus `extra` members) with `delta`, a JSON string
+/// as written (so that it may hold lone surrogate escapes).
+fn raw_delta(kind: &str, output_index: u64, extra: &str, delta: &str) -> String {
+    format!(
+        r#"{{"type":"response.{kind}.delta","output_index":{output_index},{extra}"delta":{delta}}}"#
+    )
+}
+
+fn texts_of(deltas: &[Delta]) -> Vec<&str> {
+    deltas
+        .iter()
+        .filter_map(|d| match d {
+            Delta::Text { text, .. }
+            | Delta::Refusal { text, .. }
+            | Delta::Reasoning { text, .. } => Some(text.as_str()),
+            Delta::ToolCall { arguments, .. } => Some(arguments.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_surrogate_pair_split_across_deltas_joins_in_every_text_field() {
+    // (event kind, extra members, where the accumulated text sits in `final`)
+    let fields = [
+        (
+            "output_text",
+            r#""content_index":0,"#,
+            "/output/0/content/0/text",
+        ),
+        (
+            "refusal",
+            r#""content_index":0,"#,
+            "/output/0/content/0/refusal",
+        ),
+        (
+            "reasoning_text",
+            r#""content_index":0,"#,
+            "/output/0/content/0/text",
+        ),
+        (
+            "reasoning_summary_text",
+            r#""summary_index":0,"#,
+            "/output/0/summary/0/text",
+        ),
+    ];
+    for (kind, extra, path) in fields {
+        let (deltas, fin, _) = run(&[
+            raw_delta(kind, 0, extra, r#""go \ud83d""#),
+            raw_delta(kind, 0, extra, r#""\ude80!""#),
+            raw_delta(kind, 0, extra, r#""\ud83d""#),
+            raw_delta(kind, 0, extra, r#""\ude80""#),
+        ]);
+        // The high half alone adds nothing; the whole character goes where it is completed.
+        assert_eq!(texts_of(&deltas), ["go ", "🚀!", "🚀"], "{kind}");
+        assert_eq!(fin.pointer(path), Some(&json!("go 🚀!🚀")), "{kind}");
+    }
+    let (_, fin, _) = run(&[
+        raw_delta("output_text", 0, "", r#""\ud83d""#),
+        raw_delta("output_text", 0, "", r#""\ude80""#),
+    ]);
+    assert_eq!(fin["output_text"], "🚀");
+}
+
+#[test]
+fn halves_join_only_within_the_same_output_and_summary_index() {
+    let summary = |part: u64, delta: &str| {
+        raw_delta(
+            "reasoning_summary_text",
+            0,
+            &format!(r#""summary_index":{part},"#),
+            delta,
+        )
+    };
+    let (deltas, fin, _) = run(&[
+        summary(0, r#""a\ud83d""#),
+        summary(1, r#""\ude80b""#),
+        summary(0, r#""\ude80""#),
+        raw_delta("output_text", 1, "", r#""c\ud83d""#),
+        raw_delta("refusal", 1, "", r#""\ude80d""#),
+        raw_delta("output_text", 2, "", r#""\ude80e""#),
+        raw_delta("output_text", 1, "", r#""\ude80""#),
+    ]);
+    assert_eq!(
+        texts_of(&deltas),
+        ["a", "\u{FFFD}b", "🚀", "c", "\u{FFFD}d", "\u{FFFD}e", "🚀"]
+    );
+    assert_eq!(fin["output"][0]["summary"][0]["text"], "a🚀");
+    assert_eq!(fin["output"][0]["summary"][1]["text"], "\u{FFFD}b");
+    assert_eq!(fin["output_text"], "c🚀\u{FFFD}e");
+}
+
+#[test]
+fn function_call_arguments_split_inside_a_pair_still_parse_as_json() {
+    let args = |item: &str, index: u64, delta: &str| {
+        let extra = format!(r#""item_id":"{item}","#);
+        raw_delta("function_call_arguments", index, &extra, delta)
+    };
+    let (deltas, fin, _) = run(&[
+        call_added("fc_1", 0, "call_1", "say"),
+        args("fc_1", 0, r#""{\"text\":\"\ud83d""#),
+        // Another call in between does not separate fc_1's halves.
+        call_added("fc_2", 1, "call_2", "say"),
+        args("fc_2", 1, r#""\ude80""#),
+        args("fc_1", 0, r#""\ude80\"}""#),
+        args_done("fc_1", 0, r#"{"text":"🚀"}"#),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("say"), r#"{"text":""#),
+            tool(1, Some("call_2"), Some("say"), "\u{FFFD}"),
+            tool(0, None, None, "🚀\"}"),
+        ]
+    );
+    let arguments = fin["output"][0]["arguments"].as_str().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(arguments).unwrap(),
+        json!({"text": "🚀"})
+    );
+}
+
+#[test]
+fn a_high_surrogate_never_completed_is_a_replacement_character() {
+    // At `response.completed`: before the finish.
+    let completed = json!({"type": "response.completed", "response": head("completed")});
+    let (deltas, _, _) = run(&[
+        raw_delta("output_text", 0, "", r#""end \ud83d""#),
+        completed.to_string(),
+    ]);
+    assert_eq!(deltas, [text("end "), text("\u{FFFD}"), finish("stop")]);
+
+    // When the input just ends (the decoder calls `flush`), for text and arguments alike.
+    let (mut deltas, _, mut parser) = run(&[
+        raw_delta("output_text", 0, "", r#""\ud83d""#),
+        call_added("fc_1", 1, "call_1", "f"),
+        raw_delta(
+            "function_call_arguments",
+            1,
+            r#""item_id":"fc_1","#,
+            r#""\ud83d""#,
+        ),
+    ]);
+    assert_eq!(deltas, []);
+    parser.flush(&mut deltas);
+    assert_eq!(
+        deltas,
+        [
+            text("\u{FFFD}"),
+            tool(0, Some("call_1"), Some("f"), "\u{FFFD}")
+        ]
+    );
+    let fin = final_value(&parser);
+    assert_eq!(fin["output_text"], "\u{FFFD}");
+    assert_eq!(fin["output"][1]["arguments"], "\u{FFFD}");
+
+    // Followed by a delta that does not start with a low half.
+    let (deltas, _, _) = run(&[
+        raw_delta("output_text", 0, "", r#""a\ud83d""#),
+        raw_delta("output_text", 0, "", r#""b""#),
+    ]);
+    assert_eq!(deltas, [text("a"), text("\u{FFFD}b")]);
+}
+
+#[test]
+fn a_lone_low_surrogate_or_one_inside_a_delta_is_a_replacement_character() {
+    let (deltas, fin, _) = run(&[
+        raw_delta("output_text", 0, "", r#""\ude80a""#),
+        raw_delta("output_text", 0, "", r#""b\ud83dc\udE80d""#),
+    ]);
+    assert_eq!(deltas, [text("\u{FFFD}a"), text("b\u{FFFD}c\u{FFFD}d")]);
+    assert_eq!(fin["output_text"], "\u{FFFD}ab\u{FFFD}c\u{FFFD}d");
+}
+
+#[test]
+fn paired_escapes_and_escaped_backslashes_read_as_before() {
+    let (deltas, fin, _) = run(&[
+        raw_delta("output_text", 0, "", r#""\ud83d\ude80 \uD83D\uDE80""#),
+        raw_delta("output_text", 0, "", r#"" \\ud83d""#),
+        raw_delta("output_text", 0, "", r#"" \\ud83d \ud83d""#),
+        raw_delta("output_text", 0, "", r#""\ude80""#),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            text("🚀 🚀"),
+            text(r" \ud83d"),
+            text(r" \ud83d "),
+            text("🚀")
+        ]
+    );
+    assert_eq!(fin["output_text"], r"🚀 🚀 \ud83d \ud83d 🚀");
+}
