@@ -80,6 +80,7 @@ fn push_event(out: &mut String, delta: &Delta) {
             };
             (name, data)
         }
+        Delta::ToolCallDelta { .. } => ("toolCallDelta", to_json(delta)),
         Delta::ToolCall { .. } => ("toolCall", to_json(delta)),
         Delta::Finish { choice, reason } => (
             "finish",

@@ -56,12 +56,25 @@ fn finish(choice: u32, reason: &str) -> Delta {
 }
 
 fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-    Delta::ToolCall {
+    Delta::ToolCallDelta {
         choice: 0,
         index,
         id: id.map(str::to_owned),
         name: name.map(str::to_owned),
         arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
+    }
+}
+
+/// The whole call, once its arguments are complete.
+fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
+    Delta::ToolCall {
+        choice: 0,
+        index,
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
     }
 }
 
@@ -1049,6 +1062,7 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
             Delta::Text { choice: c, .. }
             | Delta::Reasoning { choice: c, .. }
             | Delta::Refusal { choice: c, .. }
+            | Delta::ToolCallDelta { choice: c, .. }
             | Delta::ToolCall { choice: c, .. }
             | Delta::Finish { choice: c, .. } => *c == choice,
             Delta::Usage { .. } => false,

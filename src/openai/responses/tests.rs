@@ -87,12 +87,25 @@ fn finish(reason: &str) -> Delta {
 }
 
 fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-    Delta::ToolCall {
+    Delta::ToolCallDelta {
         choice: 0,
         index,
         id: id.map(str::to_owned),
         name: name.map(str::to_owned),
         arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
+    }
+}
+
+/// The whole call, once its arguments are complete.
+fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
+    Delta::ToolCall {
+        choice: 0,
+        index,
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
     }
 }
 
@@ -1463,6 +1476,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
         Delta::Text { choice, .. }
         | Delta::Refusal { choice, .. }
         | Delta::Reasoning { choice, .. }
+        | Delta::ToolCallDelta { choice, .. }
         | Delta::ToolCall { choice, .. }
         | Delta::Finish { choice, .. } => *choice == 0,
         Delta::Usage { .. } => true,
@@ -1472,7 +1486,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
     // deltas adding up to the `.done` text.
     let mut calls: BTreeMap<u32, Vec<CallPiece>> = BTreeMap::new();
     for delta in &deltas {
-        if let Delta::ToolCall {
+        if let Delta::ToolCallDelta {
             index,
             id,
             name,
@@ -1741,7 +1755,7 @@ fixtures! {
             // parse errors (checked above), the call between them streams as usual.
             let run = &runs[0];
             assert_eq!(run.deltas.len(), 1);
-            let Delta::ToolCall { id, name, arguments, .. } = &run.deltas[0] else {
+            let Delta::ToolCallDelta { id, name, arguments, .. } = &run.deltas[0] else {
                 panic!("a tool call");
             };
             assert_eq!((id.as_deref(), name.as_deref()), (Some("call_parallel"), Some("parallel")));
