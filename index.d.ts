@@ -126,7 +126,7 @@ export interface ReasoningDelta {
 
 /** A fragment of a tool call. `id` and `name` come with the first fragment (some servers repeat them). */
 export interface ToolCallDelta {
-  type: 'toolCall'
+  type: 'toolCallDelta'
   choice: number
   /** The tool call's position (`tool_calls[].index`); servers may start at 1. */
   index: number
@@ -134,6 +134,8 @@ export interface ToolCallDelta {
   name?: string
   /** This fragment of the JSON arguments text. */
   arguments: string
+  /** `'function'` for chat tool calls and responses function calls. */
+  kind: string
 }
 
 /** A choice finished: `stop`, `length`, `content_filter`, `tool_calls`, `function_call`, ... */
@@ -150,7 +152,14 @@ export interface UsageDelta {
 }
 
 /** One parsed piece of a stream, discriminated by `type`. */
-export type Delta = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta | FinishDelta | UsageDelta
+export type Delta =
+  | TextDelta
+  | RefusalDelta
+  | ReasoningDelta
+  | ToolCallDelta
+  | CompletedToolCall
+  | FinishDelta
+  | UsageDelta
 
 export interface Usage {
   prompt_tokens?: number
@@ -159,13 +168,16 @@ export interface Usage {
   [key: string]: unknown
 }
 
-/** A tool call once its arguments are whole (the `toolCall` event). */
+/** A tool call once its arguments are whole: the `toolCall` Delta (and event). */
 export interface CompletedToolCall {
-  id: string | null
+  type: 'toolCall'
+  /** `''` when the provider sent none. */
+  id: string
   name: string
   arguments: string
   index: number
   choice: number
+  kind: string
 }
 
 // ---------------------------------------------------------------------------------------
