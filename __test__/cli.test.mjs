@@ -201,11 +201,17 @@ describe('streamdelta chat', () => {
     ])
     assert.equal(
       deltas
-        .filter((d) => d.type === 'toolCall')
+        .filter((d) => d.type === 'toolCallDelta')
         .map((d) => d.arguments)
         .join(''),
       '{"a":1}',
     )
+    // And the whole call once, before the finish.
+    const wholes = deltas.filter((d) => d.type === 'toolCall')
+    assert.equal(wholes.length, 1)
+    assert.equal(wholes[0].arguments, '{"a":1}')
+    assert.equal(wholes[0].kind, 'function')
+    assert.ok(deltas.indexOf(wholes[0]) < deltas.findIndex((d) => d.type === 'finish'))
     assert.deepEqual(
       deltas.find((d) => d.type === 'finish'),
       { type: 'finish', choice: 0, reason: 'tool_calls' },

@@ -79,10 +79,21 @@ const RICH_DELTAS = [
   { type: 'text', choice: 0, text: 'Hello' },
   { type: 'text', choice: 0, text: ', world' },
   { type: 'refusal', choice: 0, text: 'I would rather not' },
-  { type: 'toolCall', choice: 0, index: 0, id: 'call_a', name: 'lookup', arguments: '' },
-  { type: 'toolCall', choice: 0, index: 0, arguments: '{"q":' },
-  { type: 'toolCall', choice: 0, index: 0, arguments: '"x"}' },
-  { type: 'toolCall', choice: 0, index: 1, id: 'call_b', name: 'save', arguments: '{"ok":true}' },
+  { type: 'toolCallDelta', choice: 0, index: 0, id: 'call_a', name: 'lookup', arguments: '', kind: 'function' },
+  { type: 'toolCallDelta', choice: 0, index: 0, arguments: '{"q":', kind: 'function' },
+  { type: 'toolCallDelta', choice: 0, index: 0, arguments: '"x"}', kind: 'function' },
+  // call_a is whole once call_b starts (its arguments parse); call_b once the choice finishes.
+  { type: 'toolCall', choice: 0, index: 0, id: 'call_a', name: 'lookup', arguments: '{"q":"x"}', kind: 'function' },
+  {
+    type: 'toolCallDelta',
+    choice: 0,
+    index: 1,
+    id: 'call_b',
+    name: 'save',
+    arguments: '{"ok":true}',
+    kind: 'function',
+  },
+  { type: 'toolCall', choice: 0, index: 1, id: 'call_b', name: 'save', arguments: '{"ok":true}', kind: 'function' },
   { type: 'finish', choice: 0, reason: 'tool_calls' },
   { type: 'usage', usage: USAGE },
 ]
@@ -99,7 +110,75 @@ const TWO_CHOICES = [
   chatChunk({}, { index: 0, finish: 'stop' }),
 ]
 
+// Two tool calls one after the other, ending with [DONE] but no finish_reason.
+const SEQUENTIAL_CALLS = [
+  chatChunk({ role: 'assistant', content: null }),
+  chatChunk({
+    tool_calls: [{ index: 0, id: 'call_a', type: 'function', function: { name: 'read', arguments: '{"path":' } }],
+  }),
+  chatChunk({ tool_calls: [{ index: 0, function: { arguments: '"a.txt"}' } }] }),
+  chatChunk({
+    tool_calls: [{ index: 1, id: 'call_b', type: 'function', function: { name: 'list', arguments: '{"dir"' } }],
+  }),
+  chatChunk({ tool_calls: [{ index: 1, function: { arguments: ':"/"}' } }] }),
+]
+
 describe('for await (const d of stream)', { timeout: 60_000 }, () => {
+  test('yields toolCallDelta fragments and one whole toolCall per call, its arguments complete', async (t) => {
+    const server = await serve(t, replies(SEQUENTIAL_CALLS))
+    const deltas = plain(await collect(clientFor(server).chat(BODY)))
+    const fragment = (fields) => ({ type: 'toolCallDelta', choice: 0, ...fields, kind: 'function' })
+    const whole = (index, id, name, args) => ({
+      type: 'toolCall',
+      choice: 0,
+      index,
+      id,
+      name,
+      arguments: args,
+      kind: 'function',
+    })
+    assert.deepEqual(deltas, [
+      fragment({ index: 0, id: 'call_a', name: 'read', arguments: '{"path":' }),
+      fragment({ index: 0, arguments: '"a.txt"}' }),
+      // Right after call 0's last fragment, as call 1 starts.
+      whole(0, 'call_a', 'read', '{"path":"a.txt"}'),
+      fragment({ index: 1, id: 'call_b', name: 'list', arguments: '{"dir"' }),
+      fragment({ index: 1, arguments: ':"/"}' }),
+      // At the end of the stream ([DONE], no finish_reason).
+      whole(1, 'call_b', 'list', '{"dir":"/"}'),
+    ])
+    for (const call of deltas.filter((d) => d.type === 'toolCall')) JSON.parse(call.arguments)
+  })
+
+  test('yields interleaved calls whole only at the finish, each once, and a provider without ids gets id ""', async (t) => {
+    const server = await serve(
+      t,
+      replies([
+        chatChunk({
+          tool_calls: [
+            { index: 0, type: 'function', function: { name: 'a', arguments: '{"x"' } },
+            { index: 1, type: 'function', function: { name: 'b', arguments: '{"y"' } },
+          ],
+        }),
+        chatChunk({ tool_calls: [{ index: 0, function: { arguments: ':1}' } }] }),
+        chatChunk({ tool_calls: [{ index: 1, function: { arguments: ':2}' } }] }),
+        chatChunk({}, { finish: 'tool_calls' }),
+      ]),
+    )
+    const deltas = plain(await collect(clientFor(server).chat(BODY)))
+    assert.deepEqual(
+      deltas.map((d) => d.type),
+      ['toolCallDelta', 'toolCallDelta', 'toolCallDelta', 'toolCallDelta', 'toolCall', 'toolCall', 'finish'],
+    )
+    assert.deepEqual(
+      deltas.filter((d) => d.type === 'toolCall'),
+      [
+        { type: 'toolCall', choice: 0, index: 0, id: '', name: 'a', arguments: '{"x":1}', kind: 'function' },
+        { type: 'toolCall', choice: 0, index: 1, id: '', name: 'b', arguments: '{"y":2}', kind: 'function' },
+      ],
+    )
+  })
+
   test('yields every Delta kind in arrival order', async (t) => {
     const server = await serve(t, replies(RICH))
     const deltas = await collect(clientFor(server).chat(BODY))
@@ -218,11 +297,16 @@ describe('events', { timeout: 60_000 }, () => {
     await stream.final()
     assert.deepEqual(
       fragments,
+      RICH_DELTAS.filter((d) => d.type === 'toolCallDelta'),
+    )
+    // Each listener gets the Delta itself: the whole call, as the iterator yields it.
+    assert.deepEqual(
+      calls,
       RICH_DELTAS.filter((d) => d.type === 'toolCall'),
     )
     assert.deepEqual(calls, [
-      { id: 'call_a', name: 'lookup', arguments: '{"q":"x"}', index: 0, choice: 0 },
-      { id: 'call_b', name: 'save', arguments: '{"ok":true}', index: 1, choice: 0 },
+      { type: 'toolCall', choice: 0, index: 0, id: 'call_a', name: 'lookup', arguments: '{"q":"x"}', kind: 'function' },
+      { type: 'toolCall', choice: 0, index: 1, id: 'call_b', name: 'save', arguments: '{"ok":true}', kind: 'function' },
     ])
     for (const call of calls) JSON.parse(call.arguments)
   })
@@ -240,7 +324,17 @@ describe('events', { timeout: 60_000 }, () => {
     const stream = clientFor(server).chat(BODY)
     stream.on('toolCall', (call) => calls.push(plain(call)))
     const final = await stream.final()
-    assert.deepEqual(calls, [{ id: 'call_r', name: 'get_weather', arguments: '{"city":"Paris"}', index: 0, choice: 0 }])
+    assert.deepEqual(calls, [
+      {
+        type: 'toolCall',
+        choice: 0,
+        index: 0,
+        id: 'call_r',
+        name: 'get_weather',
+        arguments: '{"city":"Paris"}',
+        kind: 'function',
+      },
+    ])
     assert.deepEqual(final.choices[0].message.tool_calls, [
       { id: 'call_r', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
     ])
@@ -265,11 +359,33 @@ describe('events', { timeout: 60_000 }, () => {
     const stream = clientFor(server).chat(BODY)
     stream.on('toolCall', (call) => calls.push(plain(call)))
     await stream.final()
-    calls.sort((a, b) => a.index - b.index)
+    // Neither is whole while the other streams: both come at the finish, in index order.
     assert.deepEqual(calls, [
-      { id: 'call_0', name: 'fn0', arguments: '{"a":1}', index: 0, choice: 0 },
-      { id: 'call_1', name: 'fn1', arguments: '{"b":2}', index: 1, choice: 0 },
+      { type: 'toolCall', choice: 0, index: 0, id: 'call_0', name: 'fn0', arguments: '{"a":1}', kind: 'function' },
+      { type: 'toolCall', choice: 0, index: 1, id: 'call_1', name: 'fn1', arguments: '{"b":2}', kind: 'function' },
     ])
+  })
+
+  test("'toolCall' fires once per call, before 'end', for a stream that ends with [DONE] and no finish_reason", async (t) => {
+    const server = await serve(t, replies(SEQUENTIAL_CALLS))
+    const seen = []
+    const stream = clientFor(server).chat(BODY)
+    stream.on('toolCallDelta', (delta) => seen.push(['toolCallDelta', delta.index]))
+    stream.on('toolCall', (call) => seen.push(['toolCall', call.index, JSON.parse(call.arguments)]))
+    stream.on('end', () => seen.push(['end']))
+    const final = await stream.final()
+    assert.deepEqual(seen, [
+      ['toolCallDelta', 0],
+      ['toolCallDelta', 0],
+      ['toolCall', 0, { path: 'a.txt' }],
+      ['toolCallDelta', 1],
+      ['toolCallDelta', 1],
+      // No finish_reason came: the end of the stream completes the last call.
+      ['toolCall', 1, { dir: '/' }],
+      ['end'],
+    ])
+    assert.equal(final.choices[0].finish_reason, null)
+    assert.equal(final.choices[0].message.tool_calls.length, 2)
   })
 
   test("'finish', 'usage' and 'chunk' give the reason and choice, the usage, the raw chunks", async (t) => {

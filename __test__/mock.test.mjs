@@ -409,10 +409,15 @@ describe('chat scripts through our client', () => {
     assert.equal(calls[0].name, 'get_weather')
     assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris', unit: 'C' })
     assert.match(calls[0].id, /^call_[A-Za-z0-9]{24}$/)
-    assert.deepEqual(
-      { ...calls[1], index: calls[1].index },
-      { id: 'call_fixed', name: 'get_time', arguments: '{"tz":"CET"}', index: 1, choice: 0 },
-    )
+    assert.deepEqual(calls[1], {
+      type: 'toolCall',
+      choice: 0,
+      index: 1,
+      id: 'call_fixed',
+      name: 'get_time',
+      arguments: '{"tz":"CET"}',
+      kind: 'function',
+    })
     assert.equal(chunks[0].choices[0].delta.content, null, 'a tool-only answer has content: null in its role chunk')
     assert.deepEqual(chunks[1].choices[0].delta.tool_calls, [
       { index: 0, id: calls[0].id, type: 'function', function: { name: 'get_weather', arguments: '' } },
@@ -968,9 +973,14 @@ describe('/responses', () => {
         .join(''),
       'Think',
     )
-    const calls = deltas.filter((d) => d.type === 'toolCall')
+    const calls = deltas.filter((d) => d.type === 'toolCallDelta')
     assert.equal(calls.map((d) => d.arguments).join(''), '{"a":1}')
     assert.equal(calls.find((d) => d.name)?.name, 'f')
+    const wholes = deltas.filter((d) => d.type === 'toolCall')
+    assert.deepEqual(
+      wholes.map((d) => [d.name, JSON.parse(d.arguments)]),
+      [['f', { a: 1 }]],
+    )
     assert.equal(deltas.find((d) => d.type === 'usage').usage.output_tokens, 1 + 2 + 5 + 1)
     assert.ok(deltas.some((d) => d.type === 'finish'))
     const cut = await deltasOf(ours(mock).responses({ model: 'cut', input: 'hi' }))

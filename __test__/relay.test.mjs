@@ -40,6 +40,8 @@ const TEXTS = ['Hello', ', "world"\n\ndata: x', '\r and a lone CR', ' naÃ¯ve ðŸš
 const TEXT = TEXTS.join('')
 const TOOL_ARGS = ['{"city":', '"Paris"}']
 const TOOL_CALL = { id: 'call_relay_1', name: 'get_weather', arguments: TOOL_ARGS.join('') }
+/** The `toolCall` Delta for TOOL_CALL. */
+const WHOLE_TOOL_CALL = { type: 'toolCall', choice: 0, index: 0, ...TOOL_CALL, kind: 'function' }
 const FINISH = 'tool_calls'
 const USAGE = { prompt_tokens: 9, completion_tokens: 12, total_tokens: 21 }
 
@@ -210,17 +212,21 @@ function parseSse(text) {
   return { events, comments }
 }
 
-/** What a Delta list says: `{ text, toolCalls: [{id,name,arguments}], finish, usage }`. */
+/**
+ * What a Delta list says: `{ text, toolCalls: [{id,name,arguments}] (joined from the
+ * `toolCallDelta` fragments), wholeCalls (the `toolCall` Deltas), finish, usage }`.
+ */
 function summarizeDeltas(deltas) {
-  const out = { text: '', toolCalls: [], finish: undefined, usage: undefined }
+  const out = { text: '', toolCalls: [], wholeCalls: [], finish: undefined, usage: undefined }
   for (const d of deltas) {
     if (d.type === 'text' && d.choice === 0) out.text += d.text
-    else if (d.type === 'toolCall') {
+    else if (d.type === 'toolCallDelta') {
       const call = (out.toolCalls[d.index] ??= { id: null, name: '', arguments: '' })
       if (d.id) call.id = d.id
       if (d.name) call.name = d.name
       call.arguments += d.arguments
-    } else if (d.type === 'finish') out.finish = d.reason
+    } else if (d.type === 'toolCall') out.wholeCalls.push(d)
+    else if (d.type === 'finish') out.finish = d.reason
     else if (d.type === 'usage') out.usage = d.usage
   }
   return out
@@ -231,8 +237,11 @@ function deltasFromEvents(events) {
   const deltas = []
   for (const { event, data } of events) {
     if (event === 'text') deltas.push({ type: 'text', choice: 0, text: JSON.parse(data) })
-    else if (event === 'toolCall') deltas.push(JSON.parse(data))
-    else if (event === 'finish') deltas.push({ type: 'finish', ...JSON.parse(data) })
+    else if (event === 'toolCallDelta' || event === 'toolCall') {
+      const delta = JSON.parse(data)
+      assert.equal(delta.type, event, 'a tool call event carries the Delta of its name')
+      deltas.push(delta)
+    } else if (event === 'finish') deltas.push({ type: 'finish', ...JSON.parse(data) })
     else if (event === 'usage') deltas.push({ type: 'usage', usage: JSON.parse(data) })
   }
   return deltas
@@ -249,6 +258,10 @@ function ndjsonLines(text) {
 function assertKnownSummary(summary, where) {
   assert.equal(summary.text, TEXT, `${where}: text`)
   assert.deepEqual(summary.toolCalls, [TOOL_CALL], `${where}: tool calls`)
+  // Ours (not the openai SDK's chunks): the fragments, then the whole call once.
+  if (summary.wholeCalls) {
+    assert.deepEqual(summary.wholeCalls, [WHOLE_TOOL_CALL], `${where}: the whole tool call`)
+  }
   assert.equal(summary.finish, FINISH, `${where}: finish reason`)
   assert.deepEqual(summary.usage, USAGE, `${where}: usage`)
 }
@@ -264,7 +277,10 @@ function assertKnownStream(format, text) {
       const { events } = parseSse(text)
       assert.ok(!events.some((e) => e.event === 'message'), 'no unnamed event: payload text injected no SSE field')
       assert.deepEqual(events.at(-1), { event: 'done', data: '{}' })
-      assert.deepEqual([...new Set(events.map((e) => e.event))], ['text', 'toolCall', 'finish', 'usage', 'done'])
+      assert.deepEqual(
+        [...new Set(events.map((e) => e.event))],
+        ['text', 'toolCallDelta', 'toolCall', 'finish', 'usage', 'done'],
+      )
       assertKnownSummary(summarizeDeltas(deltasFromEvents(events)), 'events')
       break
     }
@@ -439,7 +455,7 @@ describe('the eventsource package reads the events format', () => {
       const events = []
       let unnamed = 0
       source.onmessage = () => unnamed++
-      for (const name of ['text', 'toolCall', 'finish', 'usage']) {
+      for (const name of ['text', 'toolCallDelta', 'toolCall', 'finish', 'usage']) {
         source.addEventListener(name, (e) => events.push({ event: name, data: e.data }))
       }
       source.addEventListener('done', () => {
@@ -463,6 +479,71 @@ describe('the eventsource package reads the events format', () => {
     const summary = summarizeDeltas(deltasFromEvents(events))
     assert.ok(summary.text.includes('\n\ndata: x') && summary.text.includes('\r'))
     assertKnownSummary(summary, 'eventsource')
+  })
+
+  test('tool calls arrive as event: toolCallDelta fragments, then one event: toolCall with the whole call', async (t) => {
+    const upstream = await serve(t, (req, res) => writeKnownStream(res))
+    const client = clientFor(upstream.url)
+    const url = await TARGETS['node:http pipeTo'](t, () => client.chat(BODY), { format: 'events' })
+    const { events } = await collectEventSource(`${url}/chat`)
+    const names = events.map((e) => e.event)
+    assert.deepEqual(
+      names.filter((name) => name.startsWith('toolCall')),
+      ['toolCallDelta', 'toolCallDelta', 'toolCall'],
+    )
+    const fragments = events.filter((e) => e.event === 'toolCallDelta').map((e) => JSON.parse(e.data))
+    assert.deepEqual(
+      fragments.map((f) => f.arguments),
+      TOOL_ARGS,
+    )
+    assert.deepEqual(fragments[0], {
+      type: 'toolCallDelta',
+      choice: 0,
+      index: 0,
+      id: TOOL_CALL.id,
+      name: TOOL_CALL.name,
+      arguments: TOOL_ARGS[0],
+      kind: 'function',
+    })
+    const whole = JSON.parse(events.find((e) => e.event === 'toolCall').data)
+    assert.deepEqual(whole, WHOLE_TOOL_CALL)
+    assert.deepEqual(JSON.parse(whole.arguments), { city: 'Paris' })
+    // After its last fragment, before the finish.
+    assert.ok(names.lastIndexOf('toolCallDelta') < names.indexOf('toolCall'))
+    assert.ok(names.indexOf('toolCall') < names.indexOf('finish'))
+  })
+
+  test('a raw client reads event: toolCallDelta and event: toolCall blocks, one whole call per call', async (t) => {
+    const call = (index, id, name, args) => ({ index, id, type: 'function', function: { name, arguments: args } })
+    const upstream = await serve(t, (req, res) => {
+      startSse(res)
+      sseChunk(res, chatChunk({ tool_calls: [call(0, 'call_a', 'read', '{"path":')] }))
+      sseChunk(res, chatChunk({ tool_calls: [{ index: 0, function: { arguments: '"a.txt"}' } }] }))
+      sseChunk(res, chatChunk({ tool_calls: [call(1, 'call_b', 'list', '{}')] }))
+      sseChunk(res, chatChunk({}, { finish: 'tool_calls' }))
+      res.end('data: [DONE]\n\n')
+    })
+    const client = clientFor(upstream.url)
+    const url = await TARGETS['node:http pipeTo'](t, () => client.chat(BODY), { format: 'events' })
+    const { status, text } = await fetchText(`${url}/chat`, { method: 'POST', body: '{}' })
+    assert.equal(status, 200)
+    const whole = (index, id, name, args) =>
+      `event: toolCall\ndata: ${JSON.stringify({ type: 'toolCall', choice: 0, index, id, name, arguments: args, kind: 'function' })}\n\n`
+    const fragment = (fields) =>
+      `event: toolCallDelta\ndata: ${JSON.stringify({ type: 'toolCallDelta', choice: 0, ...fields, kind: 'function' })}\n\n`
+    assert.equal(
+      text,
+      [
+        fragment({ index: 0, id: 'call_a', name: 'read', arguments: '{"path":' }),
+        fragment({ index: 0, arguments: '"a.txt"}' }),
+        // call_a is whole as call_b starts; call_b before the finish.
+        whole(0, 'call_a', 'read', '{"path":"a.txt"}'),
+        fragment({ index: 1, id: 'call_b', name: 'list', arguments: '{}' }),
+        whole(1, 'call_b', 'list', '{}'),
+        'event: finish\ndata: {"choice":0,"reason":"tool_calls"}\n\n',
+        'event: done\ndata: {}\n\n',
+      ].join(''),
+    )
   })
 
   test('an upstream error after the first byte arrives as event: error with a JSON body', async (t) => {

@@ -366,7 +366,8 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
       // Tool calls: numbered in order of appearance, id and name on the first delta, the
       // argument fragments joined are the whole arguments.
       const calls = new Map()
-      for (const d of reference.deltas.filter((d) => d.type === 'toolCall')) {
+      for (const d of reference.deltas.filter((d) => d.type === 'toolCallDelta')) {
+        assert.equal(d.kind, 'function')
         assert.equal(d.choice, 0)
         if (!calls.has(d.index)) calls.set(d.index, { id: d.id, name: d.name, arguments: '' })
         else assert.ok(d.id === undefined && d.name === undefined, 'id and name only on the first delta')
@@ -380,6 +381,32 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
         assert.equal(calls.get(n)?.id, call.id)
         assert.equal(calls.get(n)?.name, call.name)
         if (call.arguments !== null) assert.equal(calls.get(n)?.arguments, call.arguments)
+      }
+      // One whole `toolCall` per streamed call, with the joined arguments, after the call's
+      // last fragment and before the finish.
+      const wholes = reference.deltas.filter((d) => d.type === 'toolCall')
+      assert.deepEqual(
+        wholes.map((d) => d.index).sort((a, b) => a - b),
+        [...calls.keys()],
+        'one whole call per call',
+      )
+      const finishAt = reference.deltas.findIndex((d) => d.type === 'finish')
+      for (const whole of wholes) {
+        const call = calls.get(whole.index)
+        assert.deepEqual(whole, {
+          type: 'toolCall',
+          choice: 0,
+          index: whole.index,
+          id: call.id ?? '',
+          name: call.name ?? '',
+          arguments: call.arguments,
+          kind: 'function',
+        })
+        const at = reference.deltas.indexOf(whole)
+        const lastFragment = reference.deltas.findLastIndex(
+          (d) => d.type === 'toolCallDelta' && d.index === whole.index,
+        )
+        assert.ok(lastFragment < at && at < finishAt, 'whole after its fragments, before the finish')
       }
     })
   }
@@ -846,13 +873,83 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
       { type: 'reasoning', choice: 0, text: 'Thinking' },
       { type: 'reasoning', choice: 0, text: ' hard' },
       { type: 'refusal', choice: 0, text: 'No can do' },
-      { type: 'toolCall', choice: 0, index: 0, id: 'call_1', name: 'lookup', arguments: '{"q":' },
-      { type: 'toolCall', choice: 0, index: 0, arguments: '"x"}' },
+      {
+        type: 'toolCallDelta',
+        choice: 0,
+        index: 0,
+        id: 'call_1',
+        name: 'lookup',
+        arguments: '{"q":',
+        kind: 'function',
+      },
+      { type: 'toolCallDelta', choice: 0, index: 0, arguments: '"x"}', kind: 'function' },
+      // No `output_item.done` for the call: the terminal event completes it before its finish.
+      { type: 'toolCall', choice: 0, index: 0, id: 'call_1', name: 'lookup', arguments: '{"q":"x"}', kind: 'function' },
       { type: 'finish', choice: 0, reason: 'tool_calls' },
       { type: 'usage', usage: USAGE },
     ])
     assert.equal(result.text, '')
     assert.equal(result.final.output[0].type, 'function_call')
+  })
+
+  test("a function call is whole at its output_item.done: the iterator and on('toolCall') get it once", async (t) => {
+    const call = (id) => ({ id: `fc_${id}`, type: 'function_call', call_id: `call_${id}`, name: `fn_${id}` })
+    const events = [
+      { type: 'response.created', response: responseObject('in_progress') },
+      { type: 'response.output_item.added', output_index: 0, item: { ...call('a'), arguments: '' } },
+      { type: 'response.function_call_arguments.delta', item_id: 'fc_a', output_index: 0, delta: '{"city":' },
+      { type: 'response.function_call_arguments.delta', item_id: 'fc_a', output_index: 0, delta: '"Paris"}' },
+      {
+        type: 'response.function_call_arguments.done',
+        item_id: 'fc_a',
+        output_index: 0,
+        arguments: '{"city":"Paris"}',
+      },
+      { type: 'response.output_item.done', output_index: 0, item: { ...call('a'), arguments: '{"city":"Paris"}' } },
+      { type: 'response.output_item.added', output_index: 1, item: { ...call('b'), arguments: '' } },
+      { type: 'response.function_call_arguments.delta', item_id: 'fc_b', output_index: 1, delta: '{}' },
+      // Call b's output_item.done never comes: the terminal event completes it.
+      { type: 'response.completed', response: responseObject('completed', { usage: USAGE }) },
+    ].map((e, n) => ({ ...e, sequence_number: n }))
+    const whole = (id, index, args) => ({
+      type: 'toolCall',
+      choice: 0,
+      index,
+      id: `call_${id}`,
+      name: `fn_${id}`,
+      arguments: args,
+      kind: 'function',
+    })
+    const { result, server } = await served(t, sseEvents(events))
+    assert.equal(result.error, null)
+    assert.deepEqual(result.deltas, [
+      {
+        type: 'toolCallDelta',
+        choice: 0,
+        index: 0,
+        id: 'call_a',
+        name: 'fn_a',
+        arguments: '{"city":',
+        kind: 'function',
+      },
+      { type: 'toolCallDelta', choice: 0, index: 0, arguments: '"Paris"}', kind: 'function' },
+      whole('a', 0, '{"city":"Paris"}'),
+      { type: 'toolCallDelta', choice: 0, index: 1, id: 'call_b', name: 'fn_b', arguments: '{}', kind: 'function' },
+      whole('b', 1, '{}'),
+      { type: 'finish', choice: 0, reason: 'tool_calls' },
+      { type: 'usage', usage: USAGE },
+    ])
+
+    // The events: one `toolCall` per call, the Delta itself; its arguments parse.
+    const stream = clientFor(server).responses(RESPONSES_BODY)
+    const fragments = []
+    const calls = []
+    stream.on('toolCallDelta', (delta) => fragments.push(delta))
+    stream.on('toolCall', (call) => calls.push(call))
+    await stream.final()
+    assert.equal(fragments.length, 3)
+    assert.deepEqual(plain(calls), [whole('a', 0, '{"city":"Paris"}'), whole('b', 1, '{}')])
+    assert.deepEqual(JSON.parse(calls[0].arguments), { city: 'Paris' })
   })
 })
 

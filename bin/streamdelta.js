@@ -239,10 +239,8 @@ async function streamChat(client, body, json) {
         } else if (delta.type === 'reasoning') {
           err.write(delta.text)
         } else if (delta.type === 'toolCall') {
-          const call = calls.get(delta.index) ?? { name: '', arguments: '' }
-          call.name ||= delta.name ?? ''
-          call.arguments += delta.arguments
-          calls.set(delta.index, call)
+          // The whole call (the engine sends it once its arguments are complete).
+          calls.set(delta.index, delta)
         }
       }
       if (delta.type === 'text' && delta.choice === 0) textPieces++

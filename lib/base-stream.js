@@ -30,8 +30,6 @@ class BaseStream {
   #detachSignal = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
   #snapshots = new Map()
-  /** Per choice: the tool call being streamed, for the `toolCall` completion event. */
-  #openCalls = new Map()
 
   /**
    * @internal
@@ -349,13 +347,13 @@ class BaseStream {
         this.#emit(delta.type, delta.text, snap[delta.type], delta.choice)
         break
       }
-      case 'toolCall': {
-        this.#trackToolCall(delta)
-        this.#emit('toolCallDelta', delta)
+      // The engine decides when a call is whole (src/openai: the wire parsers): `toolCall`
+      // is its own Delta, so both events just pass the delta on.
+      case 'toolCallDelta':
+      case 'toolCall':
+        this.#emit(delta.type, delta)
         break
-      }
       case 'finish':
-        this.#closeToolCall(delta.choice)
         this.#emit('finish', delta.reason, delta.choice)
         break
       case 'usage':
@@ -368,39 +366,6 @@ class BaseStream {
     let snap = this.#snapshots.get(choice)
     if (!snap) this.#snapshots.set(choice, (snap = { text: '', refusal: '', reasoning: '' }))
     return snap
-  }
-
-  /**
-   * Tracks tool calls per choice and index, for the `toolCall` event. A call is whole when its
-   * choice finishes or the stream ends; when a new index starts, earlier calls whose arguments
-   * already parse as JSON are taken as whole too (calls usually stream one after another), while
-   * fragments of interleaved calls keep theirs open.
-   */
-  #trackToolCall(delta) {
-    let calls = this.#openCalls.get(delta.choice)
-    if (!calls) this.#openCalls.set(delta.choice, (calls = new Map()))
-    let call = calls.get(delta.index)
-    if (!call) {
-      for (const [index, open] of calls) {
-        if (isWholeJson(open.arguments)) {
-          calls.delete(index)
-          this.#emit('toolCall', open)
-        }
-      }
-      call = { id: delta.id ?? null, name: delta.name ?? '', arguments: '', index: delta.index, choice: delta.choice }
-      calls.set(delta.index, call)
-    } else {
-      if (!call.id && delta.id) call.id = delta.id
-      if (!call.name && delta.name) call.name = delta.name
-    }
-    call.arguments += delta.arguments
-  }
-
-  #closeToolCall(choice) {
-    const calls = this.#openCalls.get(choice)
-    if (!calls) return
-    this.#openCalls.delete(choice)
-    for (const call of [...calls.values()].sort((a, b) => a.index - b.index)) this.#emit('toolCall', call)
   }
 
   #emit(event, ...args) {
@@ -432,7 +397,6 @@ class BaseStream {
     this.#settle()
     try {
       if (state === 'done') {
-        for (const choice of [...this.#openCalls.keys()]) this.#closeToolCall(choice)
         this.#emit('end', final)
       } else if (state === 'aborted') {
         this.#emit('abort', error)
@@ -454,15 +418,6 @@ class BaseStream {
     this.#settleFinal = null
     if (this.#state === 'done') resolve(this.#final)
     else reject(this.#error)
-  }
-}
-
-function isWholeJson(text) {
-  try {
-    JSON.parse(text)
-    return true
-  } catch {
-    return false
   }
 }
 

@@ -284,6 +284,8 @@ impl Decoder {
                 return self.fail(Failure::new(FailureKind::Incomplete, what));
             }
         }
+        self.wire.close(&mut self.deltas);
+        self.flush_deltas();
         let final_json = self.wire.final_json();
         self.end_with(End::Finished { final_json });
     }

@@ -80,6 +80,7 @@ fn push_event(out: &mut String, delta: &Delta) {
             };
             (name, data)
         }
+        Delta::ToolCallDelta { .. } => ("toolCallDelta", to_json(delta)),
         Delta::ToolCall { .. } => ("toolCall", to_json(delta)),
         Delta::Finish { choice, reason } => (
             "finish",
@@ -171,6 +172,58 @@ mod tests {
     fn text_format_is_choice_zero_content() {
         let out = render(&batch_of(HOSTILE), RelayFormat::Text);
         assert_eq!(out, "a\n\ndata: x\r\nevent: y");
+    }
+
+    /// A batch that went to the end of its stream (so `close` ran).
+    fn finished_batch_of(sse: &str) -> Batch {
+        let mut decoder = Decoder::new(Box::new(ChatParser::new()), None);
+        decoder.push(sse.as_bytes());
+        decoder.finish();
+        decoder.take_batch()
+    }
+
+    const TOOL_CALL_SSE: &str = concat!(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"call_1\",\"type\":\"function\",\"function\":{\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\"}}]}}]}\n\n",
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: [DONE]\n\n",
+    );
+
+    #[test]
+    fn events_name_tool_call_fragments_and_whole_calls_apart() {
+        let out = render(&finished_batch_of(TOOL_CALL_SSE), RelayFormat::Events);
+        assert_eq!(
+            out,
+            concat!(
+                "event: toolCallDelta\n",
+                "data: {\"type\":\"toolCallDelta\",\"choice\":0,\"index\":0,\"id\":\"call_1\",\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\",\"kind\":\"function\"}\n\n",
+                "event: toolCallDelta\n",
+                "data: {\"type\":\"toolCallDelta\",\"choice\":0,\"index\":0,\"arguments\":\"\\\"Paris\\\"}\",\"kind\":\"function\"}\n\n",
+                "event: toolCall\n",
+                "data: {\"type\":\"toolCall\",\"choice\":0,\"index\":0,\"id\":\"call_1\",\"name\":\"weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\",\"kind\":\"function\"}\n\n",
+                "event: finish\n",
+                "data: {\"choice\":0,\"reason\":\"tool_calls\"}\n\n",
+            )
+        );
+    }
+
+    #[test]
+    fn ndjson_carries_fragments_and_whole_calls() {
+        let out = render(&finished_batch_of(TOOL_CALL_SSE), RelayFormat::Ndjson);
+        let types: Vec<String> = out
+            .lines()
+            .map(|line| {
+                let delta: serde_json::Value = serde_json::from_str(line).unwrap();
+                delta["type"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert_eq!(
+            types,
+            ["toolCallDelta", "toolCallDelta", "toolCall", "finish"]
+        );
+        let whole: serde_json::Value = serde_json::from_str(out.lines().nth(2).unwrap()).unwrap();
+        assert_eq!(whole["arguments"], "{\"city\":\"Paris\"}");
+        assert_eq!(whole["id"], "call_1");
+        assert_eq!(whole["kind"], "function");
     }
 
     #[test]

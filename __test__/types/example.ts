@@ -64,9 +64,14 @@ async function everything(): Promise<void> {
       case 'reasoning':
         console.log(delta.text.toUpperCase(), delta.choice)
         break
-      case 'toolCall':
-        console.log(delta.index, delta.id?.length, delta.name, delta.arguments)
+      case 'toolCallDelta':
+        console.log(delta.index, delta.id?.length, delta.name, delta.arguments, delta.kind)
         break
+      case 'toolCall': {
+        const id: string = delta.id
+        console.log(delta.index, id.length, delta.name, JSON.parse(delta.arguments), delta.kind)
+        break
+      }
       case 'finish':
         console.log(delta.reason)
         break
@@ -85,7 +90,9 @@ async function everything(): Promise<void> {
     .on('refusal', (text) => console.log(text))
     .on('reasoning', (text) => console.log(text))
     .on('toolCallDelta', (delta) => console.log(delta.arguments))
-    .on('toolCall', (call) => console.log(call.name, JSON.parse(call.arguments), call.id, call.index, call.choice))
+    .on('toolCall', (call) =>
+      console.log(call.type, call.name, JSON.parse(call.arguments), call.id.length, call.index, call.choice, call.kind),
+    )
     .on('finish', (reason, choice) => console.log(reason, choice))
     .on('usage', (usage) => console.log(usage.prompt_tokens))
     .on('chunk', (chunk) => console.log(chunk.id))

@@ -273,3 +273,87 @@ fn a_high_surrogate_held_when_the_input_ends_is_a_replacement_in_deltas_and_part
         output.end
     );
 }
+
+const CALL_FRAGMENTS: [&str; 2] = [
+    r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"f","arguments":"{\"a\""}}]}}]}"#,
+    r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]}}]}"#,
+];
+
+const WHOLE_CALL_JSON: &str = r#"{"type":"toolCall","choice":0,"index":0,"id":"call_a","name":"f","arguments":"{\"a\":1}","kind":"function"}"#;
+
+#[test]
+fn the_end_of_a_stream_completes_its_open_tool_calls() {
+    // `[DONE]` but no `finish_reason`: a normal end, so the parser's `close` sends the call,
+    // in the last batch, before the end.
+    let bytes = sse_of(&[CALL_FRAGMENTS[0], CALL_FRAGMENTS[1], "[DONE]"]);
+    let output = assert_split_invariant(&bytes);
+    assert!(
+        output.deltas.ends_with(&format!(",{WHOLE_CALL_JSON}")),
+        "{}",
+        output.deltas
+    );
+    assert_eq!(output.deltas.matches(r#""type":"toolCall""#).count(), 1);
+    assert_eq!(
+        output.deltas.matches(r#""type":"toolCallDelta""#).count(),
+        2
+    );
+    assert!(output.end.starts_with("{\"final\":"), "{}", output.end);
+
+    let mut decoder = Decoder::new(Box::new(ChatParser::new()), None);
+    decoder.push(&bytes);
+    let before = decoder.take_batch();
+    assert!(!before
+        .deltas
+        .iter()
+        .any(|d| matches!(d, Delta::ToolCall { .. })));
+    decoder.finish();
+    let last = decoder.take_batch();
+    assert!(
+        matches!(last.deltas[..], [Delta::ToolCall { .. }]),
+        "{:?}",
+        last.deltas
+    );
+    assert!(matches!(last.end, Some(End::Finished { .. })));
+}
+
+#[test]
+fn an_incomplete_stream_completes_no_tool_call() {
+    // No `[DONE]`, no finish: the stream failed, so its calls are not known to be whole.
+    let output = assert_split_invariant(&sse_of(&CALL_FRAGMENTS));
+    assert!(
+        output.end.contains(r#""kind":"incomplete""#),
+        "{}",
+        output.end
+    );
+    assert!(
+        !output.deltas.contains(r#""type":"toolCall""#),
+        "{}",
+        output.deltas
+    );
+    // The partial result still has the call as far as it came.
+    assert!(
+        output.end.contains(r#""arguments":"{\"a\":1}""#),
+        "{}",
+        output.end
+    );
+}
+
+#[test]
+fn a_finished_choice_completes_its_tool_calls_once() {
+    let finish = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#;
+    let output = assert_split_invariant(&sse_of(&[
+        CALL_FRAGMENTS[0],
+        CALL_FRAGMENTS[1],
+        finish,
+        "[DONE]",
+    ]));
+    // Before the finish; the end (close) sends nothing again.
+    assert!(
+        output.deltas.ends_with(&format!(
+            r#",{WHOLE_CALL_JSON},{{"type":"finish","choice":0,"reason":"tool_calls"}}"#
+        )),
+        "{}",
+        output.deltas
+    );
+    assert_eq!(output.deltas.matches(r#""type":"toolCall""#).count(), 1);
+}

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
 use super::surrogates::{self, Held, Text, REPLACEMENT};
-use super::{Delta, RawJson, Step, WireError, WireParser};
+use super::{Delta, RawJson, Step, ToolKind, WireError, WireParser};
 use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
@@ -133,6 +133,10 @@ struct ToolCallState {
     id: String,
     name: String,
     arguments: String,
+    /// A `ToolCallDelta` went out for this call: consumers know of it.
+    announced: bool,
+    /// The whole `ToolCall` went out: the call is complete.
+    completed: bool,
 }
 
 /// The chat completions wire format.
@@ -180,6 +184,7 @@ impl ChatParser {
                 if state.finish_reason.as_deref() != Some(&reason) {
                     // The choice ended: a surrogate still held is never completed.
                     state.flush(index, out);
+                    state.complete_calls(index, |_| true, out);
                     let reason = reason.into_owned();
                     state.finish_reason = Some(reason.clone());
                     out.push(Delta::Finish {
@@ -335,6 +340,13 @@ impl ChoiceState {
         let name = name.filter(|s| !s.is_empty());
         let arguments = arguments.unwrap_or_default();
 
+        let announcing = !self.tool_calls.get(&index).is_some_and(|c| c.announced);
+        if announcing && !(id.is_none() && name.is_none() && arguments.is_empty()) {
+            // Calls usually stream one after another: when a new one starts, the earlier ones
+            // whose arguments are whole JSON are complete. Fragments of interleaved calls
+            // (arguments not yet whole) keep theirs open until the choice finishes.
+            self.complete_calls(choice, |call| is_whole_json(&call.arguments), out);
+        }
         let state = self.tool_calls.entry(index).or_default();
         if let (true, Some(id)) = (state.id.is_empty(), &id) {
             state.id.push_str(id);
@@ -348,14 +360,44 @@ impl ChoiceState {
         if id.is_none() && name.is_none() && arguments.is_empty() {
             return;
         }
-        out.push(Delta::ToolCall {
+        state.announced = true;
+        out.push(Delta::ToolCallDelta {
             choice,
             index,
             id: id.map(Cow::into_owned),
             name: name.map(Cow::into_owned),
             arguments: arguments.into_owned(),
+            kind: ToolKind::Function,
         });
     }
+
+    /// Sends the whole `ToolCall` for every announced, not yet complete call that `whole`
+    /// accepts, in index order.
+    fn complete_calls(
+        &mut self,
+        choice: u32,
+        whole: impl Fn(&ToolCallState) -> bool,
+        out: &mut Vec<Delta>,
+    ) {
+        for (&index, call) in &mut self.tool_calls {
+            if call.announced && !call.completed && whole(call) {
+                call.completed = true;
+                out.push(Delta::ToolCall {
+                    choice,
+                    index,
+                    id: call.id.clone(),
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    kind: ToolKind::Function,
+                });
+            }
+        }
+    }
+}
+
+/// Whether `text` is one whole JSON value (what `JSON.parse` would accept).
+fn is_whole_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 impl WireParser for ChatParser {
@@ -395,6 +437,12 @@ impl WireParser for ChatParser {
 
     fn is_complete(&self) -> bool {
         !self.choices.is_empty() && self.choices.values().all(|c| c.finish_reason.is_some())
+    }
+
+    fn close(&mut self, out: &mut Vec<Delta>) {
+        for (&index, choice) in &mut self.choices {
+            choice.complete_calls(index, |_| true, out);
+        }
     }
 
     fn final_json(&self) -> String {

@@ -30,7 +30,9 @@ pub enum Delta {
         choice: u32,
         text: String,
     },
-    ToolCall {
+    /// A fragment of a tool call: `arguments` is the fragment; `id` and `name` come when the
+    /// provider sends them (usually on the first fragment).
+    ToolCallDelta {
         choice: u32,
         index: u32,
         #[serde(skip_serializing_if = "Option::is_none")]
@@ -38,6 +40,18 @@ pub enum Delta {
         #[serde(skip_serializing_if = "Option::is_none")]
         name: Option<String>,
         arguments: String,
+        kind: ToolKind,
+    },
+    /// A whole tool call, once its arguments are complete. The wire parser is the one place
+    /// that decides when that is (chat: `ChoiceState::complete_calls`; responses: the call's
+    /// `output_item.done`); `WireParser::close` sends the rest when the stream ends.
+    ToolCall {
+        choice: u32,
+        index: u32,
+        id: String,
+        name: String,
+        arguments: String,
+        kind: ToolKind,
     },
     Finish {
         choice: u32,
@@ -47,6 +61,14 @@ pub enum Delta {
     Usage {
         usage: RawJson,
     },
+}
+
+/// What kind of tool a call is for (`kind` in the Delta union of `index.d.ts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    /// A function the caller declared (chat tool calls, responses function calls).
+    Function,
 }
 
 /// A JSON value kept as its original text: serialised verbatim, compared by text.
@@ -106,6 +128,10 @@ pub trait WireParser: Send {
     /// True when the stream may end without a terminal marker and still count as whole
     /// (every choice seen has a finish reason).
     fn is_complete(&self) -> bool;
+
+    /// End of a stream that ended normally: the deltas still owed (whole tool calls that no
+    /// later event completed).
+    fn close(&mut self, _out: &mut Vec<Delta>) {}
 
     /// The accumulated result so far, shaped like the non-streaming API object, as JSON.
     fn final_json(&self) -> String;

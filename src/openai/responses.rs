@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
 use super::surrogates::{self, Held, Text, REPLACEMENT};
-use super::{Delta, RawJson, Step, WireError, WireParser};
+use super::{Delta, RawJson, Step, ToolKind, WireError, WireParser};
 use crate::sse::SseEventRef;
 
 /// Used when `response.failed` carries no error object.
@@ -140,8 +140,10 @@ struct Call {
     /// `arguments` came whole from an `output_item.added` item, not from deltas: argument
     /// deltas that follow restate it, so they replace it.
     provisional: bool,
-    /// A `ToolCall` delta went out for this call (the first one carries `id` and `name`).
+    /// A `ToolCallDelta` went out for this call (the first one carries `id` and `name`).
     announced: bool,
+    /// The whole `ToolCall` went out: its `output_item.done` came (or the response ended).
+    completed: bool,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -330,6 +332,9 @@ impl ResponsesParser {
             call.name = name.into_owned();
         }
         if call.announced {
+            if done {
+                self.complete(index, out);
+            }
             return;
         }
         if let Some(arguments) = string(item.arguments).filter(|a| !a.is_empty()) {
@@ -338,6 +343,7 @@ impl ResponsesParser {
         }
         if done {
             self.announce(index, self.calls[index].arguments.clone(), out);
+            self.complete(index, out);
         }
     }
 
@@ -412,19 +418,44 @@ impl ResponsesParser {
         index
     }
 
-    /// One `ToolCall` delta; the first for a call carries its `id` and `name`.
+    /// One `ToolCallDelta`; the first for a call carries its `id` and `name`.
     fn announce(&mut self, index: usize, arguments: String, out: &mut Vec<Delta>) {
         let call = &mut self.calls[index];
         let first = !call.announced;
         call.announced = true;
         let label = |s: &str| (first && !s.is_empty()).then(|| s.to_owned());
-        out.push(Delta::ToolCall {
+        out.push(Delta::ToolCallDelta {
             choice: 0,
             index: index as u32,
             id: label(&call.call_id),
             name: label(&call.name),
             arguments,
+            kind: ToolKind::Function,
         });
+    }
+
+    /// The whole `ToolCall`, once per announced call: the one place a call becomes complete.
+    fn complete(&mut self, index: usize, out: &mut Vec<Delta>) {
+        let call = &mut self.calls[index];
+        if !call.announced || call.completed {
+            return;
+        }
+        call.completed = true;
+        out.push(Delta::ToolCall {
+            choice: 0,
+            index: index as u32,
+            id: call.call_id.clone(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            kind: ToolKind::Function,
+        });
+    }
+
+    /// Every call still open (its `output_item.done` never came), in order.
+    fn complete_all(&mut self, out: &mut Vec<Delta>) {
+        for index in 0..self.calls.len() {
+            self.complete(index, out);
+        }
     }
 
     fn fill_head(&mut self, head: &ResponseHead<'_>) {
@@ -449,6 +480,7 @@ impl ResponsesParser {
             _ if !self.calls.is_empty() => "tool_calls".to_owned(),
             _ => "stop".to_owned(),
         };
+        self.complete_all(out);
         out.push(Delta::Finish { choice: 0, reason });
         self.status = status;
         let (Some(head), Some(raw)) = (head, event.response) else {
@@ -541,6 +573,10 @@ impl WireParser for ResponsesParser {
 
     fn is_complete(&self) -> bool {
         matches!(self.status, Status::Completed | Status::Incomplete)
+    }
+
+    fn close(&mut self, out: &mut Vec<Delta>) {
+        self.complete_all(out);
     }
 
     fn final_json(&self) -> String {

@@ -56,12 +56,25 @@ fn finish(choice: u32, reason: &str) -> Delta {
 }
 
 fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-    Delta::ToolCall {
+    Delta::ToolCallDelta {
         choice: 0,
         index,
         id: id.map(str::to_owned),
         name: name.map(str::to_owned),
         arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
+    }
+}
+
+/// The whole call, once its arguments are complete.
+fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
+    Delta::ToolCall {
+        choice: 0,
+        index,
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
     }
 }
 
@@ -506,6 +519,8 @@ fn tool_call_whole_in_one_chunk() {
         deltas,
         [
             tool(0, Some("call_1"), Some("weather"), r#"{"city":"Paris"}"#),
+            // Whole before the choice's finish.
+            whole(0, "call_1", "weather", r#"{"city":"Paris"}"#),
             finish(0, "tool_calls")
         ]
     );
@@ -543,6 +558,10 @@ fn tool_calls_split_with_index_starting_at_one() {
             tool(1, None, None, "{\"pa"),
             tool(2, Some("t2"), Some("list"), "{}"),
             tool(1, None, None, "th\":\"a\"}"),
+            // Call 1's arguments were not whole when call 2 started (interleaved): both
+            // complete when the choice finishes, in index order.
+            whole(1, "t1", "read", "{\"path\":\"a\"}"),
+            whole(2, "t2", "list", "{}"),
             finish(0, "tool_calls"),
         ]
     );
@@ -581,11 +600,14 @@ fn tool_call_id_and_name_repeated_on_every_delta() {
         r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_9","type":"function","function":{"name":"get_weather","arguments":""}}]},"finish_reason":"tool_calls"}]}"#,
     ]);
     assert_eq!(
-        deltas[..3],
+        deltas,
         [
             tool(0, Some("call_9"), Some("get_weather"), "{\"lo"),
             tool(0, Some("call_9"), Some("get_weather"), "c\":1}"),
             tool(0, Some("call_9"), Some("get_weather"), ""),
+            // The repeated id and name count once in the whole call too.
+            whole(0, "call_9", "get_weather", "{\"loc\":1}"),
+            finish(0, "tool_calls"),
         ]
     );
     let calls = final_tool_calls(&fin);
@@ -597,7 +619,7 @@ fn tool_call_id_and_name_repeated_on_every_delta() {
 
 #[test]
 fn tool_call_id_and_name_arriving_late_or_empty() {
-    let (deltas, fin, _) = run(&[
+    let (deltas, fin, mut parser) = run(&[
         r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"name":"","arguments":"{\"a\""}}]}}]}"#,
         r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"","function":{"name":"late","arguments":":1"}}]}}]}"#,
         r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_late","function":{"name":null,"arguments":"}"}}]}}]}"#,
@@ -610,6 +632,10 @@ fn tool_call_id_and_name_arriving_late_or_empty() {
             tool(0, Some("call_late"), None, "}"),
         ]
     );
+    // The whole call (here sent by `close`) has the id and name that came late.
+    let mut closed = Vec::new();
+    parser.close(&mut closed);
+    assert_eq!(closed, [whole(0, "call_late", "late", "{\"a\":1}")]);
     let call = &final_tool_calls(&fin)[0];
     assert_eq!(call["id"], "call_late");
     assert_eq!(
@@ -624,10 +650,15 @@ fn tool_call_without_index_uses_its_position() {
         r#"{"choices":[{"index":0,"delta":{"content":null,"tool_calls":[{"id":"x","function":{"name":"f","arguments":"{}"}},{"id":"y","function":{"name":"g"}}]},"finish_reason":"tool_calls"}]}"#,
     ]);
     assert_eq!(
-        deltas[..2],
+        deltas,
         [
             tool(0, Some("x"), Some("f"), "{}"),
-            tool(1, Some("y"), Some("g"), "")
+            // Call 0's arguments are whole JSON when call 1 starts: complete.
+            whole(0, "x", "f", "{}"),
+            tool(1, Some("y"), Some("g"), ""),
+            // Call 1 never got arguments: the finish completes it as it is.
+            whole(1, "y", "g", ""),
+            finish(0, "tool_calls"),
         ]
     );
     let calls = final_tool_calls(&fin);
@@ -645,6 +676,7 @@ fn legacy_function_call_beside_tool_calls_is_not_counted_twice() {
         [
             tool(0, Some("c1"), Some("f"), "{\"x\""),
             tool(0, None, None, ":2}"),
+            whole(0, "c1", "f", "{\"x\":2}"),
             finish(0, "tool_calls")
         ]
     );
@@ -671,6 +703,8 @@ fn legacy_function_call_alone() {
             tool(0, None, Some("lookup"), ""),
             tool(0, None, None, "{\"q\":"),
             tool(0, None, None, "1}"),
+            // A legacy function_call has no id: the whole call says `""`.
+            whole(0, "", "lookup", "{\"q\":1}"),
             finish(0, "function_call"),
         ]
     );
@@ -683,6 +717,218 @@ fn legacy_function_call_alone() {
         message["function_call"],
         json!({"name": "lookup", "arguments": "{\"q\":1}"})
     );
+}
+
+// Whole calls (`Delta::ToolCall`): when each call becomes complete.
+
+/// A chunk with one tool call fragment for choice 0.
+fn call_chunk(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> String {
+    let mut call =
+        json!({"index": index, "type": "function", "function": {"arguments": arguments}});
+    if let Some(id) = id {
+        call["id"] = json!(id);
+    }
+    if let Some(name) = name {
+        call["function"]["name"] = json!(name);
+    }
+    json!({"choices": [{"index": 0, "delta": {"tool_calls": [call]}}]}).to_string()
+}
+
+const FINISH_TOOL_CALLS: &str =
+    r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#;
+
+fn run_owned(payloads: &[String]) -> (Vec<Delta>, Value, ChatParser) {
+    let payloads: Vec<&str> = payloads.iter().map(String::as_str).collect();
+    run(&payloads)
+}
+
+#[test]
+fn sequential_calls_the_first_is_whole_when_the_second_starts() {
+    let (deltas, _, _) = run_owned(&[
+        call_chunk(0, Some("call_a"), Some("read"), ""),
+        call_chunk(0, None, None, "{\"path\":"),
+        call_chunk(0, None, None, "\"a.txt\"}"),
+        call_chunk(1, Some("call_b"), Some("list"), "{\"dir\""),
+        call_chunk(1, None, None, ":\"/\"}"),
+        FINISH_TOOL_CALLS.to_owned(),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_a"), Some("read"), ""),
+            tool(0, None, None, "{\"path\":"),
+            tool(0, None, None, "\"a.txt\"}"),
+            // Right after call 0's last fragment, as call 1 starts: not at the finish.
+            whole(0, "call_a", "read", "{\"path\":\"a.txt\"}"),
+            tool(1, Some("call_b"), Some("list"), "{\"dir\""),
+            tool(1, None, None, ":\"/\"}"),
+            // The last call is whole when the choice finishes, before the finish.
+            whole(1, "call_b", "list", "{\"dir\":\"/\"}"),
+            finish(0, "tool_calls"),
+        ]
+    );
+}
+
+#[test]
+fn whole_json_arguments_alone_do_not_complete_a_call() {
+    // Arguments that already parse do not complete a call by themselves: only a new call
+    // starting, the choice's finish or the end of the stream does.
+    let (deltas, _, mut parser) = run_owned(&[call_chunk(0, Some("c"), Some("f"), "{\"a\":1}")]);
+    assert_eq!(deltas, [tool(0, Some("c"), Some("f"), "{\"a\":1}")]);
+    let mut out = Vec::new();
+    parser
+        .on_event(&data_event(FINISH_TOOL_CALLS), &mut out)
+        .unwrap();
+    assert_eq!(
+        out,
+        [whole(0, "c", "f", "{\"a\":1}"), finish(0, "tool_calls")]
+    );
+}
+
+#[test]
+fn interleaved_calls_are_whole_only_when_the_choice_finishes() {
+    let (deltas, fin, _) = run_owned(&[
+        call_chunk(0, Some("call_a"), Some("read"), "{\"path\""),
+        call_chunk(1, Some("call_b"), Some("list"), "{\"dir\""),
+        call_chunk(0, None, None, ":\"a\"}"),
+        // Call 0 is whole JSON now, but call 1 already started: nothing new starts, so
+        // nothing completes until the finish.
+        call_chunk(1, None, None, ":\"/\"}"),
+        FINISH_TOOL_CALLS.to_owned(),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_a"), Some("read"), "{\"path\""),
+            tool(1, Some("call_b"), Some("list"), "{\"dir\""),
+            tool(0, None, None, ":\"a\"}"),
+            tool(1, None, None, ":\"/\"}"),
+            whole(0, "call_a", "read", "{\"path\":\"a\"}"),
+            whole(1, "call_b", "list", "{\"dir\":\"/\"}"),
+            finish(0, "tool_calls"),
+        ]
+    );
+    let calls = final_tool_calls(&fin);
+    assert_eq!(calls[0]["function"]["arguments"], "{\"path\":\"a\"}");
+    assert_eq!(calls[1]["function"]["arguments"], "{\"dir\":\"/\"}");
+}
+
+#[test]
+fn a_third_call_completes_only_the_earlier_calls_that_are_whole() {
+    let (deltas, _, _) = run_owned(&[
+        call_chunk(0, Some("a"), Some("f"), "{\"x\""),
+        call_chunk(1, Some("b"), Some("g"), "{}"),
+        // Call 2 starts: call 1 is whole JSON, call 0 is not (it is interleaved).
+        call_chunk(2, Some("c"), Some("h"), "{}"),
+        call_chunk(0, None, None, ":1}"),
+        FINISH_TOOL_CALLS.to_owned(),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("a"), Some("f"), "{\"x\""),
+            tool(1, Some("b"), Some("g"), "{}"),
+            whole(1, "b", "g", "{}"),
+            tool(2, Some("c"), Some("h"), "{}"),
+            tool(0, None, None, ":1}"),
+            whole(0, "a", "f", "{\"x\":1}"),
+            whole(2, "c", "h", "{}"),
+            finish(0, "tool_calls"),
+        ]
+    );
+}
+
+#[test]
+fn close_completes_the_calls_of_a_stream_that_ended_without_a_finish_reason() {
+    // Some servers end with `[DONE]` and never send `finish_reason`.
+    let mut parser = ChatParser::new();
+    let mut deltas = feed(
+        &mut parser,
+        &[
+            &call_chunk(0, Some("call_a"), Some("f"), "{\"a\":1}"),
+            &call_chunk(1, Some("call_b"), Some("g"), "{\"b\":"),
+            &call_chunk(1, None, None, "2}"),
+        ],
+    );
+    assert_eq!(
+        parser.on_event(&data_event("[DONE]"), &mut deltas),
+        Ok(Step::Done)
+    );
+    assert!(!parser.is_complete(), "no choice finished");
+    let before = deltas.len();
+    parser.close(&mut deltas);
+    assert_eq!(
+        deltas[before..],
+        [whole(1, "call_b", "g", "{\"b\":2}")],
+        "close sends only the call still open"
+    );
+    assert_eq!(deltas[..before].len(), 4);
+    assert_eq!(deltas[1], whole(0, "call_a", "f", "{\"a\":1}"));
+    // A second close has nothing left to send.
+    let mut again = Vec::new();
+    parser.close(&mut again);
+    assert_eq!(again, []);
+}
+
+#[test]
+fn exactly_one_whole_call_per_call() {
+    // A repeated finish reason (echoed on the usage chunk), fragments after the finish and a
+    // close at the end never send a call twice.
+    let (mut deltas, _, mut parser) = run_owned(&[
+        call_chunk(0, Some("a"), Some("f"), "{}"),
+        call_chunk(1, Some("b"), Some("g"), "{\"y\":"),
+        call_chunk(1, None, None, "true}"),
+        FINISH_TOOL_CALLS.to_owned(),
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}],"usage":{"total_tokens":3}}"#.to_owned(),
+        call_chunk(1, None, None, " "),
+    ]);
+    parser.close(&mut deltas);
+    let wholes: Vec<&Delta> = deltas
+        .iter()
+        .filter(|d| matches!(d, Delta::ToolCall { .. }))
+        .collect();
+    assert_eq!(
+        wholes,
+        [
+            &whole(0, "a", "f", "{}"),
+            &whole(1, "b", "g", "{\"y\":true}")
+        ]
+    );
+    // A bare fragment (nothing in it) neither announces a call nor completes another.
+    let (deltas, _, mut parser) = run_owned(&[
+        call_chunk(0, Some("a"), Some("f"), "{}"),
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":1,"function":{"arguments":""}}]}}]}"#.to_owned(),
+    ]);
+    assert_eq!(deltas, [tool(0, Some("a"), Some("f"), "{}")]);
+    let mut closed = Vec::new();
+    parser.close(&mut closed);
+    assert_eq!(
+        closed,
+        [whole(0, "a", "f", "{}")],
+        "the unannounced call is not sent"
+    );
+}
+
+#[test]
+fn whole_calls_keep_their_choice() {
+    let (deltas, _, _) = run(&[
+        r#"{"choices":[{"index":1,"delta":{"tool_calls":[{"index":0,"id":"c1","function":{"name":"f","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"c0","function":{"name":"g","arguments":"{\"a\""}}]}}]}"#,
+        // A new call in choice 1 completes choice 1's calls only.
+        r#"{"choices":[{"index":1,"delta":{"tool_calls":[{"index":1,"id":"c2","function":{"name":"h","arguments":"{}"}}]}}]}"#,
+        r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":":1}"}}]},"finish_reason":"tool_calls"}]}"#,
+        r#"{"choices":[{"index":1,"delta":{},"finish_reason":"tool_calls"}]}"#,
+    ]);
+    let wholes: Vec<(u32, u32, &str)> = deltas
+        .iter()
+        .filter_map(|d| match d {
+            Delta::ToolCall {
+                choice, index, id, ..
+            } => Some((*choice, *index, id.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(wholes, [(1, 0, "c1"), (0, 0, "c0"), (1, 1, "c2")]);
 }
 
 // Errors.
@@ -1049,6 +1295,7 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
             Delta::Text { choice: c, .. }
             | Delta::Reasoning { choice: c, .. }
             | Delta::Refusal { choice: c, .. }
+            | Delta::ToolCallDelta { choice: c, .. }
             | Delta::ToolCall { choice: c, .. }
             | Delta::Finish { choice: c, .. } => *c == choice,
             Delta::Usage { .. } => false,
@@ -1088,7 +1335,7 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
             let streamed: String = deltas
                 .iter()
                 .filter_map(|d| match d {
-                    Delta::ToolCall {
+                    Delta::ToolCallDelta {
                         choice: c,
                         index: i,
                         arguments,
@@ -1098,7 +1345,51 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
                 })
                 .collect();
             assert_eq!(&streamed, arguments, "{file}: tool argument deltas");
+
+            // Exactly one whole call, after the call's last fragment and before the finish.
+            let is_this = |i: &u32| u64::from(*i) == tool_index;
+            let wholes: Vec<usize> = deltas
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| matches!(d, Delta::ToolCall { choice: c, index: i, .. } if *c == choice && is_this(i)))
+                .map(|(n, _)| n)
+                .collect();
+            let [at] = wholes[..] else {
+                panic!("{file}: one whole call {tool_index}, got {wholes:?}")
+            };
+            assert_eq!(
+                deltas[at],
+                Delta::ToolCall {
+                    choice,
+                    index: tool_index as u32,
+                    id: id.clone(),
+                    name: name.clone(),
+                    arguments: arguments.clone(),
+                    kind: ToolKind::Function,
+                },
+                "{file}: the whole call"
+            );
+            let last_fragment = deltas.iter().rposition(|d| {
+                matches!(d, Delta::ToolCallDelta { choice: c, index: i, .. } if *c == choice && is_this(i))
+            });
+            assert!(
+                last_fragment < Some(at),
+                "{file}: whole after its fragments"
+            );
+            assert!(
+                at < last_of_choice.unwrap(),
+                "{file}: whole before the finish"
+            );
         }
+        let whole_calls = deltas
+            .iter()
+            .filter(|d| matches!(d, Delta::ToolCall { choice: c, .. } if *c == choice))
+            .count();
+        assert_eq!(
+            whole_calls,
+            want.tool_calls.len(),
+            "{file}: one whole call per call"
+        );
         assert!(
             !want.text.is_empty() || !want.tool_calls.is_empty(),
             "{file}: says something"
@@ -1226,7 +1517,7 @@ fn refusal_of(delta: &Delta) -> Option<&str> {
 
 fn arguments_of(delta: &Delta) -> Option<&str> {
     match delta {
-        Delta::ToolCall { arguments, .. } => Some(arguments),
+        Delta::ToolCallDelta { arguments, .. } => Some(arguments),
         _ => None,
     }
 }
@@ -1303,6 +1594,8 @@ fn tool_arguments_split_inside_a_pair_still_parse_as_json() {
             tool(0, Some("call_1"), Some("say"), r#"{"text":""#),
             tool(1, Some("call_2"), Some("say"), "{\"text\":\"\u{FFFD}\"}"),
             tool(0, None, None, "🚀\"}"),
+            whole(0, "call_1", "say", "{\"text\":\"🚀\"}"),
+            whole(1, "call_2", "say", "{\"text\":\"\u{FFFD}\"}"),
             finish(0, "tool_calls"),
         ]
     );
@@ -1359,6 +1652,7 @@ fn a_high_surrogate_never_completed_is_a_replacement_character() {
             tool(0, Some("c"), Some("f"), ""),
             text(0, "\u{FFFD}"),
             tool(0, None, None, "\u{FFFD}"),
+            whole(0, "c", "f", "\u{FFFD}"),
             finish(0, "stop")
         ]
     );

@@ -87,12 +87,25 @@ fn finish(reason: &str) -> Delta {
 }
 
 fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-    Delta::ToolCall {
+    Delta::ToolCallDelta {
         choice: 0,
         index,
         id: id.map(str::to_owned),
         name: name.map(str::to_owned),
         arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
+    }
+}
+
+/// The whole call, once its arguments are complete.
+fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
+    Delta::ToolCall {
+        choice: 0,
+        index,
+        id: id.to_owned(),
+        name: name.to_owned(),
+        arguments: arguments.to_owned(),
+        kind: ToolKind::Function,
     }
 }
 
@@ -222,6 +235,8 @@ fn sample_deltas() -> Vec<Delta> {
         tool(0, Some("call_1"), Some("weather"), "{\"city\""),
         tool(0, None, None, ":\"Pa"),
         tool(0, None, None, "ris\"}"),
+        // At the call's `output_item.done`.
+        whole(0, "call_1", "weather", "{\"city\":\"Paris\"}"),
         finish("tool_calls"),
         usage(SAMPLE_USAGE),
     ]
@@ -907,7 +922,8 @@ fn tool_call_id_and_name_only_on_the_first_delta() {
         deltas,
         [
             tool(0, Some("call_1"), Some("weather"), "{\"a\""),
-            tool(0, None, None, ":1}")
+            tool(0, None, None, ":1}"),
+            whole(0, "call_1", "weather", "{\"a\":1}"),
         ]
     );
     assert_eq!(
@@ -923,7 +939,13 @@ fn whole_call_on_arguments_done() {
         args_done("fc_1", 0, "{\"x\":true}"),
         call_done("fc_1", 0, "call_1", "f", "{\"x\":true}"),
     ]);
-    assert_eq!(deltas, [tool(0, Some("call_1"), Some("f"), "{\"x\":true}")]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("f"), "{\"x\":true}"),
+            whole(0, "call_1", "f", "{\"x\":true}"),
+        ]
+    );
     assert_eq!(fin["output"][0]["arguments"], "{\"x\":true}");
 }
 
@@ -933,11 +955,23 @@ fn whole_call_on_output_item_done() {
         call_added("fc_1", 0, "call_1", "f"),
         call_done("fc_1", 0, "call_1", "f", "{}"),
     ]);
-    assert_eq!(deltas, [tool(0, Some("call_1"), Some("f"), "{}")]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("f"), "{}"),
+            whole(0, "call_1", "f", "{}")
+        ]
+    );
 
     // Not even an `added` before it.
     let (deltas, fin, _) = run(&[call_done("fc_9", 4, "call_9", "g", "{\"k\":1}")]);
-    assert_eq!(deltas, [tool(0, Some("call_9"), Some("g"), "{\"k\":1}")]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_9"), Some("g"), "{\"k\":1}"),
+            whole(0, "call_9", "g", "{\"k\":1}")
+        ]
+    );
     assert_eq!(fin["output"][0]["call_id"], "call_9");
 
     // A call without arguments at all still tells who was called.
@@ -945,7 +979,13 @@ fn whole_call_on_output_item_done() {
             call_added("fc_1", 0, "call_1", "f"),
             r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"function_call","id":"fc_1"}}"#.to_owned(),
         ]);
-    assert_eq!(deltas, [tool(0, Some("call_1"), Some("f"), "")]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("f"), ""),
+            whole(0, "call_1", "f", "")
+        ]
+    );
 }
 
 #[test]
@@ -953,7 +993,13 @@ fn call_whole_in_output_item_added() {
     let added = r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":"{\"a\":1}"}}"#;
     // Announced once it is done...
     let (deltas, fin, _) = run(&[added.to_owned(), call_done("fc_1", 0, "call_1", "f", "")]);
-    assert_eq!(deltas, [tool(0, Some("call_1"), Some("f"), "{\"a\":1}")]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_1"), Some("f"), "{\"a\":1}"),
+            whole(0, "call_1", "f", "{\"a\":1}")
+        ]
+    );
     assert_eq!(fin["output"][0]["arguments"], "{\"a\":1}");
     // ...kept in the partial result before that...
     let (deltas, fin, _) = run(&[added]);
@@ -989,6 +1035,9 @@ fn calls_are_numbered_in_order_of_appearance() {
             tool(0, Some("call_a"), Some("first"), "{\"a\""),
             tool(1, None, None, ":2}"),
             tool(0, None, None, ":1}"),
+            // No `output_item.done` came: the terminal event completes both, in order.
+            whole(0, "call_a", "first", "{\"a\":1}"),
+            whole(1, "call_b", "second", "{\"b\":2}"),
             finish("tool_calls"),
         ]
     );
@@ -1011,7 +1060,9 @@ fn rotating_item_ids_fall_back_to_output_index() {
         deltas,
         [
             tool(0, Some("call_1"), Some("count"), "{\"n\""),
-            tool(0, None, None, ":3}")
+            tool(0, None, None, ":3}"),
+            // The `.done` with yet another item_id still completes the same call.
+            whole(0, "call_1", "count", "{\"n\":3}"),
         ]
     );
     assert_eq!(fin["output"].as_array().unwrap().len(), 1);
@@ -1025,7 +1076,11 @@ fn argument_deltas_for_an_unannounced_call() {
         args_delta("fc_1", 0, "{}"),
         call_done("fc_1", 0, "call_1", "late", "{}"),
     ]);
-    assert_eq!(deltas, [tool(0, None, None, "{}")]);
+    // The whole call has the id and name the `.done` item brought.
+    assert_eq!(
+        deltas,
+        [tool(0, None, None, "{}"), whole(0, "call_1", "late", "{}")]
+    );
     assert_eq!(
         fin["output"],
         json!([{"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "late", "arguments": "{}"}])
@@ -1036,6 +1091,143 @@ fn argument_deltas_for_an_unannounced_call() {
         r#"{"type":"response.function_call_arguments.delta","delta":"}"}"#,
     ]);
     assert_eq!(deltas, [tool(0, None, None, "{"), tool(0, None, None, "}")]);
+}
+
+// Whole calls (`Delta::ToolCall`): when each call becomes complete.
+
+/// Feeds payloads one at a time: the deltas each one produced.
+fn deltas_per_event<S: AsRef<str>>(
+    parser: &mut ResponsesParser,
+    payloads: &[S],
+) -> Vec<Vec<Delta>> {
+    payloads
+        .iter()
+        .map(|p| {
+            let mut out = Vec::new();
+            parser.on_event(&data_event(p.as_ref()), &mut out).unwrap();
+            out
+        })
+        .collect()
+}
+
+#[test]
+fn a_call_is_whole_at_its_output_item_done() {
+    let mut parser = ResponsesParser::new();
+    let per_event = deltas_per_event(
+        &mut parser,
+        &[
+            call_added("fc_a", 0, "call_a", "first"),
+            args_delta("fc_a", 0, "{\"a\""),
+            args_delta("fc_a", 0, ":1}"),
+            args_done("fc_a", 0, "{\"a\":1}"),
+            call_done("fc_a", 0, "call_a", "first", "{\"a\":1}"),
+            call_added("fc_b", 1, "call_b", "second"),
+            args_delta("fc_b", 1, "{}"),
+            call_done("fc_b", 1, "call_b", "second", "{}"),
+            json!({"type": "response.completed", "response": head("completed")}).to_string(),
+        ],
+    );
+    assert_eq!(
+        per_event,
+        [
+            vec![],
+            vec![tool(0, Some("call_a"), Some("first"), "{\"a\"")],
+            vec![tool(0, None, None, ":1}")],
+            // Not at `function_call_arguments.done`: at the item's `done`.
+            vec![],
+            vec![whole(0, "call_a", "first", "{\"a\":1}")],
+            vec![],
+            vec![tool(1, Some("call_b"), Some("second"), "{}")],
+            vec![whole(1, "call_b", "second", "{}")],
+            // The terminal event sends no call again.
+            vec![finish("tool_calls")],
+        ]
+    );
+}
+
+#[test]
+fn a_call_without_output_item_done_is_whole_before_the_finish() {
+    let mut parser = ResponsesParser::new();
+    let per_event = deltas_per_event(
+        &mut parser,
+        &[
+            call_added("fc_a", 0, "call_a", "first"),
+            args_delta("fc_a", 0, "{}"),
+            call_done("fc_a", 0, "call_a", "first", "{}"),
+            call_added("fc_b", 1, "call_b", "second"),
+            args_delta("fc_b", 1, "{\"b\""),
+            args_delta("fc_b", 1, ":2}"),
+            // Call b's `output_item.done` never comes.
+            json!({"type": "response.completed", "response": head("completed")}).to_string(),
+        ],
+    );
+    assert_eq!(per_event[2], [whole(0, "call_a", "first", "{}")]);
+    assert_eq!(
+        per_event[6],
+        [
+            whole(1, "call_b", "second", "{\"b\":2}"),
+            finish("tool_calls")
+        ]
+    );
+    // Incomplete responses too.
+    let (deltas, _, _) = run(&[
+        call_added("fc_a", 0, "call_a", "first"),
+        args_delta("fc_a", 0, "{\"cut"),
+        json!({"type": "response.incomplete", "response": {"status": "incomplete",
+               "incomplete_details": {"reason": "max_output_tokens"}}})
+        .to_string(),
+    ]);
+    assert_eq!(
+        deltas,
+        [
+            tool(0, Some("call_a"), Some("first"), "{\"cut"),
+            whole(0, "call_a", "first", "{\"cut"),
+            finish("length"),
+        ]
+    );
+}
+
+#[test]
+fn close_completes_the_calls_a_stream_left_open() {
+    // A stray `[DONE]` instead of a terminal event: a normal end, so `close` runs.
+    let (mut deltas, _, mut parser) = run(&[
+        call_added("fc_a", 0, "call_a", "first"),
+        args_delta("fc_a", 0, "{}"),
+        call_done("fc_a", 0, "call_a", "first", "{}"),
+        call_added("fc_b", 1, "call_b", "second"),
+        args_delta("fc_b", 1, "{\"b\":2}"),
+        "[DONE]".to_owned(),
+    ]);
+    assert_eq!(deltas.len(), 3);
+    parser.close(&mut deltas);
+    assert_eq!(deltas[3..], [whole(1, "call_b", "second", "{\"b\":2}")]);
+    // Once only; and a call that was never announced is never whole.
+    let mut again = Vec::new();
+    parser.close(&mut again);
+    assert_eq!(again, []);
+    let (_, _, mut parser) = run(&[call_added("fc_c", 0, "call_c", "silent")]);
+    parser.close(&mut again);
+    assert_eq!(again, []);
+}
+
+#[test]
+fn a_failed_response_completes_no_call() {
+    let mut parser = ResponsesParser::new();
+    let mut out = Vec::new();
+    for event in [
+        call_added("fc_a", 0, "call_a", "first"),
+        args_delta("fc_a", 0, "{\"a\":1}"),
+    ] {
+        parser.on_event(&data_event(&event), &mut out).unwrap();
+    }
+    let failed = json!({"type": "response.failed", "response": {"status": "failed",
+                        "error": {"code": "server_error", "message": "boom"}}})
+    .to_string();
+    assert!(parser.on_event(&data_event(&failed), &mut out).is_err());
+    assert!(
+        !out.iter().any(|d| matches!(d, Delta::ToolCall { .. })),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -1227,7 +1419,8 @@ fn sse_bytes_of_a_recorded_stream_split_in_many_places() {
         .collect();
     let bytes = sse_text(&events);
     let whole = run_sse(&[bytes.as_bytes()]);
-    assert_eq!(whole.0.len(), 8);
+    // Six fragments, the whole call, finish, usage.
+    assert_eq!(whole.0.len(), 9);
     // Every 7th offset (the file is 6 KB of JSON; debug builds parse it slowly).
     for split in (0..=bytes.len()).step_by(7) {
         let (a, b) = bytes.as_bytes().split_at(split);
@@ -1268,6 +1461,8 @@ struct ExpectedCall {
     name: String,
     /// From `response.function_call_arguments.done`.
     arguments: Option<String>,
+    /// Position of the call's `response.output_item.done`.
+    done_at: Option<usize>,
 }
 
 /// What a stream should produce, computed from `serde_json::Value`s on their own.
@@ -1311,7 +1506,17 @@ fn expected_from(stream: &[(usize, String)]) -> Expected {
                     call_id: item["call_id"].as_str().unwrap().to_owned(),
                     name: item["name"].as_str().unwrap().to_owned(),
                     arguments: None,
+                    done_at: None,
                 });
+            }
+            "response.output_item.done" if event["item"]["type"] == "function_call" => {
+                if let Some(call) = want
+                    .calls
+                    .iter_mut()
+                    .find(|c| event["item"]["id"] == c.item_id.as_str())
+                {
+                    call.done_at = Some(position);
+                }
             }
             "response.function_call_arguments.done" => {
                 let call = want
@@ -1393,12 +1598,15 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
     let mut bad = Vec::new();
     let mut failure = None;
     let mut done_at = None;
+    // Per event position: where its deltas start in `deltas`.
+    let mut starts = Vec::new();
     for (position, (n, line)) in stream.iter().enumerate() {
         let event = if with_names {
             named(line)
         } else {
             data_event(line)
         };
+        starts.push(deltas.len());
         match parser.on_event(&event, &mut deltas) {
             Ok(Step::Done) => {
                 done_at = Some(position);
@@ -1463,6 +1671,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
         Delta::Text { choice, .. }
         | Delta::Refusal { choice, .. }
         | Delta::Reasoning { choice, .. }
+        | Delta::ToolCallDelta { choice, .. }
         | Delta::ToolCall { choice, .. }
         | Delta::Finish { choice, .. } => *choice == 0,
         Delta::Usage { .. } => true,
@@ -1472,7 +1681,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
     // deltas adding up to the `.done` text.
     let mut calls: BTreeMap<u32, Vec<CallPiece>> = BTreeMap::new();
     for delta in &deltas {
-        if let Delta::ToolCall {
+        if let Delta::ToolCallDelta {
             index,
             id,
             name,
@@ -1509,8 +1718,69 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
             "{file}"
         );
         let arguments: String = pieces.iter().map(|p| p.2).collect();
-        assert_eq!(Some(arguments), call.arguments, "{file}: arguments");
+        assert_eq!(
+            Some(&arguments),
+            call.arguments.as_ref(),
+            "{file}: arguments"
+        );
     }
+
+    // Whole calls: one per announced call, with the accumulated arguments, sent by the call's
+    // `output_item.done`, else by the terminal event (before its finish), else not yet.
+    let events_deltas = |position: usize| {
+        let end = starts.get(position + 1).copied().unwrap_or(deltas.len());
+        starts[position]..end
+    };
+    let mut wholes: BTreeMap<u32, usize> = BTreeMap::new();
+    for (at, delta) in deltas.iter().enumerate() {
+        if let Delta::ToolCall { index, .. } = delta {
+            assert!(
+                wholes.insert(*index, at).is_none(),
+                "{file}: call {index} whole twice"
+            );
+        }
+    }
+    for ((&index, pieces), call) in calls.iter().zip(&want.calls) {
+        let sent_by = call
+            .done_at
+            .or(want.terminal.as_ref().map(|t| t.0))
+            .filter(|&p| failure.as_ref().is_none_or(|f| p < f.0));
+        let Some(sent_by) = sent_by else {
+            assert_eq!(
+                wholes.get(&index),
+                None,
+                "{file}: call {index} is not whole yet"
+            );
+            continue;
+        };
+        let at = *wholes
+            .get(&index)
+            .unwrap_or_else(|| panic!("{file} ({mode}): call {index} is whole"));
+        assert!(
+            events_deltas(sent_by).contains(&at),
+            "{file} ({mode}): call {index} whole at event {sent_by}"
+        );
+        let last_piece = deltas
+            .iter()
+            .rposition(|d| matches!(d, Delta::ToolCallDelta { index: i, .. } if *i == index));
+        assert!(last_piece < Some(at), "{file}: whole after its fragments");
+        assert_eq!(
+            deltas[at],
+            Delta::ToolCall {
+                choice: 0,
+                index,
+                id: call.call_id.clone(),
+                name: call.name.clone(),
+                arguments: pieces.iter().map(|p| p.2).collect(),
+                kind: ToolKind::Function,
+            },
+            "{file}: whole call {index}"
+        );
+    }
+    assert!(
+        wholes.keys().all(|i| calls.contains_key(i)),
+        "{file}: only announced calls are whole"
+    );
 
     // Finish, then usage, last.
     let finishes: Vec<_> = deltas
@@ -1656,9 +1926,10 @@ fixtures! {
             let deltas = &runs[0].deltas;
             assert_eq!(deltas[0], tool(0, Some("call_H5DxLSFnsGhiROnUiDHmgyc8"), Some("weather"), "{\""));
             assert_eq!(deltas[1], tool(0, None, None, "location"));
-            assert_eq!(deltas[6], finish("tool_calls"));
-            assert!(matches!(deltas[7], Delta::Usage { .. }));
-            assert_eq!(deltas.len(), 8);
+            assert_eq!(deltas[6], whole(0, "call_H5DxLSFnsGhiROnUiDHmgyc8", "weather", "{\"location\":\"San Francisco\"}"));
+            assert_eq!(deltas[7], finish("tool_calls"));
+            assert!(matches!(deltas[8], Delta::Usage { .. }));
+            assert_eq!(deltas.len(), 9);
         };
     fixture_azure_web_search_preview_tool: "azure--azure-web-search-preview-tool.1.chunks.txt";
     fixture_azure_openai_file_search_tool_1: "azure--openai-file-search-tool.1.chunks.txt";
@@ -1740,12 +2011,14 @@ fixtures! {
             // Upstream's capture has a brace missing on its first and last lines: both are
             // parse errors (checked above), the call between them streams as usual.
             let run = &runs[0];
-            assert_eq!(run.deltas.len(), 1);
-            let Delta::ToolCall { id, name, arguments, .. } = &run.deltas[0] else {
+            assert_eq!(run.deltas.len(), 2);
+            let Delta::ToolCallDelta { id, name, arguments, .. } = &run.deltas[0] else {
                 panic!("a tool call");
             };
             assert_eq!((id.as_deref(), name.as_deref()), (Some("call_parallel"), Some("parallel")));
             assert!(arguments.starts_with("{\"tool_uses\":["));
+            // Its `output_item.done` came before the broken last line: the call is whole.
+            assert_eq!(run.deltas[1], whole(0, "call_parallel", "parallel", arguments));
             assert_eq!(run.fin["output"][0]["type"], "function_call");
         };
     fixture_openai_programmatic_tool_calling_1: "openai--responses--programmatic-tool-calling.1.chunks.txt";
