@@ -6,6 +6,8 @@ pub mod completions;
 pub(crate) mod errors;
 mod fields;
 pub mod responses;
+#[cfg(test)]
+mod test_deltas;
 mod surrogates;
 
 use serde::Serialize;

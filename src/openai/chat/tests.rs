@@ -1,6 +1,7 @@
 //! Tests of the chat completions parser (`chat.rs`).
 
 use super::*;
+use crate::openai::test_deltas::{tool, whole, usage};
 use crate::openai::errors::NO_MESSAGE;
 use serde_json::json;
 
@@ -52,35 +53,6 @@ fn finish(choice: u32, reason: &str) -> Delta {
     Delta::Finish {
         choice,
         reason: reason.to_owned(),
-    }
-}
-
-fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -> Delta {
-    Delta::ToolCallDelta {
-        choice: 0,
-        index,
-        id: id.map(str::to_owned),
-        name: name.map(str::to_owned),
-        arguments: arguments.to_owned(),
-        kind: ToolKind::Function,
-    }
-}
-
-/// The whole call, once its arguments are complete.
-fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
-    Delta::ToolCall {
-        choice: 0,
-        index,
-        id: id.to_owned(),
-        name: name.to_owned(),
-        arguments: arguments.to_owned(),
-        kind: ToolKind::Function,
-    }
-}
-
-fn usage(json: &str) -> Delta {
-    Delta::Usage {
-        usage: RawJson(RawValue::from_string(json.to_owned()).unwrap()),
     }
 }
 

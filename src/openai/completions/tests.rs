@@ -1,6 +1,7 @@
 //! Tests of the legacy completions parser (`completions.rs`).
 
 use super::*;
+use crate::openai::test_deltas::{usage};
 use serde_json::json;
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
@@ -38,12 +39,6 @@ fn finish(choice: u32, reason: &str) -> Delta {
     Delta::Finish {
         choice,
         reason: reason.to_owned(),
-    }
-}
-
-fn usage(json: &str) -> Delta {
-    Delta::Usage {
-        usage: RawJson(RawValue::from_string(json.to_owned()).unwrap()),
     }
 }
 
