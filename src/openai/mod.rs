@@ -6,9 +6,9 @@ pub mod completions;
 pub(crate) mod errors;
 mod fields;
 pub mod responses;
+mod surrogates;
 #[cfg(test)]
 mod test_deltas;
-mod surrogates;
 
 use serde::Serialize;
 use serde_json::value::RawValue;

@@ -1,8 +1,8 @@
 //! Tests of the chat completions parser (`chat.rs`).
 
 use super::*;
-use crate::openai::test_deltas::{tool, whole, usage};
 use crate::openai::errors::NO_MESSAGE;
+use crate::openai::test_deltas::{tool, usage, whole};
 use serde_json::json;
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");

@@ -1,7 +1,7 @@
 //! Tests of the legacy completions parser (`completions.rs`).
 
 use super::*;
-use crate::openai::test_deltas::{usage};
+use crate::openai::test_deltas::usage;
 use serde_json::json;
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");

@@ -1,8 +1,8 @@
 //! Tests of the Responses API parser (`responses.rs`).
 
 use super::*;
-use crate::openai::test_deltas::{tool, whole, usage};
 use crate::openai::errors::NO_MESSAGE;
+use crate::openai::test_deltas::{tool, usage, whole};
 use crate::sse::{SseEvent, SseParser};
 use serde_json::json;
 
