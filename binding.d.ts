@@ -133,6 +133,23 @@ export interface ClientConfig {
   azure?: AzureConfig
   /** Debug log lines on stderr (`log: 'debug'` or `STREAMDELTA_LOG=debug`). */
   debug: boolean
+  /**
+   * PEM texts of the `ca` option (each one or more certificates), trusted on top of the
+   * system's roots.
+   */
+  ca: Array<string>
+  /**
+   * `process.env.NODE_EXTRA_CA_CERTS`: a PEM file read when the client is made (a file that
+   * cannot be read gets a warning on stderr, as Node gives, and is skipped).
+   */
+  extraCaFile?: string
+  /** The `proxy` option's URL: every request goes through it. */
+  proxy?: string
+  /**
+   * `proxy: false`: no proxy, whatever HTTPS_PROXY / HTTP_PROXY say. With neither, the
+   * environment's proxy (reqwest reads it, with curl's rules).
+   */
+  proxyOff: boolean
 }
 
 /** What went wrong, with every field any error class may carry (absent when not known). */
@@ -209,6 +226,8 @@ export interface ResponseMeta {
   /** Lower-case names, in arrival order (repeated names repeat). */
   headers: Array<[string, string]>
   requestId?: string
+  /** `'1.1'` or `'2'` (HTTP/2 when the server offered it by ALPN). */
+  httpVersion: string
 }
 
 /**

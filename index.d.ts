@@ -12,8 +12,8 @@ import type { Readable } from 'node:stream'
 
 /**
  * Options of `new Client(options)`. Every field is optional. An unknown name throws a
- * `TypeError` (with "did you mean" for a close one); `ca`, `proxy`, `maxConcurrent` and
- * `queueTimeout` throw "not supported yet" until they are built. A query in `baseURL`
+ * `TypeError` (with "did you mean" for a close one); `maxConcurrent` and `queueTimeout`
+ * throw "not supported yet" until they are built. A query in `baseURL`
  * (`https://host/v1?key=abc`) is merged into `query` (an explicit `query` entry wins), so
  * `client.baseURL` never carries one.
  */
@@ -42,6 +42,33 @@ export interface ClientOptions {
   log?: 'debug' | 'off'
   /** Azure OpenAI layout: `{baseURL}/openai/deployments/{deployment ?? body.model}/...?api-version=` and the `api-key` header. */
   azure?: { apiVersion: string; deployment?: string }
+  /**
+   * Extra trusted CAs: PEM text (a string or a Buffer, one or more `-----BEGIN CERTIFICATE-----`
+   * blocks), or an array of them. Trusted on top of the system's roots (and `SSL_CERT_FILE`)
+   * and of `process.env.NODE_EXTRA_CA_CERTS`, which is read as Node reads it: the path of a
+   * PEM file, read when the client is made; a file that cannot be read gets one warning line
+   * on stderr and is skipped. Input that is not PEM (a path, DER bytes) throws a `TypeError`.
+   *
+   * A server whose certificate is not trusted fails with a `ConnectionError` saying so for that
+   * host and naming `ca` / `NODE_EXTRA_CA_CERTS`.
+   */
+  ca?: string | Buffer | Uint8Array | Array<string | Buffer | Uint8Array>
+  /**
+   * The proxy every request goes through: `'http://host:port'` or
+   * `'http://user:pass@host:port'` (basic auth; `https://` for TLS to the proxy). `https`
+   * requests go through `CONNECT`, plain `http` ones are forwarded. It replaces the
+   * environment (`NO_PROXY` included); `false` uses no proxy at all.
+   *
+   * Default: `HTTPS_PROXY` for https URLs, `HTTP_PROXY` for http ones (`ALL_PROXY` for both),
+   * upper or lower case, with `NO_PROXY` deciding which hosts skip it, by curl's rules
+   * (comma-separated host names matching themselves and their subdomains, IPs, CIDR ranges,
+   * `*`). Loopback is not exempt: a server on 127.0.0.1 needs `NO_PROXY=127.0.0.1,localhost`
+   * when a proxy is set. The environment is read when the client is made.
+   *
+   * A proxy that cannot be reached, refuses the tunnel or wants credentials fails with a
+   * `ConnectionError` naming the proxy; its password never appears in errors or logs.
+   */
+  proxy?: string | false
 }
 
 /** Per-request options: the second argument of every call. Override the client's values. */
@@ -765,6 +792,12 @@ export interface ResponseInfo {
   headers: Record<string, string>
   /** The `x-request-id` header, when present. */
   requestId: string | null
+  /**
+   * The HTTP version of the answer: `'2'` when the server offered HTTP/2 by ALPN (https only),
+   * else `'1.1'` (`'1.0'` from an old server or proxy). `null` for `parseChatStream` and
+   * friends, where the bytes came from elsewhere.
+   */
+  httpVersion: '1.0' | '1.1' | '2' | null
 }
 
 // ---------------------------------------------------------------------------------------

@@ -144,11 +144,51 @@ describe('unknown option names throw a TypeError, with "did you mean" for close 
     })
   }
 
-  for (const name of ['ca', 'proxy', 'maxConcurrent', 'queueTimeout']) {
+  for (const name of ['maxConcurrent', 'queueTimeout']) {
     test(`client option '${name}' (named by the contract, not built yet) says it is not supported yet`, () => {
       throwsType(() => new Client({ ...base, [name]: 1 }), new RegExp(`client option '${name}' is not supported yet`))
     })
   }
+})
+
+describe('ca and proxy are checked up front', () => {
+  const base = { baseURL: 'http://127.0.0.1:9/v1', apiKey: 'sk-x' }
+  const cases = [
+    [{ ca: 1 }, /ca must be a PEM string or a Buffer of PEM text, got number/],
+    [{ ca: '/etc/ssl/my-ca.pem' }, /ca must be PEM text with at least one '-----BEGIN CERTIFICATE-----' block/],
+    [{ ca: Buffer.from([0x30, 0x82, 0x01]) }, /ca must be PEM text/],
+    [{ ca: ['-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----', 7] }, /ca\[1\] must be a PEM string/],
+    [
+      { ca: '-----BEGIN CERTIFICATE-----\n!!not base64!!\n-----END CERTIFICATE-----' },
+      /ca is not a valid PEM certificate|ca holds no certificate/,
+    ],
+    [{ proxy: 8080 }, /proxy must be a URL string .* or false, got number/],
+    [{ proxy: true }, /proxy must be a URL string/],
+    [{ proxy: 'not a url' }, /proxy is not a valid URL/],
+    [{ proxy: 'socks5://127.0.0.1:1080' }, /proxy must be an http:\/\/ or https:\/\/ URL/],
+    [{ proxy: 'http://127.0.0.1:3128/some/path' }, /proxy must be scheme:\/\/\[user:pass@\]host:port with no path/],
+  ]
+  for (const [options, pattern] of cases) {
+    test(`${JSON.stringify(options)} throws a TypeError`, () => {
+      throwsType(() => new Client({ ...base, ...options }), pattern)
+    })
+  }
+
+  test('a proxy password is never quoted in a TypeError', () => {
+    try {
+      new Client({ ...base, proxy: 'http://alice:hunter22@exa mple:80' })
+      assert.fail('expected a TypeError')
+    } catch (error) {
+      assert.ok(error instanceof TypeError)
+      assert.doesNotMatch(error.message, /hunter22/)
+    }
+  })
+
+  test('proxy false, a proxy URL and PEM text are accepted', () => {
+    new Client({ ...base, proxy: false })
+    new Client({ ...base, proxy: 'http://user:pass@127.0.0.1:3128' })
+    new Client({ ...base, proxy: 'http://127.0.0.1:3128/' })
+  })
 })
 
 describe('per-request apiKey and partialJson', () => {

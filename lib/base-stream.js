@@ -178,7 +178,7 @@ class BaseStream {
     return relay.pipeToWebSocket(this, ws, options)
   }
 
-  /** Resolves with `{ status, headers, requestId }` once response headers arrived. */
+  /** Resolves with `{ status, headers, requestId, httpVersion }` once response headers arrived. */
   get response() {
     return this.#source.response()
   }

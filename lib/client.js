@@ -26,11 +26,11 @@ const CLIENT_OPTIONS = [
   'maxEventBytes',
   'azure',
   'log',
+  'ca',
+  'proxy',
 ]
 /** Client options the public contract names that the engine does not implement yet. */
 const CLIENT_OPTIONS_NOT_YET = {
-  ca: 'extra CAs go in NODE_EXTRA_CA_CERTS (a file of PEM certificates) for now',
-  proxy: 'unset it, or reach the API without a proxy, for now',
   maxConcurrent: 'limit the requests in flight in your own code for now',
   queueTimeout: 'it goes with maxConcurrent, which is not supported yet either',
 }
@@ -111,6 +111,55 @@ function parseBaseURL(value) {
   }
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/
+
+/**
+ * `ca`: a PEM string or Buffer, or an array of them -> PEM texts. Anything else (a DER file, a
+ * path, a key) throws a TypeError naming the entry; the engine parses the certificates.
+ * @returns {string[]}
+ */
+function caList(value) {
+  if (value === undefined || value === null) return []
+  const many = Array.isArray(value)
+  return (many ? value : [value]).map((item, i) => {
+    const name = many ? `ca[${i}]` : 'ca'
+    let text
+    if (typeof item === 'string') text = item
+    else if (item instanceof Uint8Array)
+      text = Buffer.from(item.buffer, item.byteOffset, item.byteLength).toString('latin1')
+    else fail(`${name} must be a PEM string or a Buffer of PEM text, got ${item === null ? 'null' : typeof item}`)
+    if (!PEM_CERTIFICATE.test(text))
+      fail(
+        `${name} must be PEM text with at least one '-----BEGIN CERTIFICATE-----' block (the certificate's contents, not a file path; convert DER with \`openssl x509 -inform der -in ca.der -out ca.pem\`)`,
+      )
+    return text
+  })
+}
+
+/**
+ * `proxy`: undefined/null (the environment's HTTPS_PROXY / HTTP_PROXY / NO_PROXY), false (no
+ * proxy at all), or an http(s) URL with optional `user:pass@`. A message never quotes the
+ * credentials.
+ * @returns {{ proxy?: string, proxyOff: boolean }}
+ */
+function proxySetting(value) {
+  if (value === undefined || value === null) return { proxyOff: false }
+  if (value === false) return { proxyOff: true }
+  if (typeof value !== 'string')
+    fail(`proxy must be a URL string ('http://user:pass@host:port') or false, got ${String(typeof value)}`)
+  let url
+  try {
+    url = new URL(value)
+  } catch {
+    fail(`proxy is not a valid URL: '${value.replace(/\/\/[^/@]*@/, '//')}'`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    fail(`proxy must be an http:// or https:// URL, got '${url.protocol}'`)
+  if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '')
+    fail(`proxy must be scheme://[user:pass@]host:port with no path, got '${url.protocol}//${url.host}${url.pathname}'`)
+  return { proxy: value, proxyOff: false }
+}
+
 /**
  * The client's query pairs: those of the baseURL, except names the `query` option sets (it
  * wins), then the option's own.
@@ -156,10 +205,20 @@ class Client {
       maxEventBytes: optionalCount(options.maxEventBytes, 'maxEventBytes'),
       azure: azure ? { apiVersion: azure.apiVersion, deployment: azure.deployment ?? undefined } : undefined,
       debug: logLevel(options.log) === 'debug',
+      ca: caList(options.ca),
+      // Read as Node reads it: a PEM file, on top of the system's roots (the engine reads it now).
+      extraCaFile: process.env.NODE_EXTRA_CA_CERTS || undefined,
+      ...proxySetting(options.proxy),
     }
     this.#config = config
     const waits = this.#waits
-    this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
+    try {
+      this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
+    } catch (error) {
+      // The engine refused a value JS could not check (a PEM block that does not parse).
+      if (error?.code === 'InvalidArg') fail(error.message)
+      throw error
+    }
   }
 
   /** The base URL requests go to, without a query (its pairs joined `query`); never includes the key. */

@@ -37,6 +37,7 @@
  * @property {number} status
  * @property {Record<string, string>} headers
  * @property {string | null} requestId
+ * @property {string | null} httpVersion `'1.1'` or `'2'` (null for a byte source: not known)
  */
 
 /**

@@ -64,8 +64,8 @@ class EngineSource {
     if (!this.#response) {
       this.#response = this.#native.response().then((outcome) => {
         if (outcome.type === 'failed') throw fromFailure(outcome.failure)
-        const { status, headers, requestId } = outcome.response
-        return { status, headers: headersObject(headers), requestId: requestId ?? null }
+        const { status, headers, requestId, httpVersion } = outcome.response
+        return { status, headers: headersObject(headers), requestId: requestId ?? null, httpVersion }
       })
     }
     return this.#response
@@ -197,7 +197,8 @@ function openByteIterator(source) {
     source.headers.forEach?.((value, name) => {
       headers[name] = value
     })
-    response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null }
+    // A fetch Response does not say which HTTP version carried it.
+    response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null, httpVersion: null }
     if (!source.body) throw new TypeError('source: the Response has no body')
     source = source.body
   }

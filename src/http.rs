@@ -7,6 +7,8 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
+pub use crate::net::ProxyConfig;
+use crate::net::{extra_roots, Proxies, ProxyName};
 use crate::openai::errors::error_from_json;
 use crate::secrets::Secrets;
 
@@ -27,6 +29,11 @@ pub struct ClientConfig {
     pub azure: Option<AzureConfig>,
     /// Debug log to stderr (`STREAMDELTA_LOG=debug` or the client's `log: 'debug'`).
     pub debug: bool,
+    /// PEM texts of the `ca` option: trusted on top of the system's roots.
+    pub ca: Vec<String>,
+    /// The path in `NODE_EXTRA_CA_CERTS` (read when the client is made).
+    pub extra_ca_file: Option<String>,
+    pub proxy: ProxyConfig,
 }
 
 /// Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`.
@@ -66,12 +73,19 @@ pub struct ResponseMeta {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub request_id: Option<String>,
+    /// `'1.1'` or `'2'` (ALPN picked HTTP/2), `'1.0'` from an old server or proxy.
+    pub http_version: &'static str,
 }
 
 pub struct HttpClient {
     inner: reqwest::Client,
     config: ClientConfig,
+    proxies: Proxies,
 }
+
+/// Longest a TCP connect (with the TLS handshake and a proxy's CONNECT) may take: an
+/// unreachable host or proxy fails in seconds rather than after `timeout` (undici's default).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest error body we read from a failed response; enough for any JSON error object.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -81,11 +95,21 @@ impl HttpClient {
         // reqwest is built with `rustls-no-provider`: install ring once (a host that already
         // installed a provider keeps its own).
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let inner = reqwest::Client::builder()
+        Url::parse(&config.base_url).map_err(|e| format!("baseURL is not a valid URL: {e}"))?;
+        // The system's roots (and SSL_CERT_FILE) stay: the platform verifier merges these in.
+        let roots = extra_roots(&config.ca, config.extra_ca_file.as_deref())?;
+        let builder = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tls_certs_merge(roots);
+        let (builder, proxies) = Proxies::apply(&config.proxy, builder)?;
+        let inner = builder
             .build()
             .map_err(|e| format!("could not create the HTTP client: {e}"))?;
-        Url::parse(&config.base_url).map_err(|e| format!("baseURL is not a valid URL: {e}"))?;
-        Ok(HttpClient { inner, config })
+        Ok(HttpClient {
+            inner,
+            config,
+            proxies,
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -102,7 +126,7 @@ impl HttpClient {
 
     /// The credentials of a request made with `options`, to scrub from what it returns.
     pub fn secrets(&self, options: &RequestOptions) -> Secrets {
-        Secrets::for_request(&self.config, options)
+        Secrets::for_request(&self.config, options).with(&self.proxies.secrets)
     }
 
     pub fn max_retries(&self, spec: &RequestSpec) -> u32 {
@@ -218,13 +242,18 @@ impl HttpClient {
         let timeout =
             Duration::from_millis(spec.options.timeout_ms.unwrap_or(self.config.timeout_ms));
         let max_retries = spec.options.max_retries.unwrap_or(self.config.max_retries);
+        let proxy = self.proxies.for_url(&url);
+        let via = proxy
+            .as_ref()
+            .map(|p| format!(" via {p}"))
+            .unwrap_or_default();
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
             let started = std::time::Instant::now();
             self.debug(
                 &secrets,
-                &format!("-> {} {url} (attempt {attempt})", spec.method),
+                &format!("-> {} {url}{via} (attempt {attempt})", spec.method),
             );
             let mut request = self
                 .inner
@@ -238,7 +267,28 @@ impl HttpClient {
                     Failure::timeout("headers", timeout.as_millis() as u64),
                     None,
                 ),
-                Ok(Err(e)) => (connection_failure(&e), None),
+                Ok(Err(e)) => {
+                    let (failure, retry) = connection_failure(&e, proxy.as_ref());
+                    // An untrusted certificate or refused proxy credentials stay so: no retry.
+                    let advice = (!retry).then_some(ServerAdvice {
+                        retry: false,
+                        wait: None,
+                    });
+                    (failure, advice)
+                }
+                Ok(Ok(response))
+                    if response.status() == StatusCode::PROXY_AUTHENTICATION_REQUIRED =>
+                {
+                    // Only a proxy answers 407 (plain http through it): not the API's error.
+                    let failure = proxy_refused(&response, proxy.as_ref());
+                    (
+                        failure,
+                        Some(ServerAdvice {
+                            retry: false,
+                            wait: None,
+                        }),
+                    )
+                }
                 Ok(Ok(response)) => {
                     self.debug(
                         &secrets,
@@ -256,7 +306,10 @@ impl HttpClient {
                         retry: should_retry(&response),
                         wait: retry_delay(response.headers(), attempt),
                     };
-                    (self.api_failure(response).await, Some(advice))
+                    (
+                        self.api_failure(response, proxy.as_ref()).await,
+                        Some(advice),
+                    )
                 }
             };
             match after_attempt(failure, advice, attempt, max_retries) {
@@ -311,7 +364,10 @@ impl HttpClient {
         Err(Box::new(failure.redact(secrets)))
     }
 
-    async fn api_failure(&self, response: Response) -> Failure {
+    /// A non-2xx answer. Through a proxy, one that is not the API's JSON may be the proxy's
+    /// own page (tinyproxy answers wrong credentials with a 401): the message says it came
+    /// through the proxy.
+    async fn api_failure(&self, response: Response, proxy: Option<&ProxyName>) -> Failure {
         let status = response.status();
         let request_id = request_id_of(response.headers());
         let headers = header_pairs(response.headers());
@@ -319,11 +375,14 @@ impl HttpClient {
         let body = read_limited(response).await;
         let mut failure = error_from_json(&body).unwrap_or_else(|| {
             let text = body.trim();
-            let message = if text.is_empty() {
+            let mut message = if text.is_empty() {
                 status.canonical_reason().unwrap_or("error").to_string()
             } else {
                 truncate_at_char(text, 500).to_string()
             };
+            if let Some(proxy) = proxy {
+                message = format!("{message} (answered through {proxy})");
+            }
             Failure::new(FailureKind::Api, message)
         });
         failure.kind = match status {
@@ -354,8 +413,9 @@ fn with_status(status: u16, message: &str) -> String {
 
 /// A request that got no response: what happened, in words a person can act on; the
 /// transport's own texts ("error sending request: client error (Connect): tcp connect
-/// error: Connection refused (os error 111)") stay in `causes`.
-fn connection_failure(error: &reqwest::Error) -> Failure {
+/// error: Connection refused (os error 111)") stay in `causes`. The flag says whether another
+/// attempt could go differently (not for a certificate or a proxy's 407).
+fn connection_failure(error: &reqwest::Error, proxy: Option<&ProxyName>) -> (Failure, bool) {
     let (host, authority) = match error.url() {
         Some(url) => {
             let host = url.host_str().unwrap_or_default().to_string();
@@ -367,27 +427,94 @@ fn connection_failure(error: &reqwest::Error) -> Failure {
         }
         None => ("the server".to_string(), "the server".to_string()),
     };
-    let message = match transport_cause(error) {
+    let cause = transport_cause(error);
+    let retry = !matches!(
+        cause,
+        TransportCause::Certificate(_) | TransportCause::ProxyAuth
+    );
+    if let Some(proxy) = proxy {
+        if let Some(message) = proxy_message(&cause, proxy, &authority) {
+            let failure = Failure::new(FailureKind::Connection, message).caused_by(error);
+            return (failure, retry);
+        }
+    }
+    let through = proxy.map(|p| format!(" (through {p})")).unwrap_or_default();
+    let message = match cause {
         TransportCause::Refused => format!("could not connect to {authority}: connection refused"),
         TransportCause::Dns => format!("could not resolve the host '{host}' (DNS lookup failed)"),
-        TransportCause::Certificate(detail) => {
-            format!("the TLS certificate of {host} was not trusted ({detail})")
+        TransportCause::Certificate(detail) => format!(
+            "the TLS certificate of {host} was not trusted for {host} ({detail}){through}; if {host} uses a private CA, \
+             pass its PEM certificate as the client's `ca` option or name a PEM file in NODE_EXTRA_CA_CERTS"
+        ),
+        TransportCause::Tls(detail) => {
+            format!("the TLS handshake with {host} failed ({detail}){through}")
         }
-        TransportCause::Tls(detail) => format!("the TLS handshake with {host} failed ({detail})"),
         TransportCause::Reset => {
-            format!("the connection to {authority} was reset before a response arrived")
+            format!("the connection to {authority} was reset before a response arrived{through}")
         }
-        TransportCause::Closed => format!("{authority} closed the connection before answering"),
-        TransportCause::TimedOut => format!("timed out connecting to {authority}"),
-        TransportCause::Other => format!("could not get a response from {authority}"),
+        TransportCause::Closed => {
+            format!("{authority} closed the connection before answering{through}")
+        }
+        TransportCause::TimedOut => format!("timed out connecting to {authority}{through}"),
+        TransportCause::ProxyAuth | TransportCause::Tunnel(_) | TransportCause::Other => {
+            format!("could not get a response from {authority}{through}")
+        }
     };
-    Failure::new(FailureKind::Connection, message).caused_by(error)
+    (
+        Failure::new(FailureKind::Connection, message).caused_by(error),
+        retry,
+    )
+}
+
+/// When a request went through a proxy, the failures that are the proxy's, in words naming
+/// it (never its credentials); `None` for the rest (a certificate, a reset mid-answer).
+fn proxy_message(cause: &TransportCause, proxy: &ProxyName, authority: &str) -> Option<String> {
+    Some(match cause {
+        TransportCause::Refused => format!("could not connect to {proxy}: connection refused"),
+        TransportCause::Dns => format!("could not resolve the host of {proxy} (DNS lookup failed)"),
+        TransportCause::TimedOut => format!("timed out connecting to {proxy}"),
+        TransportCause::ProxyAuth => proxy_auth_message(proxy, authority),
+        TransportCause::Tunnel(what) => {
+            format!("{proxy} could not open a tunnel (CONNECT) to {authority}: {what}")
+        }
+        _ => return None,
+    })
+}
+
+fn proxy_auth_message(proxy: &ProxyName, authority: &str) -> String {
+    if proxy.has_credentials {
+        format!("{proxy} refused its credentials for {authority} (407 Proxy Authentication Required): check the user:pass in the proxy URL")
+    } else {
+        format!("{proxy} requires authentication for {authority} (407 Proxy Authentication Required): put user:pass@ in the proxy URL")
+    }
+}
+
+/// A 407 answer to a plain-http request through a proxy.
+fn proxy_refused(response: &Response, proxy: Option<&ProxyName>) -> Failure {
+    let url = response.url();
+    let authority = format!(
+        "{}:{}",
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or(80)
+    );
+    let message = match proxy {
+        Some(proxy) => proxy_auth_message(proxy, &authority),
+        None => format!("407 Proxy Authentication Required from {authority} (a proxy on the way asked for credentials)"),
+    };
+    let mut failure = Failure::new(FailureKind::Connection, message);
+    failure.status = Some(407);
+    failure.request_id = request_id_of(response.headers());
+    failure
 }
 
 /// What, at the bottom of a transport error, went wrong.
 enum TransportCause {
     Refused,
     Dns,
+    /// The proxy answered CONNECT with 407.
+    ProxyAuth,
+    /// The proxy did not open the tunnel (another status, or it hung up).
+    Tunnel(&'static str),
     Certificate(String),
     Tls(String),
     Reset,
@@ -403,10 +530,17 @@ fn transport_cause(error: &(dyn std::error::Error + 'static)) -> TransportCause 
     let mut next = Some(error);
     let mut texts = String::new();
     while let Some(cause) = next {
-        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+        // rustls's error reaches us wrapped in an io::Error, whose `source()` skips it.
+        let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
+            cause
+                .downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(tls) = tls {
             return match tls {
                 rustls::Error::InvalidCertificate(why) => {
-                    TransportCause::Certificate(format!("{why:?}"))
+                    TransportCause::Certificate(certificate_problem(why))
                 }
                 other => TransportCause::Tls(other.to_string()),
             };
@@ -425,7 +559,23 @@ fn transport_cause(error: &(dyn std::error::Error + 'static)) -> TransportCause 
         texts.push('\n');
         next = cause.source();
     }
-    if texts.contains("dns error") || texts.contains("failed to lookup address") {
+    // The same, when the chain hid rustls's type (boxed on the way): rustls's own text.
+    if let Some(at) = texts.find("invalid peer certificate: ") {
+        let detail = texts[at + "invalid peer certificate: ".len()..]
+            .lines()
+            .next()
+            .unwrap_or_default();
+        return TransportCause::Certificate(certificate_text(detail));
+    }
+    if texts.contains("tunnel error: proxy authorization required") {
+        TransportCause::ProxyAuth
+    } else if texts.contains("tunnel error: unsuccessful") {
+        TransportCause::Tunnel(
+            "it answered with an error status (wrong credentials, a port or host it does not allow, or one it cannot reach)",
+        )
+    } else if texts.contains("tunnel error: unexpected end of file") {
+        TransportCause::Tunnel("it closed the connection")
+    } else if texts.contains("dns error") || texts.contains("failed to lookup address") {
         TransportCause::Dns
     } else if texts.contains("connection closed before message completed") {
         TransportCause::Closed
@@ -433,6 +583,42 @@ fn transport_cause(error: &(dyn std::error::Error + 'static)) -> TransportCause 
         TransportCause::TimedOut
     } else {
         TransportCause::Other
+    }
+}
+
+/// rustls's name for a certificate problem, with what it means.
+fn certificate_problem(error: &rustls::CertificateError) -> String {
+    use rustls::CertificateError as E;
+    match error {
+        E::UnknownIssuer => "UnknownIssuer: it is not signed by a trusted CA".into(),
+        E::NotValidForName | E::NotValidForNameContext { .. } => {
+            "NotValidForName: it was issued for another host name".into()
+        }
+        E::Expired | E::ExpiredContext { .. } => "Expired".into(),
+        E::NotValidYet | E::NotValidYetContext { .. } => "NotValidYet".into(),
+        E::Revoked => "Revoked".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// rustls's lower-cased debug text of a certificate problem (`unknownissuer`,
+/// `notvalidforname`, `other(othererror(causedasendentity))`), with what it means.
+fn certificate_text(detail: &str) -> String {
+    let named = |prefix: &str| detail.starts_with(prefix);
+    if named("unknownissuer") {
+        "UnknownIssuer: it is not signed by a trusted CA".into()
+    } else if named("notvalidforname") {
+        "NotValidForName: it was issued for another host name".into()
+    } else if named("expired") {
+        "Expired".into()
+    } else if named("notvalidyet") {
+        "NotValidYet".into()
+    } else if named("revoked") {
+        "Revoked".into()
+    } else if detail.contains("causedasendentity") {
+        "CaUsedAsEndEntity: the server presents a CA certificate as its own".into()
+    } else {
+        detail.to_string()
     }
 }
 
@@ -588,6 +774,13 @@ pub fn response_meta(response: &Response) -> ResponseMeta {
         status: response.status().as_u16(),
         headers: header_pairs(response.headers()),
         request_id: request_id_of(response.headers()),
+        http_version: match response.version() {
+            reqwest::Version::HTTP_09 => "0.9",
+            reqwest::Version::HTTP_10 => "1.0",
+            reqwest::Version::HTTP_2 => "2",
+            reqwest::Version::HTTP_3 => "3",
+            _ => "1.1",
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod decode;
 pub mod failure;
 pub mod http;
+pub mod net;
 pub mod openai;
 pub mod relay;
 pub mod secrets;

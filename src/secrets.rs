@@ -48,6 +48,15 @@ impl Secrets {
         secrets
     }
 
+    /// These too (the client's proxy credentials: its `user:pass@` and password), longest first.
+    pub fn with(mut self, extra: &[String]) -> Self {
+        for value in extra {
+            self.add(Some(value));
+        }
+        self.0.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        self
+    }
+
     /// Exactly these values (what a decoder outside an HTTP request is given).
     pub fn of<'a>(values: impl IntoIterator<Item = &'a str>) -> Self {
         let mut secrets = Secrets::default();
@@ -105,6 +114,9 @@ mod tests {
             max_event_bytes: None,
             azure: None,
             debug: false,
+            ca: Vec::new(),
+            extra_ca_file: None,
+            proxy: Default::default(),
         }
     }
 
@@ -124,6 +136,17 @@ mod tests {
         assert_eq!(
             secrets.scrub(text),
             "[redacted] [redacted] [redacted] [redacted] [redacted]"
+        );
+    }
+
+    #[test]
+    fn proxy_credentials_are_scrubbed() {
+        let proxy = crate::net::proxy_credentials("http://alice:hunter22@127.0.0.1:3128");
+        let secrets =
+            Secrets::for_request(&config(None, &[]), &RequestOptions::default()).with(&proxy);
+        assert_eq!(
+            secrets.scrub("via http://alice:hunter22@127.0.0.1:3128, password hunter22"),
+            "via http://[redacted]127.0.0.1:3128, password [redacted]"
         );
     }
 

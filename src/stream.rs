@@ -614,6 +614,9 @@ mod tests {
             max_event_bytes: None,
             azure: None,
             debug: false,
+            ca: Vec::new(),
+            extra_ca_file: None,
+            proxy: Default::default(),
         };
         Arc::new(HttpClient::new(config).unwrap())
     }

@@ -11,7 +11,7 @@ use napi_derive::napi;
 
 use crate::decode::End;
 use crate::failure::{Failure, FailureKind};
-use crate::http::{AzureConfig, ClientConfig, RequestOptions, ResponseMeta};
+use crate::http::{AzureConfig, ClientConfig, ProxyConfig, RequestOptions, ResponseMeta};
 use crate::relay::RelayFormat;
 
 /// Which API a stream speaks: picks the wire parser.
@@ -73,6 +73,17 @@ pub struct JsClientConfig {
     pub azure: Option<JsAzureConfig>,
     /// Debug log lines on stderr (`log: 'debug'` or `STREAMDELTA_LOG=debug`).
     pub debug: bool,
+    /// PEM texts of the `ca` option (each one or more certificates), trusted on top of the
+    /// system's roots.
+    pub ca: Vec<String>,
+    /// `process.env.NODE_EXTRA_CA_CERTS`: a PEM file read when the client is made (a file that
+    /// cannot be read gets a warning on stderr, as Node gives, and is skipped).
+    pub extra_ca_file: Option<String>,
+    /// The `proxy` option's URL: every request goes through it.
+    pub proxy: Option<String>,
+    /// `proxy: false`: no proxy, whatever HTTPS_PROXY / HTTP_PROXY say. With neither, the
+    /// environment's proxy (reqwest reads it, with curl's rules).
+    pub proxy_off: bool,
 }
 
 impl From<JsClientConfig> for ClientConfig {
@@ -93,6 +104,13 @@ impl From<JsClientConfig> for ClientConfig {
                 deployment: azure.deployment,
             }),
             debug: config.debug,
+            ca: config.ca,
+            extra_ca_file: config.extra_ca_file,
+            proxy: match (config.proxy, config.proxy_off) {
+                (_, true) => ProxyConfig::Off,
+                (Some(url), false) => ProxyConfig::Url(url),
+                (None, false) => ProxyConfig::FromEnv,
+            },
         }
     }
 }
@@ -133,6 +151,8 @@ pub struct JsResponseMeta {
     /// Lower-case names, in arrival order (repeated names repeat).
     pub headers: Vec<(String, String)>,
     pub request_id: Option<String>,
+    /// `'1.1'` or `'2'` (HTTP/2 when the server offered it by ALPN).
+    pub http_version: String,
 }
 
 impl From<ResponseMeta> for JsResponseMeta {
@@ -141,6 +161,7 @@ impl From<ResponseMeta> for JsResponseMeta {
             status: meta.status.into(),
             headers: meta.headers,
             request_id: meta.request_id,
+            http_version: meta.http_version.to_string(),
         }
     }
 }
