@@ -375,7 +375,10 @@ function cut(res) {
     res.destroy()
     return
   }
-  socket.end()
+  // Node 24 hands a response's writes to the socket on a later tick (it corks them): ending
+  // the socket now would drop the last batches. After this turn they are in the socket, and
+  // `end()` sends them before the FIN.
+  setImmediate(() => socket.end())
   const timer = setTimeout(() => socket.destroy(), 10_000).unref()
   socket.once('close', () => clearTimeout(timer))
 }
