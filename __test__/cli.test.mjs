@@ -6,7 +6,6 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
@@ -14,7 +13,7 @@ import { createRequire } from 'node:module'
 import { Client } from 'streamdelta'
 import { startMockServer, REDACTED } from 'streamdelta/testing'
 import { waitFor } from './helpers/sse.mjs'
-import { startServer } from './helpers/server.mjs'
+import { freePort, startServer } from './helpers/server.mjs'
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = path.join(ROOT, 'bin', 'streamdelta.js')
@@ -64,15 +63,6 @@ async function serve(t, options) {
 /** `streamdelta chat` against a test mock that requires KEY. */
 const chatArgs = (mock, ...rest) => ['chat', '--base-url', mock.url, ...rest]
 const withKey = (extra) => cleanEnv({ OPENAI_API_KEY: KEY, ...extra })
-
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
-}
 
 // ---------------------------------------------------------------------------------------------
 

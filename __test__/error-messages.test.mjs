@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
 import { Client, ConnectionError, IncompleteStreamError } from '../index.mjs'
+import { freePort } from './helpers/server.mjs'
 
 const BODY = { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] }
 
@@ -18,18 +19,8 @@ function causes(error) {
   return out
 }
 
-/** A port nothing listens on: bound, then closed. */
-async function closedPort() {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
 test('a refused connection names the address, with the transport error as its cause chain', async () => {
-  const port = await closedPort()
+  const port = await freePort()
   const client = new Client({ baseURL: `http://127.0.0.1:${port}/v1`, apiKey: 'sk-test', maxRetries: 0 })
   const error = await client
     .chat(BODY)

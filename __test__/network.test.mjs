@@ -19,7 +19,7 @@ import { once } from 'node:events'
 import { pathToFileURL } from 'node:url'
 
 import { Client, ConnectionError } from 'streamdelta'
-import { writeChatStream } from './helpers/server.mjs'
+import { freePort, writeChatStream } from './helpers/server.mjs'
 import { runNode } from './helpers/child.mjs'
 
 const INDEX = pathToFileURL(path.resolve(import.meta.dirname, '..', 'index.mjs')).href
@@ -179,15 +179,6 @@ function cleanEnv(extra = {}) {
   ])
     env[name] = undefined
   return { ...env, ...extra }
-}
-
-async function freePort() {
-  const server = net.createServer().listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address()
-  server.close()
-  await once(server, 'close')
-  return port
 }
 
 let dir

@@ -5,12 +5,12 @@
 import { test, describe } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
-import net from 'node:net'
 import { once } from 'node:events'
 import { Writable } from 'node:stream'
 import { WebSocketServer, WebSocket } from 'ws'
 import { startServer, startSse, sseChunk, chatChunk } from './helpers/server.mjs'
 import { waitFor } from './helpers/sse.mjs'
+import { refusedURL } from './helpers/faults.mjs'
 import { Client, AbortError } from '../index.mjs'
 
 const KEY = 'sk-relay-errors-SECRET-91c2'
@@ -83,14 +83,6 @@ async function readAll(response) {
   } catch (error) {
     return { text, error }
   }
-}
-
-async function refusedURL() {
-  const probe = net.createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  return `http://127.0.0.1:${port}/v1`
 }
 
 // ---- item 1: bad relay arguments -------------------------------------------------------------

@@ -36,6 +36,30 @@ pub struct ClientConfig {
     pub proxy: ProxyConfig,
 }
 
+#[cfg(test)]
+impl ClientConfig {
+    /// A client of `base_url` with nothing else set: no key, no retries, 5 s timeouts, no proxy.
+    pub fn for_tests(base_url: &str) -> Self {
+        ClientConfig {
+            base_url: base_url.to_owned(),
+            api_key: None,
+            organization: None,
+            project: None,
+            headers: Vec::new(),
+            query: Vec::new(),
+            timeout_ms: 5000,
+            idle_timeout_ms: 5000,
+            max_retries: 0,
+            max_event_bytes: None,
+            azure: None,
+            debug: false,
+            ca: Vec::new(),
+            extra_ca_file: None,
+            proxy: ProxyConfig::default(),
+        }
+    }
+}
+
 /// Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`.
 #[derive(Debug, Clone)]
 pub struct AzureConfig {

@@ -99,24 +99,12 @@ mod tests {
 
     fn config(api_key: Option<&str>, headers: &[(&str, &str)]) -> ClientConfig {
         ClientConfig {
-            base_url: "http://127.0.0.1:1/v1".into(),
             api_key: api_key.map(str::to_owned),
-            organization: None,
-            project: None,
             headers: headers
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            query: Vec::new(),
-            timeout_ms: 1000,
-            idle_timeout_ms: 1000,
-            max_retries: 0,
-            max_event_bytes: None,
-            azure: None,
-            debug: false,
-            ca: Vec::new(),
-            extra_ca_file: None,
-            proxy: Default::default(),
+            ..ClientConfig::for_tests("http://127.0.0.1:1/v1")
         }
     }
 

@@ -601,23 +601,7 @@ mod tests {
     }
 
     fn client_for(url: String) -> Arc<HttpClient> {
-        let config = ClientConfig {
-            base_url: url,
-            api_key: None,
-            organization: None,
-            project: None,
-            headers: Vec::new(),
-            query: Vec::new(),
-            timeout_ms: 5000,
-            idle_timeout_ms: 5000,
-            max_retries: 0,
-            max_event_bytes: None,
-            azure: None,
-            debug: false,
-            ca: Vec::new(),
-            extra_ca_file: None,
-            proxy: Default::default(),
-        };
+        let config = ClientConfig::for_tests(&url);
         Arc::new(HttpClient::new(config).unwrap())
     }
 

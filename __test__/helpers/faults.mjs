@@ -10,6 +10,7 @@
 import http from 'node:http'
 import { once } from 'node:events'
 import { setImmediate as turn } from 'node:timers/promises'
+import { freePort } from './server.mjs'
 
 /**
  * @param {(req: http.IncomingMessage, res: http.ServerResponse, server: object) => void} handler
@@ -91,13 +92,7 @@ export function resetConnection(res) {
 
 /** A base URL on 127.0.0.1 where nothing listens (the port was just released). */
 export async function refusedURL() {
-  const probe = http.createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address()
-  probe.close()
-  await once(probe, 'close')
-  return `http://127.0.0.1:${port}/v1`
+  return `http://127.0.0.1:${await freePort()}/v1`
 }
 
 /**

@@ -94,3 +94,14 @@ export function writeChatStream(res, words, { usage = true } = {}) {
     })
   res.end('data: [DONE]\n\n')
 }
+
+/** A port on 127.0.0.1 where nothing listens: bound, then released. */
+export async function freePort() {
+  const probe = http.createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const { port } = probe.address()
+  probe.close()
+  await once(probe, 'close')
+  return port
+}
