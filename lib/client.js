@@ -205,6 +205,7 @@ function requestOptions(options) {
   return {
     signal: signal ?? undefined,
     wire: {
+      apiKey: optionalString(options.apiKey, 'options.apiKey'),
       headers: pairs(options.headers, 'options.headers'),
       query: pairs(options.query, 'options.query'),
       timeoutMs: optionalMs(options.timeout, 'options.timeout'),
