@@ -609,10 +609,19 @@ mod tests {
 
     #[test]
     fn the_status_prefixes_a_message_once() {
-        assert_eq!(with_status(429, "Rate limit reached"), "429 Rate limit reached");
-        assert_eq!(with_status(429, "429 Too Many Requests"), "429 Too Many Requests");
+        assert_eq!(
+            with_status(429, "Rate limit reached"),
+            "429 Rate limit reached"
+        );
+        assert_eq!(
+            with_status(429, "429 Too Many Requests"),
+            "429 Too Many Requests"
+        );
         assert_eq!(with_status(429, "429: slow down"), "429: slow down");
-        assert_eq!(with_status(500, "5000 tokens is too many"), "500 5000 tokens is too many");
+        assert_eq!(
+            with_status(500, "5000 tokens is too many"),
+            "500 5000 tokens is too many"
+        );
     }
 
     #[test]
