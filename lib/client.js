@@ -3,7 +3,7 @@
 // field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
 const { NativeClient, WireFormat } = require('./native')
-const { EngineSource } = require('./sources')
+const { EngineSource, PackedBatch } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 
@@ -76,7 +76,7 @@ function parseBaseURL(value) {
 class Client {
   #native
   #config
-  #waits = new EngineWaits()
+  #hub = new EngineHub()
 
   /**
    * @param {object} [options] see index.d.ts `ClientOptions`
@@ -106,8 +106,9 @@ class Client {
       debug: logLevel(options.log) === 'debug',
     }
     this.#config = config
-    const waits = this.#waits
-    this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
+    const hub = this.#hub
+    this.#native = new NativeClient(config, () => hub.onReady())
+    hub.native = this.#native
   }
 
   /** The base URL requests go to (never includes the key). */
@@ -183,7 +184,7 @@ class Client {
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    return new StreamClass(native ? new EngineSource(native, this.#waits) : abortedSource(), { signal: request.signal })
+    return new StreamClass(native ? new EngineSource(native, this.#hub) : abortedSource(), { signal: request.signal })
   }
 }
 
@@ -216,32 +217,112 @@ function requestOptions(options) {
 }
 
 /**
- * Streams of one client waiting for the engine, by stream id. The engine calls back through one
- * shared channel (`onReady`), which does not itself keep the process alive; while any stream
- * waits, a timer does, as a pending socket read would.
+ * The streams of one client and the engine's ready list. The engine wakes JS once when some
+ * streams have batches (`onReady`, through one shared channel that does not itself keep the
+ * process alive); then one `ready()` names them all and one `take()` hands over, as one string
+ * and a typed array, the batches of those a consumer waits on, in the forms it reads. A stream
+ * named while nobody waits on it keeps its batches in the engine (backpressure) and is marked
+ * unclaimed: its next `tryTake` asks the engine. While any stream waits, a timer keeps the
+ * process alive, as a pending socket read would.
  */
-class EngineWaits {
-  #pending = new Map()
+class EngineHub {
+  /** @type {import('../binding').NativeClient | null} */
+  native = null
+  /** @type {Map<number, EngineSource>} */
+  #waiting = new Map()
+  /** Streams named by `ready()` while nobody waited: their batches wait in the engine. */
+  #unclaimed = new Set()
+  /** A stream dropped unconsumed leaves no id behind. */
+  #forget = new FinalizationRegistry((/** @type {number} */ id) => this.#unclaimed.delete(id))
   #keepAlive = null
 
-  /** Resolves at the stream's next `wake`. */
-  wait(streamId) {
-    return new Promise((resolve) => {
-      this.#pending.set(streamId, resolve)
-      if (this.#pending.size === 1) {
-        this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
-        this.#keepAlive.ref()
-      }
-    })
+  /** @param {EngineSource} source @param {number} id */
+  register(source, id) {
+    this.#forget.register(source, id, source)
   }
 
-  wake(streamId) {
-    const resolve = this.#pending.get(streamId)
-    if (resolve === undefined) return // nobody waits (any more): a late or spare notification
-    this.#pending.delete(streamId)
-    if (this.#pending.size === 0) this.#keepAlive.unref()
-    resolve()
+  /** @param {EngineSource} source */
+  unregister(source, id) {
+    this.#forget.unregister(source)
+    this.#unclaimed.delete(id)
+    this.unwait(id)
   }
+
+  /** Whether the engine named the stream while nobody waited (and forgets that). */
+  claim(id) {
+    return this.#unclaimed.delete(id)
+  }
+
+  /** @param {EngineSource} source @param {number} id */
+  wait(source, id) {
+    this.#waiting.set(id, source)
+    if (this.#waiting.size === 1) {
+      this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
+      this.#keepAlive.ref()
+    }
+  }
+
+  unwait(id) {
+    if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAlive.unref()
+  }
+
+  onReady() {
+    const native = /** @type {import('../binding').NativeClient} */ (this.native)
+    const ids = native.ready()
+    const count = ids.length
+    if (count === 0) return
+    const wanted = new Uint8Array(count)
+    let packed = 0
+    /** @type {EngineSource[] | null} */
+    let natives = null
+    for (let i = 0; i < count; i++) {
+      const id = ids[i]
+      const source = this.#waiting.get(id)
+      if (source === undefined) this.#unclaimed.add(id)
+      else if (source.native) (natives ??= []).push(source)
+      else {
+        wanted[i] = 1
+        packed++
+      }
+    }
+    if (packed > 0) {
+      const { data, meta, ends } = native.take(wanted)
+      let at = 0
+      let end = 0
+      for (let i = 0; i < meta.length; i += 7) {
+        const id = meta[i]
+        const flags = meta[i + 1]
+        const textEnd = at + meta[i + 4]
+        const deltasEnd = textEnd + meta[i + 5]
+        const rawEnd = deltasEnd + meta[i + 6]
+        const source = this.#waiting.get(id) ?? this.#delivering.get(id)
+        if (source !== undefined) {
+          if (flags & 2) source.deliver(null)
+          else {
+            source.deliver(
+              new PackedBatch(
+                meta[i + 2],
+                meta[i + 3],
+                meta[i + 4] === 0 ? '' : data.slice(at, textEnd),
+                meta[i + 5] === 0 ? null : data.slice(textEnd, deltasEnd),
+                meta[i + 6] === 0 ? null : data.slice(deltasEnd, rawEnd),
+                flags & 1 ? ends[end] : null,
+              ),
+            )
+            // The stream's next batches in this take go to the same source, which no longer waits.
+            this.#delivering.set(id, source)
+          }
+        }
+        if (flags & 1) end++
+        at = rawEnd
+      }
+      this.#delivering.clear()
+    }
+    if (natives !== null) for (const source of natives) source.pollNative()
+  }
+
+  /** The sources `onReady` delivered to in the current take. */
+  #delivering = new Map()
 }
 
 /**
@@ -252,11 +333,11 @@ function abortedSource() {
   return {
     tryTake: () => null,
     nextBatch: () => Promise.resolve(null),
-    readDeltas: () => {},
+    readForms: () => {},
     abort: () => undefined,
     stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
     response: () => Promise.reject(new AbortError('The stream was aborted before it started')),
   }
 }
 
-module.exports = { Client }
+module.exports = { Client, EngineHub }
