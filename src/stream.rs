@@ -392,7 +392,11 @@ async fn run(request: Request, outlets: Outlets) {
     }
     response_tx.send_replace(ResponseState::Ready(meta));
     let mut eof = false;
+    // One timer per stream, not one per read: a read only notes the time, and the timer, when it
+    // fires, moves itself to the last read plus `idle` (once per idle period at most).
     let mut idle_deadline = tokio::time::Instant::now() + idle;
+    let idle_timer = tokio::time::sleep_until(idle_deadline);
+    tokio::pin!(idle_timer);
     let max_retries = client.max_retries(&spec);
     let mut reconnects = 0;
     // A stream that broke and will be reopened: the request to make, and why it broke.
@@ -497,7 +501,12 @@ async fn run(request: Request, outlets: Outlets) {
                 // JS dropped the stream: nobody will read further.
                 Err(_) => return,
             },
-            _ = tokio::time::sleep_until(idle_deadline), if read_more => {
+            _ = &mut idle_timer, if read_more => {
+                if idle_timer.deadline() < idle_deadline {
+                    // Bytes came since it was set: wait for the rest of the idle time.
+                    idle_timer.as_mut().reset(idle_deadline);
+                    continue;
+                }
                 eof = true;
                 lock(&shared).fail(Failure::timeout("idle", idle.as_millis() as u64));
             }
