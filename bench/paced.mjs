@@ -147,7 +147,7 @@ const f = (x, digits = 0) => (x == null ? '–' : x.toFixed(digits))
 function verdicts(label, key, bar, barText) {
   return STREAMDELTA.map((name) => {
     const ours = byName[name][key]
-    const theirs = byName.openai[key]
+    const theirs = byName.openai?.[key]
     if (ours == null || theirs == null) return `- ❌ ${label}, ${name}: no figure (a client failed every run)`
     const ratio = ours / theirs
     return `- ${ratio <= bar ? '✅' : '❌'} ${label}, ${name} vs openai: ${f(ours, 1)} / ${f(theirs, 1)} = ${f(ratio, 2)}x (bar: ${barText})`
@@ -161,7 +161,7 @@ const bars = [
   ['latency p99', 'latencyP99Ms', 1, 'no worse than openai'],
 ].flatMap(([label, key, limit, barText]) =>
   STREAMDELTA.map((name) => {
-    const ratio = byName[name][key] / byName.openai[key]
+    const ratio = byName[name][key] / (byName.openai?.[key] ?? Number.NaN)
     return {
       what: `${STREAMS.toLocaleString('en-US')} paced streams, ${label}, ${name}: ${barText}`,
       ratio,
