@@ -102,9 +102,10 @@ export declare class NativeStream {
   /** Whether the stream is over and every batch was taken (after `tryTake()` found none). */
   isOver(): boolean
   /**
-   * Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw): `NativeClient::take`
-   * renders only those, and while deltas are read the engine builds their JSON as it
-   * decodes (otherwise a batch builds it only if `deltas()` is called).
+   * Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches):
+   * `NativeClient::take` renders only those; while deltas are read the engine builds their
+   * JSON as it decodes (otherwise a batch builds it only if `deltas()` is called); raw
+   * provider objects are kept only while raw chunks or native batches are read.
    */
   readForms(forms: number): void
   /**

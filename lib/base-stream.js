@@ -335,6 +335,7 @@ class BaseStream {
   }
 
   #hasDeltaListeners() {
+    if (this.#listeners.size === 0) return false
     for (const name of DELTA_EVENTS) if (this.#listeners.has(name)) return true
     return false
   }

@@ -289,40 +289,43 @@ class EngineHub {
       const { data, meta, ends } = native.take(wanted)
       let at = 0
       let end = 0
+      // A stream's batches are consecutive entries; after the first, its source no longer waits.
+      let lastId = 0
+      /** @type {EngineSource | undefined} */
+      let last
       for (let i = 0; i < meta.length; i += 7) {
         const id = meta[i]
         const flags = meta[i + 1]
-        const textEnd = at + meta[i + 4]
-        const deltasEnd = textEnd + meta[i + 5]
-        const rawEnd = deltasEnd + meta[i + 6]
-        const source = this.#waiting.get(id) ?? this.#delivering.get(id)
-        if (source !== undefined) {
-          if (flags & 2) source.deliver(null)
-          else {
-            source.deliver(
+        const textLength = meta[i + 4]
+        const deltasLength = meta[i + 5]
+        const rawLength = meta[i + 6]
+        const textEnd = at + textLength
+        const deltasEnd = textEnd + deltasLength
+        const rawEnd = deltasEnd + rawLength
+        if (id !== lastId) {
+          lastId = id
+          last = this.#waiting.get(id)
+        }
+        if (last !== undefined) {
+          if (flags & 2) last.deliver(null)
+          else
+            last.deliver(
               new PackedBatch(
                 meta[i + 2],
                 meta[i + 3],
-                meta[i + 4] === 0 ? '' : data.slice(at, textEnd),
-                meta[i + 5] === 0 ? null : data.slice(textEnd, deltasEnd),
-                meta[i + 6] === 0 ? null : data.slice(deltasEnd, rawEnd),
+                textLength === 0 ? '' : data.slice(at, textEnd),
+                deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
+                rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
                 flags & 1 ? ends[end] : null,
               ),
             )
-            // The stream's next batches in this take go to the same source, which no longer waits.
-            this.#delivering.set(id, source)
-          }
         }
         if (flags & 1) end++
         at = rawEnd
       }
-      this.#delivering.clear()
     }
     if (natives !== null) for (const source of natives) source.pollNative()
   }
-
-  /** The sources `onReady` delivered to in the current take. */
-  #delivering = new Map()
 }
 
 /**

@@ -48,6 +48,8 @@ type OnReady = ThreadsafeFunction<u32, Unknown<'static>, u32, Status, false, tru
 const FORM_TEXT: u32 = 1;
 const FORM_DELTAS: u32 = 2;
 const FORM_RAW: u32 = 4;
+/// JS reads the batches themselves (`NativeBatch`, for the relays): every form stays available.
+const FORM_NATIVE: u32 = 8;
 /// `take` entry flags.
 const ENTRY_END: u32 = 1;
 const ENTRY_OVER: u32 = 2;
@@ -313,15 +315,19 @@ impl NativeStream {
         self.handle.outbox().is_over()
     }
 
-    /// Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw): `NativeClient::take`
-    /// renders only those, and while deltas are read the engine builds their JSON as it
-    /// decodes (otherwise a batch builds it only if `deltas()` is called).
+    /// Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches):
+    /// `NativeClient::take` renders only those; while deltas are read the engine builds their
+    /// JSON as it decodes (otherwise a batch builds it only if `deltas()` is called); raw
+    /// provider objects are kept only while raw chunks or native batches are read.
     #[napi]
     pub fn read_forms(&self, forms: u32) {
         self.handle.outbox().forms.store(forms, Ordering::Relaxed);
         self.handle
             .delta_json
             .store(forms & FORM_DELTAS != 0, Ordering::Relaxed);
+        self.handle
+            .raw_json
+            .store(forms & (FORM_RAW | FORM_NATIVE) != 0, Ordering::Relaxed);
     }
 
     /// Cancels the request now; the socket closes. Returns the partial result as JSON when
