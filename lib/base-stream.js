@@ -6,7 +6,7 @@
 
 const { AbortError, fromFailure } = require('./errors')
 const relay = require('./relay')
-const { kBatches } = require('./symbols')
+const { kBatches, Form } = require('./symbols')
 
 const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
 
@@ -24,8 +24,8 @@ class BaseStream {
   #finalPromise = null
   #settleFinal = null
   #abortController = new AbortController()
-  /** What the source was last told about delta consumers (null: nothing yet). */
-  #toldReadDeltas = null
+  /** What the source was last told about the forms consumers read (null: nothing yet). */
+  #toldForms = null
   #batchesReadDeltas = false
   #detachSignal = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
@@ -77,6 +77,8 @@ class BaseStream {
     let list = this.#listeners.get(event)
     if (!list) this.#listeners.set(event, (list = []))
     list.push({ listener, once: false })
+    // Batches the engine hands over from now on carry the form this listener reads.
+    if (this.#state === 'open' && this.#toldForms !== null) this.#tellForms()
     this.#startFlowing()
     return this
   }
@@ -251,14 +253,20 @@ class BaseStream {
     return this.#listeners.size > 0 || this.#settleFinal !== null
   }
 
-  /** Tells the source whether anyone reads deltas, so that the engine builds their JSON on its
-   * own thread only then (a text() or relay consumer never pays for it). */
-  #tellReadDeltas() {
+  /** Tells the source which forms consumers read, so that the engine renders only those (and
+   * builds Delta JSON on its own thread only while someone reads deltas: a text() or relay
+   * consumer never pays for it). */
+  #tellForms() {
     const it = this.#iterator
-    const on = it?.kind === 'delta' || (it?.kind === 'batch' && this.#batchesReadDeltas) || this.#hasDeltaListeners()
-    if (on !== this.#toldReadDeltas) {
-      this.#toldReadDeltas = on
-      this.#source.readDeltas(on)
+    let forms = 0
+    if (it?.kind === 'text') forms |= Form.Text
+    if (it?.kind === 'delta' || (it?.kind === 'batch' && this.#batchesReadDeltas) || this.#hasDeltaListeners())
+      forms |= Form.Deltas
+    if (it?.kind === 'chunk' || this.#listeners.has('chunk')) forms |= Form.Raw
+    if (it?.kind === 'batch') forms |= Form.Native
+    if (forms !== this.#toldForms) {
+      this.#toldForms = forms
+      this.#source.readForms(forms)
     }
   }
 
@@ -267,7 +275,7 @@ class BaseStream {
     this.#pumping = true
     try {
       while (this.#wantsData()) {
-        this.#tellReadDeltas()
+        this.#tellForms()
         let batch = this.#source.tryTake()
         if (batch === null) batch = await this.#source.nextBatch()
         if (this.#state !== 'open') break
@@ -333,6 +341,7 @@ class BaseStream {
   }
 
   #hasDeltaListeners() {
+    if (this.#listeners.size === 0) return false
     for (const name of DELTA_EVENTS) if (this.#listeners.has(name)) return true
     return false
   }

@@ -3,7 +3,7 @@
 // field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
 const { NativeClient, WireFormat } = require('./native')
-const { EngineSource } = require('./sources')
+const { EngineSource, PackedBatch } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
@@ -174,7 +174,7 @@ function mergeQuery(fromURL, explicit) {
 class Client {
   #native
   #config
-  #waits = new EngineWaits()
+  #hub = new EngineHub()
 
   /**
    * @param {object} [options] see index.d.ts `ClientOptions`
@@ -211,14 +211,15 @@ class Client {
       ...proxySetting(options.proxy),
     }
     this.#config = config
-    const waits = this.#waits
+    const hub = this.#hub
     try {
-      this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
+      this.#native = new NativeClient(config, () => hub.onReady())
     } catch (error) {
       // The engine refused a value JS could not check (a PEM block that does not parse).
       if (error?.code === 'InvalidArg') fail(error.message)
       throw error
     }
+    hub.native = this.#native
   }
 
   /** The base URL requests go to, without a query (its pairs joined `query`); never includes the key. */
@@ -309,7 +310,7 @@ class Client {
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    return new StreamClass(native ? new EngineSource(native, this.#waits) : abortedSource(), { signal: request.signal })
+    return new StreamClass(native ? new EngineSource(native, this.#hub) : abortedSource(), { signal: request.signal })
   }
 }
 
@@ -393,31 +394,114 @@ function requestOptions(options) {
 }
 
 /**
- * Streams of one client waiting for the engine, by stream id. The engine calls back through one
- * shared channel (`onReady`), which does not itself keep the process alive; while any stream
- * waits, a timer does, as a pending socket read would.
+ * The streams of one client and the engine's ready list. The engine wakes JS once when some
+ * streams have batches (`onReady`, through one shared channel that does not itself keep the
+ * process alive); then one `ready()` names them all and one `take()` hands over, as one string
+ * and a typed array, the batches of those a consumer waits on, in the forms it reads. A stream
+ * named while nobody waits on it keeps its batches in the engine (backpressure) and is marked
+ * unclaimed: its next `tryTake` asks the engine. While any stream waits, a timer keeps the
+ * process alive, as a pending socket read would.
  */
-class EngineWaits {
-  #pending = new Map()
+class EngineHub {
+  /** @type {import('../binding').NativeClient | null} */
+  native = null
+  /** @type {Map<number, EngineSource>} */
+  #waiting = new Map()
+  /** Streams named by `ready()` while nobody waited: their batches wait in the engine. */
+  #unclaimed = new Set()
+  /** A stream dropped unconsumed leaves no id behind. */
+  #forget = new FinalizationRegistry((/** @type {number} */ id) => this.#unclaimed.delete(id))
   #keepAlive = null
 
-  /** Resolves at the stream's next `wake`. */
-  wait(streamId) {
-    return new Promise((resolve) => {
-      this.#pending.set(streamId, resolve)
-      if (this.#pending.size === 1) {
-        this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
-        this.#keepAlive.ref()
-      }
-    })
+  /** @param {EngineSource} source @param {number} id */
+  register(source, id) {
+    this.#forget.register(source, id, source)
   }
 
-  wake(streamId) {
-    const resolve = this.#pending.get(streamId)
-    if (resolve === undefined) return // nobody waits (any more): a late or spare notification
-    this.#pending.delete(streamId)
-    if (this.#pending.size === 0) this.#keepAlive.unref()
-    resolve()
+  /** @param {EngineSource} source */
+  unregister(source, id) {
+    this.#forget.unregister(source)
+    this.#unclaimed.delete(id)
+    this.unwait(id)
+  }
+
+  /** Whether the engine named the stream while nobody waited (and forgets that). */
+  claim(id) {
+    return this.#unclaimed.delete(id)
+  }
+
+  /** @param {EngineSource} source @param {number} id */
+  wait(source, id) {
+    this.#waiting.set(id, source)
+    if (this.#waiting.size === 1) {
+      this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
+      this.#keepAlive.ref()
+    }
+  }
+
+  unwait(id) {
+    if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAlive.unref()
+  }
+
+  onReady() {
+    const native = /** @type {import('../binding').NativeClient} */ (this.native)
+    const ids = native.ready()
+    const count = ids.length
+    if (count === 0) return
+    const wanted = new Uint8Array(count)
+    let packed = 0
+    /** @type {EngineSource[] | null} */
+    let natives = null
+    for (let i = 0; i < count; i++) {
+      const id = ids[i]
+      const source = this.#waiting.get(id)
+      if (source === undefined) this.#unclaimed.add(id)
+      else if (source.native) (natives ??= []).push(source)
+      else {
+        wanted[i] = 1
+        packed++
+      }
+    }
+    if (packed > 0) {
+      const { data, meta, ends } = native.take(wanted)
+      let at = 0
+      let end = 0
+      // A stream's batches are consecutive entries; after the first, its source no longer waits.
+      let lastId = 0
+      /** @type {EngineSource | undefined} */
+      let last
+      for (let i = 0; i < meta.length; i += 7) {
+        const id = meta[i]
+        const flags = meta[i + 1]
+        const textLength = meta[i + 4]
+        const deltasLength = meta[i + 5]
+        const rawLength = meta[i + 6]
+        const textEnd = at + textLength
+        const deltasEnd = textEnd + deltasLength
+        const rawEnd = deltasEnd + rawLength
+        if (id !== lastId) {
+          lastId = id
+          last = this.#waiting.get(id)
+        }
+        if (last !== undefined) {
+          if (flags & 2) last.deliver(null)
+          else
+            last.deliver(
+              new PackedBatch(
+                meta[i + 2],
+                meta[i + 3],
+                textLength === 0 ? '' : data.slice(at, textEnd),
+                deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
+                rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
+                flags & 1 ? ends[end] : null,
+              ),
+            )
+        }
+        if (flags & 1) end++
+        at = rawEnd
+      }
+    }
+    if (natives !== null) for (const source of natives) source.pollNative()
   }
 }
 
@@ -429,11 +513,11 @@ function abortedSource() {
   return {
     tryTake: () => null,
     nextBatch: () => Promise.resolve(null),
-    readDeltas: () => {},
+    readForms: () => {},
     abort: () => undefined,
     stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
     response: () => Promise.reject(new AbortError('The stream was aborted before it started')),
   }
 }
 
-module.exports = { Client }
+module.exports = { Client, EngineHub }

@@ -9,8 +9,9 @@
 /** @typedef {import('../binding').RelayFormat} RelayFormat */
 
 /**
- * One batch of decoded data: `NativeBatch`, or a stand-in made in JS. Each form is built only
- * when asked for.
+ * One batch of decoded data: `NativeBatch`, a `PackedBatch` (sources.js: the forms a stream's
+ * consumers read, sliced from what the engine handed over for every ready stream at once), or a
+ * stand-in made in JS. Each form is built only when asked for.
  * @typedef {object} Batch
  * @property {number} deltaCount
  * @property {number} chunkCount
@@ -45,7 +46,7 @@
  * @typedef {object} BatchSource
  * @property {() => Batch | null} tryTake the next batch if one is ready now; never waits
  * @property {() => Promise<Batch | null>} nextBatch the next batch; `null` once over (or aborted)
- * @property {(on: boolean) => void} readDeltas whether a consumer reads deltas
+ * @property {(forms: number) => void} readForms which forms consumers read (`Form` bits, symbols.js)
  * @property {() => object | undefined} abort cancels; returns what had accumulated, if anything
  * @property {() => Stats} stats
  * @property {() => Promise<ResponseInfo | null>} response

@@ -7,51 +7,106 @@
 
 const { headersObject, fromFailure } = require('./errors')
 const { FailureKind } = require('./native')
+const { Form } = require('./symbols')
 
 /** @typedef {import('./interfaces').BatchSource} BatchSource */
+/** @typedef {import('./interfaces').Batch} Batch */
 
 /** @implements {BatchSource} */
 class EngineSource {
   #native
-  #waits
+  #hub
+  #id
   #aborted = false
   #response = null
+  /** Batches the engine handed over for this stream beyond the one a waiting pump took. */
+  #queue = []
+  #head = 0
+  /** The pending `nextBatch()`'s resolve. */
+  #resolve = null
+  /** The last `tryTake` of the engine's channel found a batch: more may wait behind it. */
+  #pull = false
+  /** The engine's channel is over and drained. */
+  #over = false
+  /** Whether the consumers read the batches themselves (`Form.Native`): the hub then hands
+   * this stream its batches as native objects. */
+  native = false
 
   /**
    * @param {import('../binding').NativeStream} native
-   * @param {{ wait(id: number): Promise<void>, wake(id: number): void }} waits
+   * @param {import('./client').EngineHub} hub
    */
-  constructor(native, waits) {
+  constructor(native, hub) {
     this.#native = native
-    this.#waits = waits
+    this.#hub = hub
+    this.#id = native.id
+    hub.register(this, this.#id)
   }
 
   tryTake() {
-    return this.#native.tryTake()
+    if (this.#head < this.#queue.length) {
+      const batch = this.#queue[this.#head++]
+      if (this.#head === this.#queue.length) {
+        this.#queue = []
+        this.#head = 0
+      }
+      return batch
+    }
+    // The engine hands over every batch of a stream JS waits on, and names a stream again for
+    // each batch it sends afterwards: only a stream it named while nobody waited needs asking.
+    if (!this.#pull && !this.#hub.claim(this.#id)) return null
+    const batch = this.#native.tryTake()
+    this.#pull = batch !== null
+    if (batch === null && this.#native.isOver()) this.#over = true
+    return batch
   }
 
   /** The next batch; `null` once the stream is over and drained (or aborted). */
-  async nextBatch() {
-    const native = this.#native
-    while (!this.#aborted) {
-      const batch = native.tryTake()
-      if (batch !== null) return batch
-      // Something is ready after all: a batch, or else the end.
-      if (native.wait()) return native.tryTake()
-      await this.#waits.wait(native.id)
-    }
-    return null
+  nextBatch() {
+    if (this.#aborted || this.#over) return Promise.resolve(null)
+    const batch = this.tryTake()
+    if (batch !== null || this.#over) return Promise.resolve(batch)
+    return new Promise((resolve) => {
+      this.#resolve = resolve
+      this.#hub.wait(this, this.#id)
+    })
   }
 
-  /** Whether a consumer reads deltas (the engine then builds their JSON as it decodes). */
-  readDeltas(on) {
-    this.#native.readDeltas(on)
+  /**
+   * From the hub: a batch for this stream, or `null` when it is over.
+   * @param {import('./interfaces').Batch | null} batch
+   */
+  deliver(batch) {
+    if (this.#aborted) return
+    const resolve = this.#resolve
+    if (resolve !== null) {
+      this.#resolve = null
+      this.#hub.unwait(this.#id)
+      resolve(batch)
+    } else if (batch === null) this.#over = true
+    else this.#queue.push(batch)
+  }
+
+  /** From the hub: the engine named this stream, whose batches come as native objects. */
+  pollNative() {
+    this.#pull = true
+    const batch = this.tryTake()
+    if (batch !== null || this.#over) this.deliver(batch)
+  }
+
+  /** Which forms consumers read (the engine renders only those; deltas JSON as it decodes). */
+  readForms(forms) {
+    this.native = (forms & Form.Native) !== 0
+    this.#native.readForms(forms)
   }
 
   abort() {
     const partial = this.#native.abort()
     this.#aborted = true
-    this.#waits.wake(this.#native.id) // a pending nextBatch() settles
+    this.#hub.unregister(this, this.#id)
+    const resolve = this.#resolve
+    this.#resolve = null
+    if (resolve !== null) resolve(null) // a pending nextBatch() settles
     return partial == null ? undefined : JSON.parse(partial)
   }
 
@@ -69,6 +124,61 @@ class EngineSource {
       })
     }
     return this.#response
+  }
+}
+
+/**
+ * A batch as `NativeClient.take()` hands it over: the forms the stream's consumers read, sliced
+ * from the one string of every ready stream. A form nobody read when it was taken is empty.
+ * @implements {Batch}
+ */
+class PackedBatch {
+  #text
+  #deltas
+  #raw
+  #end
+
+  /**
+   * @param {number} deltaCount
+   * @param {number} chunkCount
+   * @param {string} text
+   * @param {string | null} deltas
+   * @param {string | null} raw
+   * @param {import('./interfaces').StreamEnd | null} end
+   */
+  constructor(deltaCount, chunkCount, text, deltas, raw, end) {
+    this.deltaCount = deltaCount
+    this.chunkCount = chunkCount
+    this.#text = text
+    this.#deltas = deltas
+    this.#raw = raw
+    this.#end = end
+  }
+
+  text() {
+    return this.#text
+  }
+
+  deltas() {
+    return this.#deltas ?? '[]'
+  }
+
+  raw() {
+    return this.#raw ?? '[]'
+  }
+
+  /** @returns {string} */
+  relay() {
+    throw new Error('streamdelta: internal error: a relay reads native batches (Form.Native)')
+  }
+
+  /** @returns {Buffer} */
+  relayBytes() {
+    throw new Error('streamdelta: internal error: a relay reads native batches (Form.Native)')
+  }
+
+  end() {
+    return this.#end
   }
 }
 
@@ -119,8 +229,8 @@ class ByteSource {
     return null
   }
 
-  readDeltas(on) {
-    this.#decoder.readDeltas(on)
+  readForms(forms) {
+    this.#decoder.readDeltas((forms & Form.Deltas) !== 0)
   }
 
   async nextBatch() {
@@ -224,4 +334,4 @@ function openByteIterator(source) {
   throw new TypeError('source must be a Response, a ReadableStream, a Node Readable or an AsyncIterable of Uint8Array')
 }
 
-module.exports = { EngineSource, ByteSource }
+module.exports = { EngineSource, ByteSource, PackedBatch }

@@ -36,7 +36,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.delta_count == 0 && self.raw_json.is_empty() && self.end.is_none()
+        self.delta_count == 0 && self.chunk_count == 0 && self.end.is_none()
     }
 
     /// Payload bytes held, to bound a batch while the consumer is slow.
@@ -104,6 +104,9 @@ pub struct Decoder {
     received: u64,
     /// Whether to build each batch's Delta JSON as deltas arrive (see `Batch`).
     delta_json: Arc<AtomicBool>,
+    /// Whether to keep each batch's raw provider objects (`raw_json`): only while a consumer
+    /// reads them or a relay may re-encode them.
+    raw_json: Arc<AtomicBool>,
     max_event_bytes: Option<usize>,
 }
 
@@ -114,6 +117,7 @@ impl Decoder {
             max_event_bytes,
             received: 0,
             delta_json: Arc::new(AtomicBool::new(true)),
+            raw_json: Arc::new(AtomicBool::new(true)),
             wire,
             deltas: Vec::new(),
             batch: Batch::default(),
@@ -140,6 +144,13 @@ impl Decoder {
     /// Shares a switch made before this decoder (the HTTP stream's handle exists first).
     pub fn with_delta_json_switch(mut self, switch: Arc<AtomicBool>) -> Self {
         self.delta_json = switch;
+        self
+    }
+
+    /// Shares the switch saying whether batches keep the raw provider objects (on until told
+    /// otherwise).
+    pub fn with_raw_json_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.raw_json = switch;
         self
     }
 
@@ -215,14 +226,17 @@ impl Decoder {
                 if step == Step::Chunk || terminal_object {
                     self.chunks += 1;
                     self.batch.chunk_count += 1;
-                    if !self.batch.raw_json.is_empty() {
-                        self.batch.raw_json.push(',');
+                    // Nobody reads raw objects: the copy (most of a chunk's bytes) is skipped.
+                    if self.raw_json.load(Ordering::Relaxed) {
+                        if !self.batch.raw_json.is_empty() {
+                            self.batch.raw_json.push(',');
+                        }
+                        let start = self.batch.raw_json.len();
+                        self.batch.raw_json.push_str(event.data.trim());
+                        self.batch
+                            .raw_spans
+                            .push((start, self.batch.raw_json.len()));
                     }
-                    let start = self.batch.raw_json.len();
-                    self.batch.raw_json.push_str(event.data.trim());
-                    self.batch
-                        .raw_spans
-                        .push((start, self.batch.raw_json.len()));
                 }
                 self.flush_deltas();
                 if step == Step::Done {
