@@ -367,11 +367,10 @@ class Client {
   /** Sends a request to the engine now; watches its response headers for rate limits. */
   #send(format, method, path, payload, wire, model, trace) {
     const source = new EngineSource(this.#native.open(format, method, path, payload, wire, model), this.#waits)
-    source.response().then(
-      (info) => {
-        trace?.responded(info)
-        this.#sawRateLimit(info.rateLimit)
-      },
+    const response = source.response()
+    trace?.sent(response)
+    response.then(
+      (info) => this.#sawRateLimit(info.rateLimit),
       () => {}, // the stream reports it; its headers are read at the end (error.headers)
     )
     return source

@@ -82,12 +82,21 @@ function instrument(options = {}) {
 
   /** @type {WeakMap<object, { span: import('@opentelemetry/api').Span, started: number }>} */
   const open = new WeakMap()
+  let openCount = 0
+  let stopped = false
+  let subscribed = true
+  const unsubscribe = () => {
+    if (!subscribed) return
+    subscribed = false
+    channel.unsubscribe(handlers)
+  }
 
   const handlers = {
     // Every name is given: some Node 20 releases subscribe to all five without checking.
     end() {},
     asyncStart() {},
     start(/** @type {any} */ ctx) {
+      if (stopped) return
       const operation = OPERATION_NAMES[ctx.operation] ?? ctx.operation
       /** @type {import('@opentelemetry/api').Attributes} */
       const attributes = {
@@ -107,6 +116,7 @@ function instrument(options = {}) {
         api.context.active(),
       )
       open.set(ctx, { span, started: performance.now() })
+      openCount++
     },
     error(/** @type {any} */ ctx) {
       const entry = open.get(ctx)
@@ -120,6 +130,8 @@ function instrument(options = {}) {
       const entry = open.get(ctx)
       if (!entry) return
       open.delete(ctx)
+      openCount--
+      if (stopped && openCount === 0) unsubscribe()
       const { span } = entry
       if (ctx.responseModel) span.setAttribute('gen_ai.response.model', ctx.responseModel)
       if (ctx.responseId) span.setAttribute('gen_ai.response.id', ctx.responseId)
@@ -158,11 +170,11 @@ function instrument(options = {}) {
     },
   }
   channel.subscribe(handlers)
-  let stopped = false
+  // Stopping starts no new span; the ones open still end (and are recorded) with their streams.
   return function stop() {
     if (stopped) return
     stopped = true
-    channel.unsubscribe(handlers)
+    if (openCount === 0) unsubscribe()
   }
 }
 

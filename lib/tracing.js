@@ -63,6 +63,8 @@ class RequestTrace {
   /** @type {Record<string, any>} the context object every subscriber sees */
   context
   #finished = false
+  /** @type {Promise<unknown> | null} the response headers, once the request was sent */
+  #response = null
 
   /** @param {{ operation: string, model: string | null, url: string }} request */
   constructor(request) {
@@ -71,10 +73,20 @@ class RequestTrace {
     channel.end.publish(this.context)
   }
 
-  /** The response headers arrived. */
-  responded(info) {
-    this.context.status = info.status
-    this.context.requestId = info.requestId
+  /**
+   * The request was sent: its response headers give `status` and `requestId`.
+   * @param {Promise<import('./interfaces').ResponseInfo | null>} response
+   */
+  sent(response) {
+    this.#response = response.then(
+      (info) => {
+        if (info) {
+          this.context.status = info.status
+          this.context.requestId = info.requestId
+        }
+      },
+      () => {},
+    )
   }
 
   /**
@@ -87,6 +99,15 @@ class RequestTrace {
   finish(state, final, error, stats) {
     if (this.#finished) return
     this.#finished = true
+    // The end can be read before the headers' promise settled (all of it came at once).
+    if (this.context.status === undefined && this.#response !== null && error?.status === undefined) {
+      this.#response.then(() => this.#publish(state, final, error, stats))
+    } else {
+      this.#publish(state, final, error, stats)
+    }
+  }
+
+  #publish(state, final, error, stats) {
     const ctx = this.context
     const result = state === 'done' ? final : error?.partial
     if (ctx.status === undefined) ctx.status = error?.status ?? null
