@@ -28,16 +28,19 @@ class BaseStream {
   #toldForms = null
   #batchesReadDeltas = false
   #detachSignal = null
+  /** The client's hook for the end (frees the queue slot, sums usage, traces); once. */
+  #onEnd = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
   #snapshots = new Map()
 
   /**
    * @internal
    * @param {import('./interfaces').BatchSource} source
-   * @param {{ signal?: AbortSignal }} [options]
+   * @param {{ signal?: AbortSignal, onEnd?: (state: string, final: any, error: any) => void }} [options]
    */
-  constructor(source, { signal } = {}) {
+  constructor(source, { signal, onEnd } = {}) {
     this.#source = source
+    this.#onEnd = onEnd ?? null
     if (signal) {
       if (signal.aborted) {
         this.abort(signal.reason)
@@ -393,6 +396,17 @@ class BaseStream {
     this.#final = final
     this.#error = error
     if (this.#detachSignal) this.#detachSignal()
+    if (this.#onEnd) {
+      const onEnd = this.#onEnd
+      this.#onEnd = null
+      try {
+        onEnd(state, final, error)
+      } catch (hookError) {
+        queueMicrotask(() => {
+          throw hookError
+        })
+      }
+    }
     if (state !== 'done') this.#abortController.abort(error)
     const it = this.#iterator
     if (it?.waiter && it.head >= it.queue.length) {

@@ -3,10 +3,14 @@
 // field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
 const { NativeClient, WireFormat } = require('./native')
-const { EngineSource, PackedBatch } = require('./sources')
+const { EngineSource, PackedBatch, QueuedSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
+const { Limiter } = require('./limiter')
+const { parseRateLimit, exhaustedUntil } = require('./rate-limit')
+const { UsageTotals, usageOf } = require('./usage')
+const { traceRequest } = require('./tracing')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
@@ -28,12 +32,9 @@ const CLIENT_OPTIONS = [
   'log',
   'ca',
   'proxy',
+  'maxConcurrent',
+  'queueTimeout',
 ]
-/** Client options the public contract names that the engine does not implement yet. */
-const CLIENT_OPTIONS_NOT_YET = {
-  maxConcurrent: 'limit the requests in flight in your own code for now',
-  queueTimeout: 'it goes with maxConcurrent, which is not supported yet either',
-}
 const REQUEST_OPTIONS = ['signal', 'headers', 'query', 'timeout', 'idleTimeout', 'maxRetries', 'apiKey', 'partialJson']
 /** Responses API fields that stand in for `input`: the input comes from a stored prompt or conversation. */
 const RESPONSES_INPUT_SOURCES = ['previous_response_id', 'prompt', 'conversation']
@@ -53,6 +54,14 @@ function optionalMs(value, name) {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     fail(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
   return Math.round(value)
+}
+
+/** `maxConcurrent`: a positive integer, or undefined / null / Infinity for no limit. */
+function concurrencyLimit(value) {
+  if (value === undefined || value === null || value === Number.POSITIVE_INFINITY) return undefined
+  if (!Number.isInteger(value) || value < 1)
+    fail(`maxConcurrent must be a positive integer (or Infinity for no limit), got ${String(value)}`)
+  return value
 }
 
 function optionalCount(value, name) {
@@ -175,13 +184,25 @@ class Client {
   #native
   #config
   #hub = new EngineHub()
+  /** @type {Limiter | null} set with `maxConcurrent` */
+  #limiter = null
+  #limits = { maxConcurrent: 0, queueTimeout: /** @type {number | undefined} */ (undefined) }
+  #usage = new UsageTotals()
+  /** @type {import('./interfaces').RateLimit | null} */
+  #rateLimit = null
 
   /**
    * @param {object} [options] see index.d.ts `ClientOptions`
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') fail('options must be an object')
-    checkNames(options, CLIENT_OPTIONS, 'client option', CLIENT_OPTIONS_NOT_YET)
+    checkNames(options, CLIENT_OPTIONS, 'client option')
+    const maxConcurrent = concurrencyLimit(options.maxConcurrent)
+    const queueTimeout = optionalMs(options.queueTimeout, 'queueTimeout')
+    if (maxConcurrent !== undefined) {
+      this.#limiter = new Limiter(maxConcurrent, queueTimeout)
+      this.#limits = { maxConcurrent, queueTimeout }
+    }
     const azure = options.azure
     if (azure !== undefined && azure !== null) {
       if (typeof azure !== 'object') fail('azure must be an object { apiVersion, deployment? }')
@@ -225,6 +246,20 @@ class Client {
   /** The base URL requests go to, without a query (its pairs joined `query`); never includes the key. */
   get baseURL() {
     return this.#config.baseUrl
+  }
+
+  /**
+   * Sums of the usage this client's streams reported (those that ended, or failed after
+   * reporting it): `{ requests, inputTokens, outputTokens, cachedTokens, reasoningTokens,
+   * byModel }`. A fresh copy on each read.
+   */
+  get usage() {
+    return this.#usage.snapshot()
+  }
+
+  /** The rate-limit headers of the last answer that had them (see `stream.response`), or null. */
+  get rateLimit() {
+    return this.#rateLimit === null ? null : { ...this.#rateLimit }
   }
 
   /**
@@ -309,9 +344,68 @@ class Client {
     if (checkFields) checkFields(body)
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
-    const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    return new StreamClass(native ? new EngineSource(native, this.#hub) : abortedSource(), { signal: request.signal })
+    const trace = traceRequest({
+      operation: OPERATIONS[format] ?? String(format),
+      model: model ?? this.#config.azure?.deployment ?? null,
+      url: requestURL(this.#config, path, model),
+    })
+    const send = () => this.#send(format, method, path, payload, wire, model, trace)
+    /** @type {import('./interfaces').BatchSource} */
+    let source
+    if (request.signal?.aborted) source = abortedSource()
+    else if (this.#limiter) source = new QueuedSource(send, this.#limiter, this.#limits)
+    else source = send()
+    const onEnd = (state, final, error) => {
+      if (source instanceof QueuedSource) source.release()
+      const usage = usageOf(state === 'done' ? final : error?.partial)
+      if (usage !== null) this.#usage.add(modelOf(state === 'done' ? final : error?.partial) ?? model, usage)
+      if (error?.headers) this.#sawRateLimit(parseRateLimit(error.headers))
+      trace?.finish(state, final, error, source.stats())
+    }
+    return new StreamClass(source, { signal: request.signal, onEnd })
   }
+
+  /** Sends a request to the engine now; watches its response headers for rate limits. */
+  #send(format, method, path, payload, wire, model, trace) {
+    const source = new EngineSource(this.#native.open(format, method, path, payload, wire, model), this.#hub)
+    const response = source.response()
+    trace?.sent(response)
+    response.then(
+      (info) => this.#sawRateLimit(info.rateLimit),
+      () => {}, // the stream reports it; its headers are read at the end (error.headers)
+    )
+    return source
+  }
+
+  /** @param {import('./interfaces').RateLimit | null} rateLimit */
+  #sawRateLimit(rateLimit) {
+    if (rateLimit === null) return
+    if (this.#rateLimit !== null && rateLimit.receivedAt < this.#rateLimit.receivedAt) return
+    this.#rateLimit = rateLimit
+    this.#limiter?.holdUntil(exhaustedUntil(rateLimit))
+  }
+}
+
+const OPERATIONS = {
+  [WireFormat.Chat]: 'chat',
+  [WireFormat.Responses]: 'responses',
+  [WireFormat.Completions]: 'completions',
+}
+
+/** The model that answered, from a final result or an error's `partial`. */
+function modelOf(result) {
+  return typeof result?.model === 'string' && result.model !== '' ? result.model : undefined
+}
+
+/**
+ * The URL a request goes to, as the engine builds it (without the query, which may carry
+ * anything): for tracing.
+ */
+function requestURL(config, path, model) {
+  const base = config.baseUrl
+  if (!config.azure) return `${base}${path}`
+  if (path === '/responses' || path.startsWith('/responses/')) return `${base}/openai${path}`
+  return `${base}/openai/deployments/${encodeURIComponent(config.azure.deployment ?? model ?? '')}${path}`
 }
 
 function checkBody(body, config) {
@@ -515,7 +609,7 @@ function abortedSource() {
     nextBatch: () => Promise.resolve(null),
     readForms: () => {},
     abort: () => undefined,
-    stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
+    stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0, queuedMs: 0 }),
     response: () => Promise.reject(new AbortError('The stream was aborted before it started')),
   }
 }

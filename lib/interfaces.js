@@ -30,6 +30,28 @@
  * @property {number} chunks
  * @property {number} bytes
  * @property {number} durationMs
+ * @property {number} queuedMs how long the request waited in the client's queue (`maxConcurrent`)
+ */
+
+/**
+ * The rate-limit headers of a response (`x-ratelimit-*`); each field null when absent.
+ * @typedef {object} RateLimit
+ * @property {number | null} limitRequests
+ * @property {number | null} limitTokens
+ * @property {number | null} remainingRequests
+ * @property {number | null} remainingTokens
+ * @property {number | null} resetRequestsMs
+ * @property {number | null} resetTokensMs
+ * @property {number} receivedAt epoch ms when the headers were read (the resets count from it)
+ */
+
+/**
+ * One stream's token usage, the same for every endpoint.
+ * @typedef {object} TokenUsage
+ * @property {number} inputTokens
+ * @property {number} outputTokens
+ * @property {number} cachedTokens
+ * @property {number} reasoningTokens
  */
 
 /**
@@ -39,6 +61,7 @@
  * @property {Record<string, string>} headers
  * @property {string | null} requestId
  * @property {string | null} httpVersion `'1.1'` or `'2'` (null for a byte source: not known)
+ * @property {RateLimit | null} rateLimit the `x-ratelimit-*` headers, parsed; null without them
  */
 
 /**

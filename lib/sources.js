@@ -4,10 +4,13 @@
 //  - EngineSource: an HTTP stream run by the Rust engine (bytes never enter JS).
 //  - ByteSource: bytes the user already has (fetch Response, web or Node stream, async
 //    iterable), fed synchronously into the same Rust decoder.
+//  - QueuedSource: a request waiting for its turn (`maxConcurrent`): no batch until a slot
+//    frees and it opens its EngineSource, then that source's batches.
 
-const { headersObject, fromFailure } = require('./errors')
+const { headersObject, fromFailure, AbortError } = require('./errors')
 const { FailureKind } = require('./native')
 const { Form } = require('./symbols')
+const { parseRateLimit } = require('./rate-limit')
 
 /** @typedef {import('./interfaces').BatchSource} BatchSource */
 /** @typedef {import('./interfaces').Batch} Batch */
@@ -112,15 +115,16 @@ class EngineSource {
 
   stats() {
     const s = this.#native.stats()
-    return { ttftMs: s.ttftMs ?? null, chunks: s.chunks, bytes: s.bytes, durationMs: s.durationMs }
+    return { ttftMs: s.ttftMs ?? null, chunks: s.chunks, bytes: s.bytes, durationMs: s.durationMs, queuedMs: 0 }
   }
 
   response() {
     if (!this.#response) {
       this.#response = this.#native.response().then((outcome) => {
         if (outcome.type === 'failed') throw fromFailure(outcome.failure)
-        const { status, headers, requestId, httpVersion } = outcome.response
-        return { status, headers: headersObject(headers), requestId: requestId ?? null, httpVersion }
+        const { status, requestId, httpVersion } = outcome.response
+        const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
+        return { status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) }
       })
     }
     return this.#response
@@ -282,6 +286,7 @@ class ByteSource {
       chunks: this.#chunks,
       bytes: this.#bytes,
       durationMs: end - this.#started,
+      queuedMs: 0,
     }
   }
 
@@ -308,7 +313,13 @@ function openByteIterator(source) {
       headers[name] = value
     })
     // A fetch Response does not say which HTTP version carried it.
-    response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null, httpVersion: null }
+    response = {
+      status: source.status,
+      headers,
+      requestId: headers['x-request-id'] ?? null,
+      httpVersion: null,
+      rateLimit: parseRateLimit(headers),
+    }
     if (!source.body) throw new TypeError('source: the Response has no body')
     source = source.body
   }
@@ -334,4 +345,148 @@ function openByteIterator(source) {
   throw new TypeError('source must be a Response, a ReadableStream, a Node Readable or an AsyncIterable of Uint8Array')
 }
 
-module.exports = { EngineSource, ByteSource, PackedBatch }
+/**
+ * A request waiting in the client's queue (`maxConcurrent`). The stream exists at once; the
+ * request is sent (`open()`) only when the limiter gives it a slot. Until then it has no batch,
+ * and `nextBatch()` waits; aborted while queued, it leaves the queue and is never sent; when
+ * `queueTimeout` elapses first, its one batch is a `TimeoutError` (`phase: 'queue'`).
+ * @implements {BatchSource}
+ */
+class QueuedSource {
+  /** @type {() => BatchSource} */
+  #open
+  #limiter
+  /** @type {BatchSource | null} */
+  #inner = null
+  /** 'queued' | 'started' | 'aborted' | 'timedOut' */
+  #state = 'queued'
+  #holdsSlot = false
+  #queuedAt = performance.now()
+  #queuedMs = 0
+  /** @type {import('./interfaces').Failure | null} */
+  #failure = null
+  #failureTaken = false
+  /** @type {number | null} the forms consumers read, told before the request started */
+  #readForms = null
+  #response = null
+  #settled
+  /** @type {(value?: unknown) => void} */
+  #settle = () => {}
+
+  /**
+   * @param {() => BatchSource} open sends the request: called once, when a slot frees
+   * @param {import('./limiter').Limiter} limiter
+   * @param {{ maxConcurrent: number, queueTimeout?: number }} limits for the timeout's message
+   */
+  constructor(open, limiter, limits) {
+    this.#open = open
+    this.#limiter = limiter
+    this.#settled = new Promise((resolve) => {
+      this.#settle = resolve
+    })
+    this.ticket = {
+      start: () => this.#start(),
+      timeout: (/** @type {number} */ waitedMs) => this.#timeout(waitedMs, limits),
+    }
+    limiter.enter(this.ticket)
+  }
+
+  /** Whether it is still waiting for its slot. */
+  get queued() {
+    return this.#state === 'queued'
+  }
+
+  #start() {
+    if (this.#state !== 'queued') {
+      this.#limiter.release()
+      return
+    }
+    this.#holdsSlot = true
+    this.#queuedMs = performance.now() - this.#queuedAt
+    try {
+      this.#inner = this.#open()
+    } catch (error) {
+      // The engine refused the request outright: the stream fails with that, like any failure.
+      this.release()
+      this.#state = 'timedOut'
+      this.#failure = { kind: FailureKind.Connection, message: String(error?.message ?? error) }
+      this.#settle()
+      return
+    }
+    this.#state = 'started'
+    if (this.#readForms !== null) this.#inner.readForms(this.#readForms)
+    this.#settle()
+  }
+
+  /**
+   * @param {number} waitedMs
+   * @param {{ maxConcurrent: number, queueTimeout?: number }} limits
+   */
+  #timeout(waitedMs, { maxConcurrent, queueTimeout }) {
+    if (this.#state !== 'queued') return
+    this.#state = 'timedOut'
+    this.#queuedMs = waitedMs
+    this.#failure = {
+      kind: FailureKind.Timeout,
+      phase: 'queue',
+      message: `Timed out after ${queueTimeout} ms waiting in the client's queue (maxConcurrent: ${maxConcurrent}); the request was never sent`,
+    }
+    this.#settle()
+  }
+
+  /** Frees the slot it holds, once (its stream ended, failed or was aborted). */
+  release() {
+    if (!this.#holdsSlot) return
+    this.#holdsSlot = false
+    this.#limiter.release()
+  }
+
+  tryTake() {
+    return this.#inner === null ? null : this.#inner.tryTake()
+  }
+
+  async nextBatch() {
+    if (this.#state === 'queued') await this.#settled
+    if (this.#inner !== null) return this.#inner.nextBatch()
+    if (this.#failure !== null && !this.#failureTaken) {
+      this.#failureTaken = true
+      return failureBatch(this.#failure, null)
+    }
+    return null
+  }
+
+  readForms(forms) {
+    this.#readForms = forms
+    this.#inner?.readForms(forms)
+  }
+
+  abort() {
+    if (this.#inner !== null) return this.#inner.abort()
+    if (this.#state === 'queued') {
+      this.#limiter.leave(this.ticket)
+      this.#state = 'aborted'
+      this.#queuedMs = performance.now() - this.#queuedAt
+      this.#settle()
+    }
+    return undefined
+  }
+
+  stats() {
+    const queuedMs = this.#state === 'queued' ? performance.now() - this.#queuedAt : this.#queuedMs
+    if (this.#inner === null) return { ttftMs: null, chunks: 0, bytes: 0, durationMs: 0, queuedMs }
+    return { ...this.#inner.stats(), queuedMs }
+  }
+
+  response() {
+    if (!this.#response) {
+      this.#response = this.#settled.then(() => {
+        if (this.#inner !== null) return this.#inner.response()
+        if (this.#failure !== null) throw fromFailure(this.#failure)
+        throw new AbortError('The stream was aborted while it waited in the queue; the request was never sent')
+      })
+    }
+    return this.#response
+  }
+}
+
+module.exports = { EngineSource, ByteSource, PackedBatch, QueuedSource, failureBatch }
