@@ -375,8 +375,9 @@ describe('chat scripts through our client', () => {
     assert.ok(arrivals[0] >= 110, `first text at ${arrivals[0]}`)
     // role, a, b, c, d, finish: 5 intervals of 30 ms after the first chunk.
     assert.ok(stream.stats.durationMs >= 120 + 5 * 30 - 15, `duration ${stream.stats.durationMs}`)
-    for (let i = 1; i < arrivals.length; i++)
-      assert.ok(arrivals[i] - arrivals[i - 1] >= 20, `gap ${i}: ${arrivals[i] - arrivals[i - 1]}`)
+    // The server spaces its writes; a loaded client may still read two of them at once (one
+    // batch), so only the spread of the whole answer is a lower bound here, not each gap.
+    assert.ok(arrivals.at(-1) - arrivals[0] >= 30, `spread ${arrivals.at(-1) - arrivals[0]}`)
   })
 
   test('headersDelayMs holds the headers back: a client timeout fires in the headers phase', async (t) => {
