@@ -966,7 +966,10 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Throws a `TypeError` synchronously for bad options or a `res` that is not a ServerResponse.
    * Its promise never rejects: it resolves `{ ok: true, final }` or `{ ok: false, error }`.
    */
-  pipeTo(res: import('node:http').ServerResponse, options?: RelayOptions): Promise<RelayResult<Final>>
+  pipeTo(
+    res: import('node:http').ServerResponse,
+    options?: RelayOptions & { resumable?: ResumableOptions },
+  ): Promise<RelayResult<Final>>
   /** The same bytes as `pipeTo`, as a web `ReadableStream` (for `new Response(...)`). Cancelling it aborts the stream. */
   toReadableStream(options?: RelayOptions): ReadableStream<Uint8Array>
   /** The same bytes as `pipeTo`, as a Node `Readable`. Destroying it aborts the stream. */
@@ -1013,6 +1016,102 @@ export interface RelayOptions {
    * default. A 429 or 503 answer carries `retry-after` when upstream gave one.
    */
   onError?: (error: StreamDeltaError | Error) => { status?: number; message?: string } | undefined
+}
+
+/**
+ * `pipeTo(res, { format, resumable: { store, id } })`: the relay is recorded in `store` under
+ * `id` as it goes, so that any instance can `store.resume(id, ...)` it. Only for the SSE
+ * formats (`'events'`, `'openai'`; others throw a `TypeError`). With it:
+ * - every event written carries an SSE `id:` (a Redis stream id, increasing), for
+ *   `Last-Event-ID`;
+ * - the client leaving does not abort the upstream: the answer keeps being recorded to its end
+ *   (unless the store is unreachable, see below);
+ * - a second `pipeTo` with an id that is still live is refused: HTTP 409 with a JSON error
+ *   body, and the result `{ ok: false, error }` with `error.code === 'ERR_RELAY_LIVE'`; the
+ *   new stream is aborted;
+ * - `store.cancel(id)` from any instance aborts the upstream within a second; the live client
+ *   and every resumer get an error event with `code: 'cancelled'`, the result is
+ *   `{ ok: false, error: AbortError }`;
+ * - Redis unreachable at the start (2 s): the live client is served as usual and told in-band
+ *   (`: not resumable` comment), events carry no ids, and the client leaving aborts as without
+ *   `resumable`. A Redis failure later stops the recording (`: no longer resumable`); resumers
+ *   then end with an error event instead of waiting. The live client never fails because of
+ *   Redis.
+ */
+export interface ResumableOptions {
+  store: RelayStore
+  /** The relay's id (1 to 512 characters), e.g. the chat id. A new relay with an id that has ended replaces its log. */
+  id: string
+}
+
+/** Options of `new RelayStore(...)`. Unknown names throw a `TypeError`. */
+export interface RelayStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` or `rediss://...` (TLS). */
+  url: string
+  /** Seconds every key the store writes lives after its last write (a whole number >= 1). */
+  ttl: number
+  /** Prefix of every key. Default `'streamdelta:'`. */
+  prefix?: string
+}
+
+/** Options of `store.resume(id, res, options)`. */
+export interface ResumeOptions {
+  /** Must be the format the relay was recorded in (else 409); default: that format. */
+  format?: 'events' | 'openai'
+  /** The client's `Last-Event-ID` header: replay starts right after that event. Missing, null or not an id: from the start. */
+  lastEventId?: string | null
+  /** Ms without an event before a `: ping` comment while following. Default 15_000; `false` disables. */
+  heartbeat?: number | false
+}
+
+/**
+ * How `resume` ended: `found: false` for a 204 (unknown or expired id); `ok: true` when it
+ * relayed up to the answer's successful end; otherwise `error` says why (the answer failed or
+ * was cancelled, its producer died, the client left, Redis failed).
+ */
+export interface ResumeResult {
+  ok: boolean
+  found: boolean
+  error?: Error
+}
+
+/**
+ * A durable log of relayed events in Redis, shared by every instance of a service (the npm
+ * package `redis` is its client, connected on first use). Keys, each expiring `ttl` seconds
+ * after its last write: `{prefix}relay:{id}` (a Redis stream: one entry per relayed batch with
+ * the rendered events, and a terminal entry `done` / `error` / `cancelled`),
+ * `{prefix}relay-live:{id}` (the producer's marker: SET NX with a 3 s expiry refreshed every
+ * 500 ms) and `{prefix}relay-cancel:{id}` (set by `cancel`).
+ *
+ *   const store = new RelayStore({ url: 'redis://127.0.0.1:6379', ttl: 3600 })
+ *   app.post('/chat/:id', (req, res) => client.chat(body).pipeTo(res, { format: 'events', resumable: { store, id: req.params.id } }))
+ *   app.get('/chat/:id/stream', (req, res) => store.resume(req.params.id, res, { format: 'events', lastEventId: req.get('last-event-id') }))
+ *   app.post('/chat/:id/cancel', async (req, res) => { await store.cancel(req.params.id); res.end() })
+ */
+export declare class RelayStore {
+  /** Throws a `TypeError` for a bad or unknown option. Connects lazily. */
+  constructor(options: RelayStoreOptions)
+  readonly ttl: number
+  readonly prefix: string
+  /**
+   * Relays `id` to `res`: replays the events after `lastEventId` (all without it), then
+   * follows the live answer to its end (done, error, cancelled), each event with its SSE id.
+   * An unknown or expired id answers 204 with no body (what `useChat`'s `resume: true`
+   * expects). When the producer dies (its marker expires with no end recorded) the resumer
+   * ends with an error event (`code: 'relay_interrupted'`) within about 4 s. Each resumer uses
+   * its own Redis connection (for XREAD BLOCK), closed when it ends or the client leaves.
+   * Throws a `TypeError` synchronously for bad arguments; the promise never rejects (Redis
+   * unreachable before the first byte: 503 with a JSON body).
+   */
+  resume(id: string, res: import('node:http').ServerResponse, options?: ResumeOptions): Promise<ResumeResult>
+  /**
+   * Cancels relay `id` wherever it runs: its producer aborts the upstream within a second and
+   * records a `cancelled` end, which ends every resumer. Resolves `true` when the relay was
+   * live, `false` otherwise. Rejects when Redis cannot be reached.
+   */
+  cancel(id: string): Promise<boolean>
+  /** Ends the store's connections; resumers in progress are cut. */
+  close(): Promise<void>
 }
 
 export type RelayResult<Final> = { ok: true; final: Final } | { ok: false; error: StreamFailure<Final> | Error }

@@ -8,6 +8,7 @@ const { ChatStream, ResponseStream, CompletionStream } = require('./lib/endpoint
 const { parseChatStream, parseResponseStream, parseCompletionStream } = require('./lib/parse')
 const { SseParser } = require('./lib/sse-parser')
 const errors = require('./lib/errors')
+const { RelayStore } = require('./lib/relay-store')
 
 module.exports = {
   Client,
@@ -19,6 +20,7 @@ module.exports = {
   parseResponseStream,
   parseCompletionStream,
   SseParser,
+  RelayStore,
   StreamDeltaError: errors.StreamDeltaError,
   APIError: errors.APIError,
   AuthenticationError: errors.AuthenticationError,

@@ -11,6 +11,7 @@ export const {
   parseResponseStream,
   parseCompletionStream,
   SseParser,
+  RelayStore,
   StreamDeltaError,
   APIError,
   AuthenticationError,

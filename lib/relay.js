@@ -6,7 +6,7 @@
 
 const http = require('node:http')
 const { Readable } = require('node:stream')
-const { kBatches } = require('./symbols')
+const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 
@@ -19,9 +19,11 @@ const FORMATS = {
 const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
 const RELAY_OPTIONS = ['format', 'heartbeat', 'onError']
+/** pipeTo's options: the others' plus `resumable` (a RelayStore and an id, see relay-store.js). */
+const PIPE_OPTIONS = [...RELAY_OPTIONS, 'resumable']
 const WEBSOCKET_OPTIONS = ['format', 'onError']
-/** Relay options the public contract names that are not built yet. */
-const RELAY_OPTIONS_NOT_YET = { resumable: 'resumable relays (RelayStore) are not built yet' }
+/** Options only some relays have: named here so that the others refuse them clearly. */
+const ONLY_PIPE_TO = { resumable: 'resumable relays are only for pipeTo(res, { resumable })' }
 
 /**
  * Checks the relay options synchronously; `only` limits the formats, `names` the option names.
@@ -30,7 +32,7 @@ const RELAY_OPTIONS_NOT_YET = { resumable: 'resumable relays (RelayStore) are no
 function checkOptions(options, defaults) {
   if (options !== undefined && (options === null || typeof options !== 'object'))
     throw new TypeError('streamdelta: relay options must be an object')
-  if (options) checkNames(options, defaults.names ?? RELAY_OPTIONS, 'relay option', RELAY_OPTIONS_NOT_YET)
+  if (options) checkNames(options, defaults.names ?? RELAY_OPTIONS, 'relay option', ONLY_PIPE_TO)
   const format = options?.format ?? defaults.format
   if (typeof format !== 'string' || !(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
     throw new TypeError(
@@ -272,11 +274,25 @@ function sendErrorResponse(res, error, onError) {
  */
 function pipeTo(stream, res, options) {
   const { format, heartbeat, onError } = checked(stream, () => {
-    const checkedOptions = checkOptions(options, { format: 'openai' })
+    const checkedOptions = checkOptions(options, { format: 'openai', names: PIPE_OPTIONS })
     if (!isServerResponse(res))
       throw new TypeError('streamdelta: pipeTo needs a Node http.ServerResponse (res), got ' + describe(res))
     return checkedOptions
   })
+  const resumable = options?.resumable
+  if (resumable !== undefined) {
+    // The store relays (relay-store.js): it records every event in Redis as it goes.
+    const store = checked(stream, () => {
+      if (
+        resumable === null ||
+        typeof resumable !== 'object' ||
+        typeof resumable.store?.[kResumableRelay] !== 'function'
+      )
+        throw new TypeError('streamdelta: relay option resumable must be { store: RelayStore, id: string }')
+      return resumable.store
+    })
+    return store[kResumableRelay](stream, res, { format, heartbeat, onError, id: resumable.id })
+  }
   return relayTo(stream, res, format, heartbeat, onError).catch((error) => {
     // Something failed in the relay itself (say res.writeHead threw): end the request, report it.
     stream.abort(error)
@@ -528,4 +544,7 @@ async function relayToWebSocket(stream, ws, format, onError) {
   return { ok: true, final: await stream.final() }
 }
 
-module.exports = { pipeTo, toNodeStream, toReadableStream, pipeToWebSocket, publicError }
+/** What a resumable relay (relay-store.js, which imports this module) shares with the others. */
+const RELAY_PARTS = { checked, ending, publicError, headersFor, sendErrorResponse, isServerResponse, FORMATS }
+
+module.exports = { pipeTo, toNodeStream, toReadableStream, pipeToWebSocket, publicError, RELAY_PARTS }

@@ -6,10 +6,16 @@
 const kBatches = Symbol('streamdelta.batches')
 
 /**
+ * Internal: `store[kResumableRelay](stream, res, options, parts)`, the resumable pipeTo of a
+ * RelayStore (relay-store.js); relay.js calls it for `pipeTo(res, { resumable: { store, id } })`.
+ */
+const kResumableRelay = Symbol('streamdelta.resumableRelay')
+
+/**
  * Which forms of a batch the consumers read, as bits (BatchSource.readForms): the engine renders
  * only these for a stream. Native: a consumer reads the batches themselves (relays), so the
  * stream's batches come as native objects, every form available.
  */
 const Form = Object.freeze({ Text: 1, Deltas: 2, Raw: 4, Native: 8 })
 
-module.exports = { kBatches, Form }
+module.exports = { kBatches, kResumableRelay, Form }

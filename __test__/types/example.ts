@@ -9,6 +9,8 @@ import {
   parseResponseStream,
   parseCompletionStream,
   SseParser,
+  RelayStore,
+  type ResumeResult,
   StreamDeltaError,
   APIError,
   AuthenticationError,
@@ -147,6 +149,17 @@ async function everything(): Promise<void> {
   const ws = { send(_: string) {}, close() {}, bufferedAmount: 0, on() {} }
   await client.chat({ model: 'm', messages: [] }).pipeToWebSocket(ws, { format: 'ndjson' })
   console.log(web.locked, node.readable)
+
+  const store = new RelayStore({ url: 'redis://127.0.0.1:6379', ttl: 3600, prefix: 'app:' })
+  const res = {} as import('node:http').ServerResponse
+  const recorded = await client
+    .chat({ model: 'm', messages: [] })
+    .pipeTo(res, { format: 'events', resumable: { store, id: 'chat-1' } })
+  if (!recorded.ok) console.log(recorded.error.message)
+  const fromStore: ResumeResult = await store.resume('chat-1', res, { format: 'events', lastEventId: null })
+  const cancelled: boolean = await store.cancel('chat-1')
+  console.log(fromStore.found, cancelled, store.ttl)
+  await store.close()
 
   const responses: ResponseStream = client.responses({ model: 'o4-mini', input: 'hi', background: true })
   for await (const event of responses.chunks()) console.log(event.type, event.sequence_number)

@@ -1,0 +1,336 @@
+// Resumable relays on a real Redis: a redis-server started here on a free port (persistence
+// off), two "instances" (a RelayStore and a node:http server each) on it, the package's mock
+// server as the upstream. Skipped, saying why, when redis-server is not installed (.ci/run
+// installs Debian's package).
+import { test, describe, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import http from 'node:http'
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import { Client, RelayStore } from '../index.js'
+import { startMockServer } from '../testing.js'
+import { freePort } from './helpers/server.mjs'
+
+const require = createRequire(import.meta.url)
+const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
+const skip = REDIS_SERVER ? false : 'redis-server is not installed (apt-get install redis-server; .ci/run does)'
+const TTL = 60
+const WORDS = Array.from({ length: 40 }, (_, i) => `w${i} `)
+
+let redis // { port, url, process, client }
+let mock
+const instances = []
+
+async function startRedis() {
+  const port = await freePort()
+  const child = spawn(
+    REDIS_SERVER,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (output += d))
+  const deadline = Date.now() + 10_000
+  while (!/Ready to accept connections/.test(output)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const url = `redis://127.0.0.1:${port}`
+  const { createClient } = require('redis')
+  const client = createClient({ url })
+  client.on('error', () => {})
+  await client.connect()
+  return { port, url, process: child, client }
+}
+
+/** An instance of the service: its own RelayStore and http server on the shared Redis. */
+async function startInstance({ format = 'events', prefix } = {}) {
+  const store = new RelayStore({ url: redis.url, ttl: TTL, ...(prefix ? { prefix } : {}) })
+  const client = new Client({ baseURL: mock.url, apiKey: 'sk-test', maxRetries: 0 })
+  const results = []
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, 'http://x')
+    const [, , id, action] = url.pathname.split('/')
+    if (req.method === 'POST' && action === undefined) {
+      const script = url.searchParams.get('script')
+      const stream = client.chat(
+        { model: 'mock', messages: [{ role: 'user', content: 'hi' }] },
+        script ? { headers: { 'x-mock-script': script } } : {},
+      )
+      results.push(await stream.pipeTo(res, { format, resumable: { store, id } }))
+    } else if (req.method === 'GET' && action === 'stream') {
+      results.push(await store.resume(id, res, { format, lastEventId: req.headers['last-event-id'] ?? null }))
+    } else if (req.method === 'POST' && action === 'cancel') {
+      const cancelled = await store.cancel(id)
+      res.end(JSON.stringify({ cancelled }))
+    } else res.writeHead(404).end()
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const instance = { store, server, results, url: `http://127.0.0.1:${server.address().port}` }
+  instances.push(instance)
+  return instance
+}
+
+/** Parses SSE text into events `{ id, event, data }` (complete events only). */
+function parseEvents(text) {
+  const events = []
+  for (const block of text.split('\n\n').slice(0, -1)) {
+    const event = { id: null, event: 'message', data: '' }
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) continue
+      const colon = line.indexOf(':')
+      const name = line.slice(0, colon)
+      const value = line.slice(colon + 2)
+      if (name === 'id') event.id = value
+      else if (name === 'event') event.event = value
+      else if (name === 'data') event.data = value
+    }
+    if (event.data !== '' || event.event !== 'message') events.push(event)
+  }
+  return events
+}
+
+/** Reads an SSE response; `until(events)` true stops early (the request aborted). */
+async function readSse(url, { method = 'GET', headers = {}, until } = {}) {
+  const controller = new AbortController()
+  const response = await fetch(url, { method, headers, signal: controller.signal })
+  if (response.status !== 200) return { status: response.status, body: await response.text(), events: [] }
+  const decoder = new TextDecoder()
+  let text = ''
+  try {
+    for await (const chunk of response.body) {
+      text += decoder.decode(chunk, { stream: true })
+      if (until?.(parseEvents(text))) {
+        controller.abort()
+        break
+      }
+    }
+  } catch (error) {
+    if (error.name !== 'AbortError') throw error
+  }
+  return { status: response.status, text, events: parseEvents(text) }
+}
+
+const textOf = (events) =>
+  events
+    .filter((e) => e.event === 'text')
+    .map((e) => JSON.parse(e.data))
+    .join('')
+const slow = (intervalMs = 25, words = WORDS) => encodeURIComponent(JSON.stringify({ text: words, intervalMs }))
+
+async function waitFor(check, ms, what) {
+  const deadline = Date.now() + ms
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
+function compareIds(a, b) {
+  const [am, as] = a.split('-').map(BigInt)
+  const [bm, bs] = b.split('-').map(BigInt)
+  return am === bm ? Number(as - bs) : Number(am - bm)
+}
+
+describe('resumable relays (Redis)', { skip }, () => {
+  let a
+  let b
+  before(async () => {
+    redis = await startRedis()
+    mock = await startMockServer()
+    a = await startInstance()
+    b = await startInstance()
+  })
+  after(async () => {
+    for (const instance of instances) {
+      instance.server.close()
+      await instance.store.close()
+    }
+    await redis?.client.close()
+    await mock?.close()
+    if (redis) {
+      redis.process.kill('SIGTERM')
+      await once(redis.process, 'exit')
+    }
+  })
+
+  test('a client that drops off A resumes on B with Last-Event-ID and gets exactly the rest', async () => {
+    const first = await readSse(`${a.url}/chat/c1?script=${slow()}`, {
+      method: 'POST',
+      until: (events) => events.filter((e) => e.event === 'text').length >= 8,
+    })
+    assert.ok(
+      first.events.every((e) => e.id !== null),
+      'every event carries an SSE id',
+    )
+    const lastId = first.events.at(-1).id
+    const before = await redis.client.sendCommand(['CLIENT', 'LIST'])
+    const rest = await readSse(`${b.url}/chat/c1/stream`, { headers: { 'last-event-id': lastId } })
+    assert.equal(rest.status, 200)
+    assert.equal(textOf(first.events) + textOf(rest.events), WORDS.join(''), 'the whole text, no gap, no repeat')
+    assert.equal(rest.events.at(-1).event, 'done')
+    assert.ok(compareIds(rest.events[0].id, lastId) > 0)
+    // The upstream was not aborted when the client left.
+    const request = mock.requests.at(-1)
+    await request.closed
+    assert.equal(request.clientClosed, false)
+    // B's blocking reader is closed once the resume ended.
+    await waitFor(
+      async () => (await redis.client.sendCommand(['CLIENT', 'LIST'])).split('\n').length <= before.split('\n').length,
+      2000,
+      'the resumer connection to close',
+    )
+  })
+
+  test('resume without Last-Event-ID replays everything, ids increasing, after the end too', async () => {
+    const live = await readSse(`${a.url}/chat/c2?script=${slow(5)}`, { method: 'POST' })
+    const replay = await readSse(`${b.url}/chat/c2/stream`)
+    assert.deepEqual(replay.events, live.events)
+    assert.equal(textOf(replay.events), WORDS.join(''))
+    for (let i = 1; i < replay.events.length; i++)
+      assert.ok(compareIds(replay.events[i].id, replay.events[i - 1].id) > 0)
+    assert.equal(a.results.at(-1).ok, true)
+  })
+
+  test('Last-Event-ID inside a batch of several events resumes right after that event', async () => {
+    // intervalMs 0: the mock writes everything at once, so batches hold several events.
+    const live = await readSse(`${a.url}/chat/c3?script=${slow(0)}`, { method: 'POST' })
+    assert.equal(textOf(live.events), WORDS.join(''))
+    for (const k of [0, 1, 5, 17, live.events.length - 2, live.events.length - 1]) {
+      const rest = await readSse(`${b.url}/chat/c3/stream`, { headers: { 'last-event-id': live.events[k].id } })
+      assert.deepEqual(rest.events, live.events.slice(k + 1), `after event ${k}`)
+    }
+  })
+
+  test('an unknown id answers 204 with no body', async () => {
+    const response = await fetch(`${b.url}/chat/nobody/stream`)
+    assert.equal(response.status, 204)
+    assert.equal(await response.text(), '')
+    assert.equal(b.results.at(-1).found, false)
+  })
+
+  test('the same id twice while the first is live is refused with a clear error', async () => {
+    const first = readSse(`${a.url}/chat/c4?script=${slow(20)}`, { method: 'POST' })
+    await waitFor(async () => (await redis.client.exists('streamdelta:relay-live:c4')) === 1, 2000, 'the marker')
+    const second = await fetch(`${b.url}/chat/c4?script=${slow(20)}`, { method: 'POST' })
+    assert.equal(second.status, 409)
+    const body = await second.json()
+    assert.match(body.error.message, /relay 'c4' is already live/)
+    assert.equal(b.results.at(-1).error.code, 'ERR_RELAY_LIVE')
+    const done = await first
+    assert.equal(textOf(done.events), WORDS.join(''), 'the first relay is unharmed')
+  })
+
+  test('cancel from B aborts the upstream on A within 1 s and ends every resumer', async () => {
+    const many = Array.from({ length: 400 }, (_, i) => `x${i} `)
+    const live = readSse(`${a.url}/chat/c5?script=${slow(25, many)}`, { method: 'POST' })
+    await waitFor(async () => (await redis.client.xLen('streamdelta:relay:c5').catch(() => 0)) > 4, 3000, 'events')
+    const resumer = readSse(`${b.url}/chat/c5/stream`)
+    await new Promise((r) => setTimeout(r, 100))
+    const request = mock.requests.at(-1)
+    const started = Date.now()
+    const answer = await (await fetch(`${b.url}/chat/c5/cancel`, { method: 'POST' })).json()
+    assert.deepEqual(answer, { cancelled: true })
+    await request.closed
+    assert.ok(Date.now() - started < 1000, `upstream closed after ${Date.now() - started} ms`)
+    assert.equal(request.clientClosed, true, 'the mock saw the client close the socket')
+    for (const result of [await live, await resumer]) {
+      const last = result.events.at(-1)
+      assert.equal(last.event, 'error')
+      assert.equal(JSON.parse(last.data).code, 'cancelled')
+    }
+    const cancelledAgain = await (await fetch(`${b.url}/chat/c5/cancel`, { method: 'POST' })).json()
+    assert.deepEqual(cancelledAgain, { cancelled: false }, 'nothing live to cancel any more')
+  })
+
+  test('every key the store writes has an expiry, while live and after the end', async () => {
+    const live = readSse(`${a.url}/chat/c6?script=${slow(20)}`, { method: 'POST' })
+    await waitFor(async () => (await redis.client.xLen('streamdelta:relay:c6').catch(() => 0)) > 3, 3000, 'events')
+    await fetch(`${b.url}/chat/c6/stream`, { headers: { 'last-event-id': '0-0' } }).then((r) => r.body.cancel())
+    const check = async () => {
+      const keys = await redis.client.keys('streamdelta:*')
+      assert.ok(keys.length > 0)
+      for (const key of keys) {
+        const ttl = await redis.client.pTTL(key)
+        assert.ok(ttl > 0 && ttl <= TTL * 1000, `${key} has a TTL (${ttl} ms)`)
+      }
+      return keys
+    }
+    const keys = await check()
+    assert.ok(keys.includes('streamdelta:relay-live:c6'))
+    await live
+    await check()
+    assert.equal(await redis.client.exists('streamdelta:relay-live:c6'), 0, 'the marker is released at the end')
+  })
+
+  test('Redis unreachable at the start: the live client is still served and told it is not resumable', async () => {
+    const store = new RelayStore({ url: `redis://127.0.0.1:${await freePort()}`, ttl: TTL })
+    const client = new Client({ baseURL: mock.url, apiKey: 'sk-test' })
+    const server = http.createServer((req, res) => {
+      client.chat({ model: 'mock', messages: [] }).pipeTo(res, { format: 'openai', resumable: { store, id: 'x' } })
+    })
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    try {
+      const result = await readSse(`http://127.0.0.1:${server.address().port}/`)
+      assert.match(result.text, /^: not resumable/m)
+      assert.equal(result.events.at(-1).data, '[DONE]')
+    } finally {
+      server.close()
+      await store.close()
+    }
+  })
+
+  test('the producer killed (SIGKILL) mid-answer: resumers end with an error event, no hang', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => `k${i} `)
+    const source = `
+      const http = require('node:http')
+      const { Client, RelayStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+      const store = new RelayStore({ url: ${JSON.stringify(redis.url)}, ttl: ${TTL} })
+      const client = new Client({ baseURL: ${JSON.stringify(mock.url)}, apiKey: 'sk-test' })
+      const server = http.createServer((req, res) => {
+        const stream = client.chat({ model: 'mock', messages: [] }, { headers: { 'x-mock-script': ${JSON.stringify(JSON.stringify({ text: many, intervalMs: 20 }))} } })
+        stream.pipeTo(res, { format: 'events', resumable: { store, id: 'k1' } })
+      })
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+    `
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data')
+    const port = Number(String(line).trim())
+    await readSse(`http://127.0.0.1:${port}/`, { until: (events) => events.length >= 5 })
+    const resumer = readSse(`${b.url}/chat/k1/stream`)
+    await new Promise((r) => setTimeout(r, 200))
+    const killed = Date.now()
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    const result = await resumer
+    const elapsed = Date.now() - killed
+    assert.ok(elapsed < 6000, `ended ${elapsed} ms after the kill`)
+    const last = result.events.at(-1)
+    assert.equal(last.event, 'error')
+    assert.equal(JSON.parse(last.data).code, 'relay_interrupted')
+    assert.ok(textOf(result.events).startsWith('k0 k1 '), 'what was recorded came first')
+  })
+
+  test('bad arguments throw TypeErrors naming them', async () => {
+    assert.throws(() => new RelayStore({ url: redis.url }), /ttl must be a whole number/)
+    assert.throws(() => new RelayStore({ url: 'http://x', ttl: 1 }), /url must be a redis:\/\//)
+    assert.throws(() => new RelayStore({ url: redis.url, ttl: 1, tll: 2 }), /unknown RelayStore option 'tll'/)
+    const res = new http.ServerResponse(new http.IncomingMessage(/** @type {any} */ (null)))
+    assert.throws(() => a.store.resume('x', res, { format: 'text' }), /format must be 'events' or 'openai'/)
+    assert.throws(() => a.store.resume('', res), /relay id must be a non-empty string/)
+    const client = new Client({ baseURL: mock.url, apiKey: 'sk-test' })
+    const stream = client.chat({ model: 'mock', messages: [] })
+    assert.throws(
+      () => stream.pipeTo(res, { format: 'text', resumable: { store: a.store, id: 'x' } }),
+      /a resumable relay needs format 'events' or 'openai'/,
+    )
+    const other = client.chat({ model: 'mock', messages: [] })
+    assert.throws(() => other.toNodeStream({ resumable: { store: a.store, id: 'x' } }), /only for pipeTo/)
+  })
+})
