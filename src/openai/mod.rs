@@ -5,6 +5,7 @@ pub mod chat;
 pub mod completions;
 pub(crate) mod errors;
 mod fields;
+pub mod partial_json;
 pub mod responses;
 mod surrogates;
 #[cfg(test)]
