@@ -28,6 +28,11 @@ export declare class NativeBatch {
    * encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
    */
   relayBytes(format: RelayFormat): Buffer
+  /**
+   * Patches to choice 0's content parsed as JSON (`objects()`), as a JSON array; `null` when
+   * the batch changed nothing (see `openai::partial_json`).
+   */
+  objects(): string | null
   /** Set on the last batch only: how the stream ended. */
   end(): StreamEnd | null
 }
@@ -45,6 +50,8 @@ export declare class NativeDecoder {
   constructor(format: WireFormat, maxEventBytes?: number | undefined | null)
   /** See `NativeStream::read_deltas`. */
   readDeltas(on: boolean): void
+  /** See `NativeStream::read_objects`. */
+  readObjects(on: boolean): void
   /** Decodes the next bytes; returns what they completed (with `end` set on failure). */
   feed(bytes: Uint8Array): NativeBatch
   /** End of input: the last batch, with `end` set. */
@@ -98,6 +105,8 @@ export declare class NativeStream {
    * decodes; otherwise a batch builds it only if `deltas()` is called.
    */
   readDeltas(on: boolean): void
+  /** Whether a consumer reads objects: while one does, the engine builds object patches. */
+  readObjects(on: boolean): void
   /**
    * Cancels the request now; the socket closes. Returns the partial result as JSON when
    * any body byte had arrived.
@@ -218,6 +227,13 @@ export interface RequestOptions {
    * resumed with `starting_after` (within `maxRetries`).
    */
   resume?: boolean
+  /** `partialJson: true`: tool call deltas carry their arguments parsed so far. */
+  partialJson?: boolean
+  /**
+   * The body asked for JSON output (`response_format` / `text.format` json_schema or
+   * json_object): `final()` gets `parsed` / `output_parsed`.
+   */
+  jsonOutput?: boolean
 }
 
 /** `stream.response`: what arrived with the headers of a 2xx answer. */

@@ -7,6 +7,7 @@ const { EngineSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
+const { asksForJson, checkSchema } = require('./structured')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
@@ -34,7 +35,17 @@ const CLIENT_OPTIONS_NOT_YET = {
   maxConcurrent: 'limit the requests in flight in your own code for now',
   queueTimeout: 'it goes with maxConcurrent, which is not supported yet either',
 }
-const REQUEST_OPTIONS = ['signal', 'headers', 'query', 'timeout', 'idleTimeout', 'maxRetries', 'apiKey', 'partialJson']
+const REQUEST_OPTIONS = [
+  'signal',
+  'headers',
+  'query',
+  'timeout',
+  'idleTimeout',
+  'maxRetries',
+  'apiKey',
+  'partialJson',
+  'schema',
+]
 /** Responses API fields that stand in for `input`: the input comes from a stored prompt or conversation. */
 const RESPONSES_INPUT_SOURCES = ['previous_response_id', 'prompt', 'conversation']
 
@@ -308,8 +319,12 @@ class Client {
     if (checkFields) checkFields(body)
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
+    // The engine parses the content as JSON for `final()` when the body asks for JSON (or a
+    // schema will validate it).
+    if (format !== WireFormat.Completions && (asksForJson(body) || request.schema !== undefined)) wire.jsonOutput = true
     const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    return new StreamClass(native ? new EngineSource(native, this.#waits) : abortedSource(), { signal: request.signal })
+    const source = native ? new EngineSource(native, this.#waits) : abortedSource()
+    return new StreamClass(source, { signal: request.signal, schema: request.schema })
   }
 }
 
@@ -370,12 +385,13 @@ function checkRequestNames(options) {
 
 function requestOptions(options) {
   checkRequestNames(options)
-  if (options === undefined || options === null) return { wire: {}, signal: undefined }
+  if (options === undefined || options === null) return { wire: {}, signal: undefined, schema: undefined }
   const { signal } = options
   if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean'))
     fail('options.signal must be an AbortSignal')
   if (options.partialJson !== undefined && options.partialJson !== null && typeof options.partialJson !== 'boolean')
     fail(`options.partialJson must be a boolean, got ${typeof options.partialJson}`)
+  if (options.schema !== undefined && options.schema !== null) checkSchema(options.schema)
   const apiKey = optionalString(options.apiKey, 'options.apiKey')
   if (apiKey === '') fail('options.apiKey must be a non-empty string')
   /** @type {import('../binding').RequestOptions & { apiKey?: string, partialJson?: boolean }} */
@@ -389,7 +405,7 @@ function requestOptions(options) {
   // The engine uses (and scrubs) a request's own key, and parses tool arguments as they stream.
   if (apiKey !== undefined) wire.apiKey = apiKey
   if (typeof options.partialJson === 'boolean') wire.partialJson = options.partialJson
-  return { signal: signal ?? undefined, wire }
+  return { signal: signal ?? undefined, wire, schema: options.schema ?? undefined }
 }
 
 /**
@@ -430,6 +446,7 @@ function abortedSource() {
     tryTake: () => null,
     nextBatch: () => Promise.resolve(null),
     readDeltas: () => {},
+    readObjects: () => {},
     abort: () => undefined,
     stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
     response: () => Promise.reject(new AbortError('The stream was aborted before it started')),

@@ -19,6 +19,8 @@
  * @property {() => string} raw the raw provider objects as a JSON array
  * @property {(format: RelayFormat) => string} relay the batch re-encoded for clients
  * @property {(format: RelayFormat) => Buffer} relayBytes the same as UTF-8 bytes
+ * @property {() => string | null} objects patches to choice 0's content parsed as JSON (a JSON
+ *   array, see lib/structured.js), null when the batch changed nothing
  * @property {() => StreamEnd | null} end set on the last batch only
  */
 
@@ -46,6 +48,7 @@
  * @property {() => Batch | null} tryTake the next batch if one is ready now; never waits
  * @property {() => Promise<Batch | null>} nextBatch the next batch; `null` once over (or aborted)
  * @property {(on: boolean) => void} readDeltas whether a consumer reads deltas
+ * @property {(on: boolean) => void} readObjects whether a consumer reads objects
  * @property {() => object | undefined} abort cancels; returns what had accumulated, if anything
  * @property {() => Stats} stats
  * @property {() => Promise<ResponseInfo | null>} response

@@ -48,6 +48,11 @@ class EngineSource {
     this.#native.readDeltas(on)
   }
 
+  /** Whether a consumer reads objects (the engine then builds their patches as it decodes). */
+  readObjects(on) {
+    this.#native.readObjects(on)
+  }
+
   abort() {
     const partial = this.#native.abort()
     this.#aborted = true
@@ -90,6 +95,7 @@ function failureBatch(failure, partialJson) {
     raw: () => '[]',
     relay: () => '',
     relayBytes: () => Buffer.alloc(0),
+    objects: () => null,
     end: () => end,
   }
 }
@@ -121,6 +127,10 @@ class ByteSource {
 
   readDeltas(on) {
     this.#decoder.readDeltas(on)
+  }
+
+  readObjects(on) {
+    this.#decoder.readObjects(on)
   }
 
   async nextBatch() {

@@ -17,7 +17,7 @@ use crate::http::{HttpClient, RequestSpec};
 use crate::openai::chat::ChatParser;
 use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
-use crate::openai::WireParser;
+use crate::openai::{WireOptions, WireParser};
 use crate::relay;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
@@ -32,9 +32,13 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 fn wire_for(format: WireFormat) -> Box<dyn WireParser> {
+    wire_with(format, WireOptions::default())
+}
+
+fn wire_with(format: WireFormat, options: WireOptions) -> Box<dyn WireParser> {
     match format {
-        WireFormat::Chat => Box::new(ChatParser::new()),
-        WireFormat::Responses => Box::new(ResponsesParser::new()),
+        WireFormat::Chat => Box::new(ChatParser::with_options(options)),
+        WireFormat::Responses => Box::new(ResponsesParser::with_options(options)),
         WireFormat::Completions => Box::new(CompletionsParser::new()),
     }
 }
@@ -75,7 +79,13 @@ impl NativeClient {
         options: JsRequestOptions,
         model: Option<String>,
     ) -> Result<NativeStream> {
-        let wire = wire_for(format);
+        let wire = wire_with(
+            format,
+            WireOptions {
+                json: options.json_output.unwrap_or(false),
+                partial_json: options.partial_json.unwrap_or(false),
+            },
+        );
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| invalid("bad HTTP method"))?;
         let spec = RequestSpec {
@@ -153,6 +163,13 @@ impl NativeBatch {
             .into()
     }
 
+    /// Patches to choice 0's content parsed as JSON (`objects()`), as a JSON array; `null` when
+    /// the batch changed nothing (see `openai::partial_json`).
+    #[napi]
+    pub fn objects(&self) -> Option<String> {
+        self.inner.objects_array()
+    }
+
     /// Set on the last batch only: how the stream ended.
     #[napi]
     pub fn end(&self) -> Option<StreamEnd> {
@@ -205,6 +222,12 @@ impl NativeStream {
     #[napi]
     pub fn read_deltas(&self, on: bool) {
         self.handle.delta_json.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether a consumer reads objects: while one does, the engine builds object patches.
+    #[napi]
+    pub fn read_objects(&self, on: bool) {
+        self.handle.objects_json.store(on, Ordering::Relaxed);
     }
 
     /// Cancels the request now; the socket closes. Returns the partial result as JSON when
@@ -269,6 +292,12 @@ impl NativeDecoder {
         self.decoder
             .delta_json_switch()
             .store(on, Ordering::Relaxed);
+    }
+
+    /// See `NativeStream::read_objects`.
+    #[napi]
+    pub fn read_objects(&self, on: bool) {
+        self.decoder.objects_switch().store(on, Ordering::Relaxed);
     }
 
     /// Decodes the next bytes; returns what they completed (with `end` set on failure).
