@@ -43,6 +43,17 @@ export declare class NativeClient {
   constructor(config: ClientConfig, onReady: OnReady)
   /** Starts a request at once and returns its stream handle. */
   open(format: WireFormat, method: string, path: string, body: string | undefined | null, options: RequestOptions, model?: string | undefined | null): NativeStream
+  /**
+   * The ids of the streams that became ready since the last call, each once. The `take()`
+   * that follows takes those JS waits on; the others keep their batches (JS takes them with
+   * `NativeStream::try_take` when it wants them).
+   */
+  ready(): Uint32Array
+  /**
+   * Every batch now ready of the streams the last `ready()` named where `wanted[i]` is not
+   * 0, rendered in the forms each stream's consumer reads. Never waits.
+   */
+  take(wanted: Uint8Array): Drained
 }
 
 /** Bring-your-own-bytes decoding: the same batches, fed synchronously from JS. */
@@ -50,7 +61,7 @@ export declare class NativeDecoder {
   constructor(format: WireFormat, maxEventBytes?: number | undefined | null)
   /** See `NativeStream::read_deltas`. */
   readDeltas(on: boolean): void
-  /** See `NativeStream::read_objects`. */
+  /** Whether a consumer reads objects: while one does, the decoder builds object patches. */
   readObjects(on: boolean): void
   /** Decodes the next bytes; returns what they completed (with `end` set on failure). */
   feed(bytes: Uint8Array): NativeBatch
@@ -91,22 +102,20 @@ export declare class NativeStream {
   /** What the client's `onReady` calls this stream. */
   get id(): number
   /**
-   * The next batch if one is ready now; never waits. `null` when there is none now, or
-   * (after `wait()` said something is ready) when the stream is over and drained.
+   * The next batch if one is ready now; never waits. `null` when there is none now, or when
+   * the stream is over and drained (`isOver()` tells which).
    */
   tryTake(): NativeBatch | null
+  /** Whether the stream is over and every batch was taken (after `tryTake()` found none). */
+  isOver(): boolean
   /**
-   * After `tryTake()` found nothing: true when something is ready after all (take again);
-   * false when `onReady(id)` will be called once something is.
+   * Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches,
+   * 16 objects): `NativeClient::take` renders only those; while deltas are read the engine
+   * builds their JSON as it decodes (otherwise a batch builds it only if `deltas()` is
+   * called); raw provider objects are kept only while raw chunks or native batches are
+   * read; object patches are built only while objects are read.
    */
-  wait(): boolean
-  /**
-   * Whether a consumer reads deltas: while one does, the engine builds their JSON as it
-   * decodes; otherwise a batch builds it only if `deltas()` is called.
-   */
-  readDeltas(on: boolean): void
-  /** Whether a consumer reads objects: while one does, the engine builds object patches. */
-  readObjects(on: boolean): void
+  readForms(forms: number): void
   /**
    * Cancels the request now; the socket closes. Returns the partial result as JSON when
    * any body byte had arrived.
@@ -159,6 +168,26 @@ export interface ClientConfig {
    * environment's proxy (reqwest reads it, with curl's rules).
    */
   proxyOff: boolean
+}
+
+/**
+ * What `NativeClient::take` hands JS for every ready stream it was asked to take: the batches'
+ * forms as one string, sliced in JS, and their numbers.
+ */
+export interface Drained {
+  /**
+   * The entries' texts, in order: per entry its text, then its deltas JSON array, then its
+   * raw JSON array, then its objects patches JSON array, each present when its length is
+   * not 0 (lengths in UTF-16 units).
+   */
+  data: string
+  /**
+   * `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
+   * deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
+   */
+  meta: Uint32Array
+  /** The ends of the entries flagged 1, in order. */
+  ends: Array<StreamEnd>
 }
 
 /** What went wrong, with every field any error class may carry (absent when not known). */

@@ -12,8 +12,7 @@ import type { Readable } from 'node:stream'
 
 /**
  * Options of `new Client(options)`. Every field is optional. An unknown name throws a
- * `TypeError` (with "did you mean" for a close one); `maxConcurrent` and `queueTimeout`
- * throw "not supported yet" until they are built. A query in `baseURL`
+ * `TypeError` (with "did you mean" for a close one). A query in `baseURL`
  * (`https://host/v1?key=abc`) is merged into `query` (an explicit `query` entry wins), so
  * `client.baseURL` never carries one.
  */
@@ -69,6 +68,26 @@ export interface ClientOptions {
    * `ConnectionError` naming the proxy; its password never appears in errors or logs.
    */
   proxy?: string | false
+  /**
+   * How many of this client's requests may be in flight at once (a positive integer; default,
+   * `undefined` or `Infinity`: no limit). The others wait in FIFO order: each call still
+   * returns its stream at once, and the request is sent when a slot frees. A stream holds its
+   * slot until it ends, fails or is aborted, so consume (or abort) every stream you make.
+   * A queued stream that is aborted (its `signal`, `abort()`, a stopped iterator) leaves the
+   * queue at once and is never sent. `stream.stats.queuedMs` says how long it waited.
+   *
+   * With a limit set, the queue also follows the rate-limit headers: while the last answer
+   * said no requests or no tokens remain (`x-ratelimit-remaining-requests` /
+   * `-tokens` is `0`), new requests wait until that limit's reset time instead of going out
+   * into 429s.
+   */
+  maxConcurrent?: number
+  /**
+   * Milliseconds a request may wait in the queue for its turn (with `maxConcurrent`); then its
+   * stream fails with `TimeoutError` (`phase: 'queue'`) and the request is never sent.
+   * Default: no limit. Without `maxConcurrent` nothing waits, so it has no effect.
+   */
+  queueTimeout?: number
 }
 
 /** Per-request options: the second argument of every call. Override the client's values. */
@@ -126,6 +145,20 @@ export class Client {
   constructor(options?: ClientOptions)
   /** The base URL requests go to. */
   readonly baseURL: string
+  /**
+   * Sums of the usage this client's streams reported: from every stream that ended, or that
+   * failed or was aborted after its usage arrived (chat and completions need
+   * `stream_options: { include_usage: true }` for the provider to send it). `requests` counts
+   * those streams. `byModel` is keyed by the model that answered (the response's `model`,
+   * e.g. `gpt-4o-2024-08-06`), else the one asked for. A fresh copy on each read.
+   */
+  readonly usage: UsageTotals
+  /**
+   * The rate-limit headers of the latest answer that had any (see `ResponseInfo.rateLimit`),
+   * or `null` before one. Updated as each response's headers are read (also from the headers
+   * of a 429 or other error answer).
+   */
+  readonly rateLimit: RateLimitInfo | null
   /**
    * Streams a chat completion: POST `{baseURL}/chat/completions` with `stream: true`.
    * Returns at once; the request starts immediately. Throws a `TypeError` synchronously for a
@@ -812,6 +845,49 @@ export interface ChatCompletion {
   usage: Usage | null
 }
 
+/** Token counts in one shape for every endpoint (chat `prompt_tokens` is `inputTokens`, ...). */
+export interface TokenUsage {
+  /** Chat/completions `prompt_tokens`, responses `input_tokens`. */
+  inputTokens: number
+  /** Chat/completions `completion_tokens`, responses `output_tokens`. */
+  outputTokens: number
+  /** `prompt_tokens_details.cached_tokens` / `input_tokens_details.cached_tokens` (0 when absent). */
+  cachedTokens: number
+  /** `completion_tokens_details.reasoning_tokens` / `output_tokens_details.reasoning_tokens` (0 when absent). */
+  reasoningTokens: number
+}
+
+/** `TokenUsage` sums, with how many streams they came from. */
+export interface UsageSums extends TokenUsage {
+  requests: number
+}
+
+/** `client.usage`. */
+export interface UsageTotals extends UsageSums {
+  byModel: Record<string, UsageSums>
+}
+
+/**
+ * OpenAI's rate-limit headers, parsed. Each field is `null` when its header was absent (or not
+ * a number / a duration).
+ */
+export interface RateLimitInfo {
+  /** `x-ratelimit-limit-requests`: requests allowed per window. */
+  limitRequests: number | null
+  /** `x-ratelimit-limit-tokens`: tokens allowed per window. */
+  limitTokens: number | null
+  /** `x-ratelimit-remaining-requests`. */
+  remainingRequests: number | null
+  /** `x-ratelimit-remaining-tokens`. */
+  remainingTokens: number | null
+  /** `x-ratelimit-reset-requests` (`1s`, `6m0s`, `20ms`, ...) in milliseconds: until the request limit resets. */
+  resetRequestsMs: number | null
+  /** `x-ratelimit-reset-tokens` in milliseconds. */
+  resetTokensMs: number | null
+  /** When the headers were read (epoch ms, `Date.now()`): the resets count from here. */
+  receivedAt: number
+}
+
 export interface StreamStats {
   /** Milliseconds from the request start to the first chunk; `null` before it. */
   ttftMs: number | null
@@ -819,8 +895,10 @@ export interface StreamStats {
   chunks: number
   /** Body bytes received so far. */
   bytes: number
-  /** Milliseconds from the start to the end (or to now while running). */
+  /** Milliseconds from the start to the end (or to now while running); 0 while still queued. */
   durationMs: number
+  /** Milliseconds the request waited in the client's queue (`maxConcurrent`) before it was sent; 0 without a limit. */
+  queuedMs: number
 }
 
 export interface ResponseInfo {
@@ -835,6 +913,8 @@ export interface ResponseInfo {
    * friends, where the bytes came from elsewhere.
    */
   httpVersion: '1.0' | '1.1' | '2' | null
+  /** The `x-ratelimit-*` headers, parsed; `null` when the answer had none. */
+  rateLimit: RateLimitInfo | null
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1243,10 +1323,13 @@ export declare class ConnectionError extends StreamDeltaError {
   cause: Error
 }
 
-/** `timeout` (until headers) or `idleTimeout` (between bytes) elapsed (`ERR_TIMEOUT`). */
+/**
+ * `timeout` (until headers), `idleTimeout` (between bytes) or `queueTimeout` (waiting in the
+ * client's queue; the request was never sent) elapsed (`ERR_TIMEOUT`).
+ */
 export declare class TimeoutError extends StreamDeltaError {
   code: 'ERR_TIMEOUT'
-  phase: 'headers' | 'idle'
+  phase: 'headers' | 'idle' | 'queue'
 }
 
 /** `abort()`, an aborted `signal`, or a consumer that stopped (`ABORT_ERR`). */
@@ -1280,4 +1363,45 @@ export declare class ParseError extends StreamDeltaError {
  */
 export declare class IncompleteStreamError extends StreamDeltaError {
   code: 'ERR_INCOMPLETE'
+}
+
+// ---------------------------------------------------------------------------------------
+// Tracing (node:diagnostics_channel)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The context object of the `node:diagnostics_channel` tracing channel `streamdelta.request`
+ * (`diagnostics_channel.tracingChannel('streamdelta.request')`). Every request made while the
+ * channel has subscribers publishes, with one context object:
+ *
+ * - `start` and `end` synchronously in the call (`client.chat(...)`), in the caller's async
+ *   context, even when the request then waits in the queue;
+ * - at the stream's end (once its response headers were read): `error` when it failed or was
+ *   aborted (`error` set), then `asyncStart` and `asyncEnd` with the fields below filled in.
+ *
+ * Nothing is built or published for a request made without subscribers. A request that
+ * timed out in the queue, or was aborted there, is traced too (never sent: `status` null).
+ * `streamdelta/otel` turns these into OpenTelemetry spans and metrics.
+ */
+export interface RequestTraceContext {
+  operation: 'chat' | 'responses' | 'completions'
+  /** The model asked for (the Azure deployment when the body had none); null for `resumeResponse`. */
+  model: string | null
+  /** The endpoint's URL, without the query. */
+  url: string
+  /** By `asyncEnd`: the HTTP status, `null` when no answer came. */
+  status?: number | null
+  requestId?: string | null
+  ttftMs?: number | null
+  queuedMs?: number
+  durationMs?: number
+  chunks?: number
+  /** Per choice, in the words of chat completions (`stop`, `length`, `tool_calls`, ...). */
+  finishReasons?: string[]
+  usage?: TokenUsage | null
+  /** The model that answered and the response's id, from the result (or the error's `partial`). */
+  responseModel?: string | null
+  responseId?: string | null
+  /** Set when the stream failed or was aborted. */
+  error?: Error
 }

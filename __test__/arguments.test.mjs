@@ -144,11 +144,14 @@ describe('unknown option names throw a TypeError, with "did you mean" for close 
     })
   }
 
-  for (const name of ['maxConcurrent', 'queueTimeout']) {
-    test(`client option '${name}' (named by the contract, not built yet) says it is not supported yet`, () => {
-      throwsType(() => new Client({ ...base, [name]: 1 }), new RegExp(`client option '${name}' is not supported yet`))
-    })
-  }
+  // maxConcurrent and queueTimeout were "not supported yet" until issue 20 built them.
+  test('maxConcurrent and queueTimeout are accepted, and their values checked', () => {
+    new Client({ ...base, maxConcurrent: 1, queueTimeout: 1 })
+    new Client({ ...base, maxConcurrent: Number.POSITIVE_INFINITY })
+    throwsType(() => new Client({ ...base, maxConcurrent: 0 }), /maxConcurrent must be a positive integer/)
+    throwsType(() => new Client({ ...base, maxConcurrent: 1.5 }), /maxConcurrent must be a positive integer/)
+    throwsType(() => new Client({ ...base, queueTimeout: -1 }), /queueTimeout must be a non-negative number/)
+  })
 })
 
 describe('ca and proxy are checked up front', () => {

@@ -35,11 +35,16 @@ function received(text) {
   }
 }
 
+// STREAMDELTA_BASE=<dir of another checkout> makes the base-text and base-deltas clients (see
+// paced.mjs) load streamdelta from there: a before/after comparison within one run.
+const base = name.startsWith('base-')
+const streamdeltaIndex = () => (base ? `${process.env.STREAMDELTA_BASE}/index.mjs` : '../index.mjs')
+
 // Each entry loads its modules and builds its client (not measured), then returns the function
 // that consumes one stream. The timed part runs STREAMS of them concurrently.
 const clients = {
   'streamdelta-text': async () => {
-    const { Client } = await import('../index.mjs')
+    const { Client } = await import(streamdeltaIndex())
     // reqwest's pool has no per-host connection cap: 1,000 streams get 1,000 connections.
     const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
     return async () => {
@@ -47,7 +52,7 @@ const clients = {
     }
   },
   'streamdelta-deltas': async () => {
-    const { Client } = await import('../index.mjs')
+    const { Client } = await import(streamdeltaIndex())
     const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
     return async () => {
       for await (const d of client.chat(body)) if (d.type === 'text' && d.choice === 0) received(d.text)
@@ -108,11 +113,11 @@ function post() {
   }
 }
 
-if (!clients[name] || !origin) {
+if (!clients[base ? name.replace('base-', 'streamdelta-') : name] || !origin) {
   console.error(`usage: node bench/paced-client.mjs <${Object.keys(clients).join('|')}> <origin>`)
   process.exit(2)
 }
-const consumeOne = await clients[name]()
+const consumeOne = await clients[base ? name.replace('base-', 'streamdelta-') : name]()
 
 const measuring = startMeasuring()
 // All streams opened as fast as the client can, then awaited together: the clock runs from the

@@ -19,7 +19,7 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const STREAMS = Number(process.env.STREAMS ?? 1000)
 const CHUNKS_PER_STREAM = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
-const CLIENTS = [
+const ALL_CLIENTS = [
   'streamdelta-text',
   'streamdelta-deltas',
   'openai',
@@ -27,6 +27,13 @@ const CLIENTS = [
   'fetch-eventsource-parser',
   'fetch-bytes',
 ]
+// STREAMDELTA_BASE=<dir of another checkout>: base-text and base-deltas run streamdelta from
+// there, beside this checkout's, for a before/after comparison within one run.
+if (process.env.STREAMDELTA_BASE) ALL_CLIENTS.splice(2, 0, 'base-text', 'base-deltas')
+// CLIENTS=streamdelta-text,openai runs a subset (the verdicts need openai among them).
+const CLIENTS = process.env.CLIENTS
+  ? ALL_CLIENTS.filter((name) => process.env.CLIENTS.split(',').includes(name))
+  : ALL_CLIENTS
 const STREAMDELTA = CLIENTS.filter((name) => name.startsWith('streamdelta'))
 
 requireNodeForPeers()
@@ -124,7 +131,7 @@ const rows = CLIENTS.map((name) => {
 const byName = Object.fromEntries(rows.map((r) => [r.name, r]))
 
 const cpuModel = readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m)?.[1] ?? 'unknown'
-const knobs = ['STREAMS', 'CHUNKS_PER_STREAM', 'ROUNDS']
+const knobs = ['STREAMS', 'CHUNKS_PER_STREAM', 'ROUNDS', 'CLIENTS']
   .filter((k) => process.env[k])
   .map((k) => `${k}=${process.env[k]} `)
   .join('')
@@ -140,7 +147,7 @@ const f = (x, digits = 0) => (x == null ? '–' : x.toFixed(digits))
 function verdicts(label, key, bar, barText) {
   return STREAMDELTA.map((name) => {
     const ours = byName[name][key]
-    const theirs = byName.openai[key]
+    const theirs = byName.openai?.[key]
     if (ours == null || theirs == null) return `- ❌ ${label}, ${name}: no figure (a client failed every run)`
     const ratio = ours / theirs
     return `- ${ratio <= bar ? '✅' : '❌'} ${label}, ${name} vs openai: ${f(ours, 1)} / ${f(theirs, 1)} = ${f(ratio, 2)}x (bar: ${barText})`
@@ -154,7 +161,7 @@ const bars = [
   ['latency p99', 'latencyP99Ms', 1, 'no worse than openai'],
 ].flatMap(([label, key, limit, barText]) =>
   STREAMDELTA.map((name) => {
-    const ratio = byName[name][key] / byName.openai[key]
+    const ratio = byName[name][key] / (byName.openai?.[key] ?? Number.NaN)
     return {
       what: `${STREAMS.toLocaleString('en-US')} paced streams, ${label}, ${name}: ${barText}`,
       ratio,

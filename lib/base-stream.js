@@ -7,7 +7,7 @@
 const { AbortError, ParseError, fromFailure } = require('./errors')
 const relay = require('./relay')
 const { ObjectBuilder, issuesMessage } = require('./structured')
-const { kBatches } = require('./symbols')
+const { kBatches, Form } = require('./symbols')
 
 const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
 
@@ -25,9 +25,8 @@ class BaseStream {
   #finalPromise = null
   #settleFinal = null
   #abortController = new AbortController()
-  /** What the source was last told about delta consumers (null: nothing yet). */
-  #toldReadDeltas = null
-  #toldReadObjects = null
+  /** What the source was last told about the forms consumers read (null: nothing yet). */
+  #toldForms = null
   /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event). */
   #objects = new ObjectBuilder()
   /** The `schema` request option (a Standard Schema), checked against the whole value. */
@@ -36,16 +35,19 @@ class BaseStream {
   #validating = false
   #batchesReadDeltas = false
   #detachSignal = null
+  /** The client's hook for the end (frees the queue slot, sums usage, traces); once. */
+  #onEnd = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
   #snapshots = new Map()
 
   /**
    * @internal
    * @param {import('./interfaces').BatchSource} source
-   * @param {{ signal?: AbortSignal, schema?: any }} [options]
+   * @param {{ signal?: AbortSignal, onEnd?: (state: string, final: any, error: any) => void, schema?: any }} [options]
    */
-  constructor(source, { signal, schema } = {}) {
+  constructor(source, { signal, onEnd, schema } = {}) {
     this.#source = source
+    this.#onEnd = onEnd ?? null
     this.#schema = schema
     if (signal) {
       if (signal.aborted) {
@@ -95,6 +97,8 @@ class BaseStream {
     let list = this.#listeners.get(event)
     if (!list) this.#listeners.set(event, (list = []))
     list.push({ listener, once: false })
+    // Batches the engine hands over from now on carry the form this listener reads.
+    if (this.#state === 'open' && this.#toldForms !== null) this.#tellForms()
     this.#startFlowing()
     return this
   }
@@ -269,19 +273,21 @@ class BaseStream {
     return this.#listeners.size > 0 || this.#settleFinal !== null
   }
 
-  /** Tells the source whether anyone reads deltas, so that the engine builds their JSON on its
-   * own thread only then (a text() or relay consumer never pays for it). */
-  #tellReadDeltas() {
+  /** Tells the source which forms consumers read, so that the engine renders only those (and
+   * builds Delta JSON on its own thread only while someone reads deltas: a text() or relay
+   * consumer never pays for it). */
+  #tellForms() {
     const it = this.#iterator
-    const on = it?.kind === 'delta' || (it?.kind === 'batch' && this.#batchesReadDeltas) || this.#hasDeltaListeners()
-    if (on !== this.#toldReadDeltas) {
-      this.#toldReadDeltas = on
-      this.#source.readDeltas(on)
-    }
-    const objects = this.#readsObjects()
-    if (objects !== this.#toldReadObjects) {
-      this.#toldReadObjects = objects
-      this.#source.readObjects(objects)
+    let forms = 0
+    if (it?.kind === 'text') forms |= Form.Text
+    if (it?.kind === 'delta' || (it?.kind === 'batch' && this.#batchesReadDeltas) || this.#hasDeltaListeners())
+      forms |= Form.Deltas
+    if (it?.kind === 'chunk' || this.#listeners.has('chunk')) forms |= Form.Raw
+    if (it?.kind === 'batch') forms |= Form.Native
+    if (this.#readsObjects()) forms |= Form.Objects
+    if (forms !== this.#toldForms) {
+      this.#toldForms = forms
+      this.#source.readForms(forms)
     }
   }
 
@@ -355,7 +361,7 @@ class BaseStream {
     this.#pumping = true
     try {
       while (this.#wantsData()) {
-        this.#tellReadDeltas()
+        this.#tellForms()
         let batch = this.#source.tryTake()
         if (batch === null) batch = await this.#source.nextBatch()
         if (this.#state !== 'open') break
@@ -423,6 +429,7 @@ class BaseStream {
   }
 
   #hasDeltaListeners() {
+    if (this.#listeners.size === 0) return false
     for (const name of DELTA_EVENTS) if (this.#listeners.has(name)) return true
     return false
   }
@@ -474,6 +481,17 @@ class BaseStream {
     this.#final = final
     this.#error = error
     if (this.#detachSignal) this.#detachSignal()
+    if (this.#onEnd) {
+      const onEnd = this.#onEnd
+      this.#onEnd = null
+      try {
+        onEnd(state, final, error)
+      } catch (hookError) {
+        queueMicrotask(() => {
+          throw hookError
+        })
+      }
+    }
     if (state !== 'done') this.#abortController.abort(error)
     const it = this.#iterator
     if (it?.waiter && it.head >= it.queue.length) {

@@ -3,11 +3,15 @@
 // field synchronously; then hands the engine a typed config (binding.d.ts `ClientConfig`).
 
 const { NativeClient, WireFormat } = require('./native')
-const { EngineSource } = require('./sources')
+const { EngineSource, PackedBatch, QueuedSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { asksForJson, checkSchema } = require('./structured')
+const { Limiter } = require('./limiter')
+const { parseRateLimit, exhaustedUntil } = require('./rate-limit')
+const { UsageTotals, usageOf } = require('./usage')
+const { traceRequest } = require('./tracing')
 
 const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 const DEFAULT_TIMEOUT = 600_000
@@ -29,12 +33,9 @@ const CLIENT_OPTIONS = [
   'log',
   'ca',
   'proxy',
+  'maxConcurrent',
+  'queueTimeout',
 ]
-/** Client options the public contract names that the engine does not implement yet. */
-const CLIENT_OPTIONS_NOT_YET = {
-  maxConcurrent: 'limit the requests in flight in your own code for now',
-  queueTimeout: 'it goes with maxConcurrent, which is not supported yet either',
-}
 const REQUEST_OPTIONS = [
   'signal',
   'headers',
@@ -64,6 +65,14 @@ function optionalMs(value, name) {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     fail(`${name} must be a non-negative number of milliseconds, got ${String(value)}`)
   return Math.round(value)
+}
+
+/** `maxConcurrent`: a positive integer, or undefined / null / Infinity for no limit. */
+function concurrencyLimit(value) {
+  if (value === undefined || value === null || value === Number.POSITIVE_INFINITY) return undefined
+  if (!Number.isInteger(value) || value < 1)
+    fail(`maxConcurrent must be a positive integer (or Infinity for no limit), got ${String(value)}`)
+  return value
 }
 
 function optionalCount(value, name) {
@@ -185,14 +194,26 @@ function mergeQuery(fromURL, explicit) {
 class Client {
   #native
   #config
-  #waits = new EngineWaits()
+  #hub = new EngineHub()
+  /** @type {Limiter | null} set with `maxConcurrent` */
+  #limiter = null
+  #limits = { maxConcurrent: 0, queueTimeout: /** @type {number | undefined} */ (undefined) }
+  #usage = new UsageTotals()
+  /** @type {import('./interfaces').RateLimit | null} */
+  #rateLimit = null
 
   /**
    * @param {object} [options] see index.d.ts `ClientOptions`
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object') fail('options must be an object')
-    checkNames(options, CLIENT_OPTIONS, 'client option', CLIENT_OPTIONS_NOT_YET)
+    checkNames(options, CLIENT_OPTIONS, 'client option')
+    const maxConcurrent = concurrencyLimit(options.maxConcurrent)
+    const queueTimeout = optionalMs(options.queueTimeout, 'queueTimeout')
+    if (maxConcurrent !== undefined) {
+      this.#limiter = new Limiter(maxConcurrent, queueTimeout)
+      this.#limits = { maxConcurrent, queueTimeout }
+    }
     const azure = options.azure
     if (azure !== undefined && azure !== null) {
       if (typeof azure !== 'object') fail('azure must be an object { apiVersion, deployment? }')
@@ -222,19 +243,34 @@ class Client {
       ...proxySetting(options.proxy),
     }
     this.#config = config
-    const waits = this.#waits
+    const hub = this.#hub
     try {
-      this.#native = new NativeClient(config, (streamId) => waits.wake(streamId))
+      this.#native = new NativeClient(config, () => hub.onReady())
     } catch (error) {
       // The engine refused a value JS could not check (a PEM block that does not parse).
       if (error?.code === 'InvalidArg') fail(error.message)
       throw error
     }
+    hub.native = this.#native
   }
 
   /** The base URL requests go to, without a query (its pairs joined `query`); never includes the key. */
   get baseURL() {
     return this.#config.baseUrl
+  }
+
+  /**
+   * Sums of the usage this client's streams reported (those that ended, or failed after
+   * reporting it): `{ requests, inputTokens, outputTokens, cachedTokens, reasoningTokens,
+   * byModel }`. A fresh copy on each read.
+   */
+  get usage() {
+    return this.#usage.snapshot()
+  }
+
+  /** The rate-limit headers of the last answer that had them (see `stream.response`), or null. */
+  get rateLimit() {
+    return this.#rateLimit === null ? null : { ...this.#rateLimit }
   }
 
   /**
@@ -322,10 +358,68 @@ class Client {
     // The engine parses the content as JSON for `final()` when the body asks for JSON (or a
     // schema will validate it).
     if (format !== WireFormat.Completions && (asksForJson(body) || request.schema !== undefined)) wire.jsonOutput = true
-    const native = request.signal?.aborted ? null : this.#native.open(format, method, path, payload, wire, model)
-    const source = native ? new EngineSource(native, this.#waits) : abortedSource()
-    return new StreamClass(source, { signal: request.signal, schema: request.schema })
+    const trace = traceRequest({
+      operation: OPERATIONS[format] ?? String(format),
+      model: model ?? this.#config.azure?.deployment ?? null,
+      url: requestURL(this.#config, path, model),
+    })
+    const send = () => this.#send(format, method, path, payload, wire, model, trace)
+    /** @type {import('./interfaces').BatchSource} */
+    let source
+    if (request.signal?.aborted) source = abortedSource()
+    else if (this.#limiter) source = new QueuedSource(send, this.#limiter, this.#limits)
+    else source = send()
+    const onEnd = (state, final, error) => {
+      if (source instanceof QueuedSource) source.release()
+      const usage = usageOf(state === 'done' ? final : error?.partial)
+      if (usage !== null) this.#usage.add(modelOf(state === 'done' ? final : error?.partial) ?? model, usage)
+      if (error?.headers) this.#sawRateLimit(parseRateLimit(error.headers))
+      trace?.finish(state, final, error, source.stats())
+    }
+    return new StreamClass(source, { signal: request.signal, onEnd, schema: request.schema })
   }
+
+  /** Sends a request to the engine now; watches its response headers for rate limits. */
+  #send(format, method, path, payload, wire, model, trace) {
+    const source = new EngineSource(this.#native.open(format, method, path, payload, wire, model), this.#hub)
+    const response = source.response()
+    trace?.sent(response)
+    response.then(
+      (info) => this.#sawRateLimit(info.rateLimit),
+      () => {}, // the stream reports it; its headers are read at the end (error.headers)
+    )
+    return source
+  }
+
+  /** @param {import('./interfaces').RateLimit | null} rateLimit */
+  #sawRateLimit(rateLimit) {
+    if (rateLimit === null) return
+    if (this.#rateLimit !== null && rateLimit.receivedAt < this.#rateLimit.receivedAt) return
+    this.#rateLimit = rateLimit
+    this.#limiter?.holdUntil(exhaustedUntil(rateLimit))
+  }
+}
+
+const OPERATIONS = {
+  [WireFormat.Chat]: 'chat',
+  [WireFormat.Responses]: 'responses',
+  [WireFormat.Completions]: 'completions',
+}
+
+/** The model that answered, from a final result or an error's `partial`. */
+function modelOf(result) {
+  return typeof result?.model === 'string' && result.model !== '' ? result.model : undefined
+}
+
+/**
+ * The URL a request goes to, as the engine builds it (without the query, which may carry
+ * anything): for tracing.
+ */
+function requestURL(config, path, model) {
+  const base = config.baseUrl
+  if (!config.azure) return `${base}${path}`
+  if (path === '/responses' || path.startsWith('/responses/')) return `${base}/openai${path}`
+  return `${base}/openai/deployments/${encodeURIComponent(config.azure.deployment ?? model ?? '')}${path}`
 }
 
 function checkBody(body, config) {
@@ -409,31 +503,117 @@ function requestOptions(options) {
 }
 
 /**
- * Streams of one client waiting for the engine, by stream id. The engine calls back through one
- * shared channel (`onReady`), which does not itself keep the process alive; while any stream
- * waits, a timer does, as a pending socket read would.
+ * The streams of one client and the engine's ready list. The engine wakes JS once when some
+ * streams have batches (`onReady`, through one shared channel that does not itself keep the
+ * process alive); then one `ready()` names them all and one `take()` hands over, as one string
+ * and a typed array, the batches of those a consumer waits on, in the forms it reads. A stream
+ * named while nobody waits on it keeps its batches in the engine (backpressure) and is marked
+ * unclaimed: its next `tryTake` asks the engine. While any stream waits, a timer keeps the
+ * process alive, as a pending socket read would.
  */
-class EngineWaits {
-  #pending = new Map()
+class EngineHub {
+  /** @type {import('../binding').NativeClient | null} */
+  native = null
+  /** @type {Map<number, EngineSource>} */
+  #waiting = new Map()
+  /** Streams named by `ready()` while nobody waited: their batches wait in the engine. */
+  #unclaimed = new Set()
+  /** A stream dropped unconsumed leaves no id behind. */
+  #forget = new FinalizationRegistry((/** @type {number} */ id) => this.#unclaimed.delete(id))
   #keepAlive = null
 
-  /** Resolves at the stream's next `wake`. */
-  wait(streamId) {
-    return new Promise((resolve) => {
-      this.#pending.set(streamId, resolve)
-      if (this.#pending.size === 1) {
-        this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
-        this.#keepAlive.ref()
-      }
-    })
+  /** @param {EngineSource} source @param {number} id */
+  register(source, id) {
+    this.#forget.register(source, id, source)
   }
 
-  wake(streamId) {
-    const resolve = this.#pending.get(streamId)
-    if (resolve === undefined) return // nobody waits (any more): a late or spare notification
-    this.#pending.delete(streamId)
-    if (this.#pending.size === 0) this.#keepAlive.unref()
-    resolve()
+  /** @param {EngineSource} source */
+  unregister(source, id) {
+    this.#forget.unregister(source)
+    this.#unclaimed.delete(id)
+    this.unwait(id)
+  }
+
+  /** Whether the engine named the stream while nobody waited (and forgets that). */
+  claim(id) {
+    return this.#unclaimed.delete(id)
+  }
+
+  /** @param {EngineSource} source @param {number} id */
+  wait(source, id) {
+    this.#waiting.set(id, source)
+    if (this.#waiting.size === 1) {
+      this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
+      this.#keepAlive.ref()
+    }
+  }
+
+  unwait(id) {
+    if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAlive.unref()
+  }
+
+  onReady() {
+    const native = /** @type {import('../binding').NativeClient} */ (this.native)
+    const ids = native.ready()
+    const count = ids.length
+    if (count === 0) return
+    const wanted = new Uint8Array(count)
+    let packed = 0
+    /** @type {EngineSource[] | null} */
+    let natives = null
+    for (let i = 0; i < count; i++) {
+      const id = ids[i]
+      const source = this.#waiting.get(id)
+      if (source === undefined) this.#unclaimed.add(id)
+      else if (source.native) (natives ??= []).push(source)
+      else {
+        wanted[i] = 1
+        packed++
+      }
+    }
+    if (packed > 0) {
+      const { data, meta, ends } = native.take(wanted)
+      let at = 0
+      let end = 0
+      // A stream's batches are consecutive entries; after the first, its source no longer waits.
+      let lastId = 0
+      /** @type {EngineSource | undefined} */
+      let last
+      for (let i = 0; i < meta.length; i += 8) {
+        const id = meta[i]
+        const flags = meta[i + 1]
+        const textLength = meta[i + 4]
+        const deltasLength = meta[i + 5]
+        const rawLength = meta[i + 6]
+        const objectsLength = meta[i + 7]
+        const textEnd = at + textLength
+        const deltasEnd = textEnd + deltasLength
+        const rawEnd = deltasEnd + rawLength
+        const objectsEnd = rawEnd + objectsLength
+        if (id !== lastId) {
+          lastId = id
+          last = this.#waiting.get(id)
+        }
+        if (last !== undefined) {
+          if (flags & 2) last.deliver(null)
+          else
+            last.deliver(
+              new PackedBatch(
+                meta[i + 2],
+                meta[i + 3],
+                textLength === 0 ? '' : data.slice(at, textEnd),
+                deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
+                rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
+                objectsLength === 0 ? null : data.slice(rawEnd, objectsEnd),
+                flags & 1 ? ends[end] : null,
+              ),
+            )
+        }
+        if (flags & 1) end++
+        at = objectsEnd
+      }
+    }
+    if (natives !== null) for (const source of natives) source.pollNative()
   }
 }
 
@@ -445,12 +625,11 @@ function abortedSource() {
   return {
     tryTake: () => null,
     nextBatch: () => Promise.resolve(null),
-    readDeltas: () => {},
-    readObjects: () => {},
+    readForms: () => {},
     abort: () => undefined,
-    stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0 }),
+    stats: () => ({ ttftMs: null, chunks: 0, bytes: 0, durationMs: 0, queuedMs: 0 }),
     response: () => Promise.reject(new AbortError('The stream was aborted before it started')),
   }
 }
 
-module.exports = { Client }
+module.exports = { Client, EngineHub }

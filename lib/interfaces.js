@@ -9,8 +9,9 @@
 /** @typedef {import('../binding').RelayFormat} RelayFormat */
 
 /**
- * One batch of decoded data: `NativeBatch`, or a stand-in made in JS. Each form is built only
- * when asked for.
+ * One batch of decoded data: `NativeBatch`, a `PackedBatch` (sources.js: the forms a stream's
+ * consumers read, sliced from what the engine handed over for every ready stream at once), or a
+ * stand-in made in JS. Each form is built only when asked for.
  * @typedef {object} Batch
  * @property {number} deltaCount
  * @property {number} chunkCount
@@ -31,6 +32,28 @@
  * @property {number} chunks
  * @property {number} bytes
  * @property {number} durationMs
+ * @property {number} queuedMs how long the request waited in the client's queue (`maxConcurrent`)
+ */
+
+/**
+ * The rate-limit headers of a response (`x-ratelimit-*`); each field null when absent.
+ * @typedef {object} RateLimit
+ * @property {number | null} limitRequests
+ * @property {number | null} limitTokens
+ * @property {number | null} remainingRequests
+ * @property {number | null} remainingTokens
+ * @property {number | null} resetRequestsMs
+ * @property {number | null} resetTokensMs
+ * @property {number} receivedAt epoch ms when the headers were read (the resets count from it)
+ */
+
+/**
+ * One stream's token usage, the same for every endpoint.
+ * @typedef {object} TokenUsage
+ * @property {number} inputTokens
+ * @property {number} outputTokens
+ * @property {number} cachedTokens
+ * @property {number} reasoningTokens
  */
 
 /**
@@ -40,6 +63,7 @@
  * @property {Record<string, string>} headers
  * @property {string | null} requestId
  * @property {string | null} httpVersion `'1.1'` or `'2'` (null for a byte source: not known)
+ * @property {RateLimit | null} rateLimit the `x-ratelimit-*` headers, parsed; null without them
  */
 
 /**
@@ -47,8 +71,7 @@
  * @typedef {object} BatchSource
  * @property {() => Batch | null} tryTake the next batch if one is ready now; never waits
  * @property {() => Promise<Batch | null>} nextBatch the next batch; `null` once over (or aborted)
- * @property {(on: boolean) => void} readDeltas whether a consumer reads deltas
- * @property {(on: boolean) => void} readObjects whether a consumer reads objects
+ * @property {(forms: number) => void} readForms which forms consumers read (`Form` bits, symbols.js)
  * @property {() => object | undefined} abort cancels; returns what had accumulated, if anything
  * @property {() => Stats} stats
  * @property {() => Promise<ResponseInfo | null>} response

@@ -4,76 +4,193 @@
 //  - EngineSource: an HTTP stream run by the Rust engine (bytes never enter JS).
 //  - ByteSource: bytes the user already has (fetch Response, web or Node stream, async
 //    iterable), fed synchronously into the same Rust decoder.
+//  - QueuedSource: a request waiting for its turn (`maxConcurrent`): no batch until a slot
+//    frees and it opens its EngineSource, then that source's batches.
 
-const { headersObject, fromFailure } = require('./errors')
+const { headersObject, fromFailure, AbortError } = require('./errors')
 const { FailureKind } = require('./native')
+const { Form } = require('./symbols')
+const { parseRateLimit } = require('./rate-limit')
 
 /** @typedef {import('./interfaces').BatchSource} BatchSource */
+/** @typedef {import('./interfaces').Batch} Batch */
 
 /** @implements {BatchSource} */
 class EngineSource {
   #native
-  #waits
+  #hub
+  #id
   #aborted = false
   #response = null
+  /** Batches the engine handed over for this stream beyond the one a waiting pump took. */
+  #queue = []
+  #head = 0
+  /** The pending `nextBatch()`'s resolve. */
+  #resolve = null
+  /** The last `tryTake` of the engine's channel found a batch: more may wait behind it. */
+  #pull = false
+  /** The engine's channel is over and drained. */
+  #over = false
+  /** Whether the consumers read the batches themselves (`Form.Native`): the hub then hands
+   * this stream its batches as native objects. */
+  native = false
 
   /**
    * @param {import('../binding').NativeStream} native
-   * @param {{ wait(id: number): Promise<void>, wake(id: number): void }} waits
+   * @param {import('./client').EngineHub} hub
    */
-  constructor(native, waits) {
+  constructor(native, hub) {
     this.#native = native
-    this.#waits = waits
+    this.#hub = hub
+    this.#id = native.id
+    hub.register(this, this.#id)
   }
 
   tryTake() {
-    return this.#native.tryTake()
+    if (this.#head < this.#queue.length) {
+      const batch = this.#queue[this.#head++]
+      if (this.#head === this.#queue.length) {
+        this.#queue = []
+        this.#head = 0
+      }
+      return batch
+    }
+    // The engine hands over every batch of a stream JS waits on, and names a stream again for
+    // each batch it sends afterwards: only a stream it named while nobody waited needs asking.
+    if (!this.#pull && !this.#hub.claim(this.#id)) return null
+    const batch = this.#native.tryTake()
+    this.#pull = batch !== null
+    if (batch === null && this.#native.isOver()) this.#over = true
+    return batch
   }
 
   /** The next batch; `null` once the stream is over and drained (or aborted). */
-  async nextBatch() {
-    const native = this.#native
-    while (!this.#aborted) {
-      const batch = native.tryTake()
-      if (batch !== null) return batch
-      // Something is ready after all: a batch, or else the end.
-      if (native.wait()) return native.tryTake()
-      await this.#waits.wait(native.id)
-    }
-    return null
+  nextBatch() {
+    if (this.#aborted || this.#over) return Promise.resolve(null)
+    const batch = this.tryTake()
+    if (batch !== null || this.#over) return Promise.resolve(batch)
+    return new Promise((resolve) => {
+      this.#resolve = resolve
+      this.#hub.wait(this, this.#id)
+    })
   }
 
-  /** Whether a consumer reads deltas (the engine then builds their JSON as it decodes). */
-  readDeltas(on) {
-    this.#native.readDeltas(on)
+  /**
+   * From the hub: a batch for this stream, or `null` when it is over.
+   * @param {import('./interfaces').Batch | null} batch
+   */
+  deliver(batch) {
+    if (this.#aborted) return
+    const resolve = this.#resolve
+    if (resolve !== null) {
+      this.#resolve = null
+      this.#hub.unwait(this.#id)
+      resolve(batch)
+    } else if (batch === null) this.#over = true
+    else this.#queue.push(batch)
   }
 
-  /** Whether a consumer reads objects (the engine then builds their patches as it decodes). */
-  readObjects(on) {
-    this.#native.readObjects(on)
+  /** From the hub: the engine named this stream, whose batches come as native objects. */
+  pollNative() {
+    this.#pull = true
+    const batch = this.tryTake()
+    if (batch !== null || this.#over) this.deliver(batch)
+  }
+
+  /** Which forms consumers read (the engine renders only those; deltas JSON as it decodes). */
+  readForms(forms) {
+    this.native = (forms & Form.Native) !== 0
+    this.#native.readForms(forms)
   }
 
   abort() {
     const partial = this.#native.abort()
     this.#aborted = true
-    this.#waits.wake(this.#native.id) // a pending nextBatch() settles
+    this.#hub.unregister(this, this.#id)
+    const resolve = this.#resolve
+    this.#resolve = null
+    if (resolve !== null) resolve(null) // a pending nextBatch() settles
     return partial == null ? undefined : JSON.parse(partial)
   }
 
   stats() {
     const s = this.#native.stats()
-    return { ttftMs: s.ttftMs ?? null, chunks: s.chunks, bytes: s.bytes, durationMs: s.durationMs }
+    return { ttftMs: s.ttftMs ?? null, chunks: s.chunks, bytes: s.bytes, durationMs: s.durationMs, queuedMs: 0 }
   }
 
   response() {
     if (!this.#response) {
       this.#response = this.#native.response().then((outcome) => {
         if (outcome.type === 'failed') throw fromFailure(outcome.failure)
-        const { status, headers, requestId, httpVersion } = outcome.response
-        return { status, headers: headersObject(headers), requestId: requestId ?? null, httpVersion }
+        const { status, requestId, httpVersion } = outcome.response
+        const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
+        return { status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) }
       })
     }
     return this.#response
+  }
+}
+
+/**
+ * A batch as `NativeClient.take()` hands it over: the forms the stream's consumers read, sliced
+ * from the one string of every ready stream. A form nobody read when it was taken is empty.
+ * @implements {Batch}
+ */
+class PackedBatch {
+  #text
+  #deltas
+  #raw
+  #objects
+  #end
+
+  /**
+   * @param {number} deltaCount
+   * @param {number} chunkCount
+   * @param {string} text
+   * @param {string | null} deltas
+   * @param {string | null} raw
+   * @param {string | null} objects
+   * @param {import('./interfaces').StreamEnd | null} end
+   */
+  constructor(deltaCount, chunkCount, text, deltas, raw, objects, end) {
+    this.deltaCount = deltaCount
+    this.chunkCount = chunkCount
+    this.#text = text
+    this.#deltas = deltas
+    this.#raw = raw
+    this.#objects = objects
+    this.#end = end
+  }
+
+  text() {
+    return this.#text
+  }
+
+  deltas() {
+    return this.#deltas ?? '[]'
+  }
+
+  raw() {
+    return this.#raw ?? '[]'
+  }
+
+  /** The batch's object patches as a JSON array; `null` when it has none. */
+  objects() {
+    return this.#objects
+  }
+
+  /** @returns {string} */
+  relay() {
+    throw new Error('streamdelta: internal error: a relay reads native batches (Form.Native)')
+  }
+
+  /** @returns {Buffer} */
+  relayBytes() {
+    throw new Error('streamdelta: internal error: a relay reads native batches (Form.Native)')
+  }
+
+  end() {
+    return this.#end
   }
 }
 
@@ -125,12 +242,9 @@ class ByteSource {
     return null
   }
 
-  readDeltas(on) {
-    this.#decoder.readDeltas(on)
-  }
-
-  readObjects(on) {
-    this.#decoder.readObjects(on)
+  readForms(forms) {
+    this.#decoder.readDeltas((forms & Form.Deltas) !== 0)
+    this.#decoder.readObjects((forms & Form.Objects) !== 0)
   }
 
   async nextBatch() {
@@ -182,6 +296,7 @@ class ByteSource {
       chunks: this.#chunks,
       bytes: this.#bytes,
       durationMs: end - this.#started,
+      queuedMs: 0,
     }
   }
 
@@ -208,7 +323,13 @@ function openByteIterator(source) {
       headers[name] = value
     })
     // A fetch Response does not say which HTTP version carried it.
-    response = { status: source.status, headers, requestId: headers['x-request-id'] ?? null, httpVersion: null }
+    response = {
+      status: source.status,
+      headers,
+      requestId: headers['x-request-id'] ?? null,
+      httpVersion: null,
+      rateLimit: parseRateLimit(headers),
+    }
     if (!source.body) throw new TypeError('source: the Response has no body')
     source = source.body
   }
@@ -234,4 +355,148 @@ function openByteIterator(source) {
   throw new TypeError('source must be a Response, a ReadableStream, a Node Readable or an AsyncIterable of Uint8Array')
 }
 
-module.exports = { EngineSource, ByteSource }
+/**
+ * A request waiting in the client's queue (`maxConcurrent`). The stream exists at once; the
+ * request is sent (`open()`) only when the limiter gives it a slot. Until then it has no batch,
+ * and `nextBatch()` waits; aborted while queued, it leaves the queue and is never sent; when
+ * `queueTimeout` elapses first, its one batch is a `TimeoutError` (`phase: 'queue'`).
+ * @implements {BatchSource}
+ */
+class QueuedSource {
+  /** @type {() => BatchSource} */
+  #open
+  #limiter
+  /** @type {BatchSource | null} */
+  #inner = null
+  /** 'queued' | 'started' | 'aborted' | 'timedOut' */
+  #state = 'queued'
+  #holdsSlot = false
+  #queuedAt = performance.now()
+  #queuedMs = 0
+  /** @type {import('./interfaces').Failure | null} */
+  #failure = null
+  #failureTaken = false
+  /** @type {number | null} the forms consumers read, told before the request started */
+  #readForms = null
+  #response = null
+  #settled
+  /** @type {(value?: unknown) => void} */
+  #settle = () => {}
+
+  /**
+   * @param {() => BatchSource} open sends the request: called once, when a slot frees
+   * @param {import('./limiter').Limiter} limiter
+   * @param {{ maxConcurrent: number, queueTimeout?: number }} limits for the timeout's message
+   */
+  constructor(open, limiter, limits) {
+    this.#open = open
+    this.#limiter = limiter
+    this.#settled = new Promise((resolve) => {
+      this.#settle = resolve
+    })
+    this.ticket = {
+      start: () => this.#start(),
+      timeout: (/** @type {number} */ waitedMs) => this.#timeout(waitedMs, limits),
+    }
+    limiter.enter(this.ticket)
+  }
+
+  /** Whether it is still waiting for its slot. */
+  get queued() {
+    return this.#state === 'queued'
+  }
+
+  #start() {
+    if (this.#state !== 'queued') {
+      this.#limiter.release()
+      return
+    }
+    this.#holdsSlot = true
+    this.#queuedMs = performance.now() - this.#queuedAt
+    try {
+      this.#inner = this.#open()
+    } catch (error) {
+      // The engine refused the request outright: the stream fails with that, like any failure.
+      this.release()
+      this.#state = 'timedOut'
+      this.#failure = { kind: FailureKind.Connection, message: String(error?.message ?? error) }
+      this.#settle()
+      return
+    }
+    this.#state = 'started'
+    if (this.#readForms !== null) this.#inner.readForms(this.#readForms)
+    this.#settle()
+  }
+
+  /**
+   * @param {number} waitedMs
+   * @param {{ maxConcurrent: number, queueTimeout?: number }} limits
+   */
+  #timeout(waitedMs, { maxConcurrent, queueTimeout }) {
+    if (this.#state !== 'queued') return
+    this.#state = 'timedOut'
+    this.#queuedMs = waitedMs
+    this.#failure = {
+      kind: FailureKind.Timeout,
+      phase: 'queue',
+      message: `Timed out after ${queueTimeout} ms waiting in the client's queue (maxConcurrent: ${maxConcurrent}); the request was never sent`,
+    }
+    this.#settle()
+  }
+
+  /** Frees the slot it holds, once (its stream ended, failed or was aborted). */
+  release() {
+    if (!this.#holdsSlot) return
+    this.#holdsSlot = false
+    this.#limiter.release()
+  }
+
+  tryTake() {
+    return this.#inner === null ? null : this.#inner.tryTake()
+  }
+
+  async nextBatch() {
+    if (this.#state === 'queued') await this.#settled
+    if (this.#inner !== null) return this.#inner.nextBatch()
+    if (this.#failure !== null && !this.#failureTaken) {
+      this.#failureTaken = true
+      return failureBatch(this.#failure, null)
+    }
+    return null
+  }
+
+  readForms(forms) {
+    this.#readForms = forms
+    this.#inner?.readForms(forms)
+  }
+
+  abort() {
+    if (this.#inner !== null) return this.#inner.abort()
+    if (this.#state === 'queued') {
+      this.#limiter.leave(this.ticket)
+      this.#state = 'aborted'
+      this.#queuedMs = performance.now() - this.#queuedAt
+      this.#settle()
+    }
+    return undefined
+  }
+
+  stats() {
+    const queuedMs = this.#state === 'queued' ? performance.now() - this.#queuedAt : this.#queuedMs
+    if (this.#inner === null) return { ttftMs: null, chunks: 0, bytes: 0, durationMs: 0, queuedMs }
+    return { ...this.#inner.stats(), queuedMs }
+  }
+
+  response() {
+    if (!this.#response) {
+      this.#response = this.#settled.then(() => {
+        if (this.#inner !== null) return this.#inner.response()
+        if (this.#failure !== null) throw fromFailure(this.#failure)
+        throw new AbortError('The stream was aborted while it waited in the queue; the request was never sent')
+      })
+    }
+    return this.#response
+  }
+}
+
+module.exports = { EngineSource, ByteSource, PackedBatch, QueuedSource, failureBatch }

@@ -6,7 +6,7 @@
 mod types;
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -21,7 +21,7 @@ use crate::openai::{WireOptions, WireParser};
 use crate::relay;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
-use crate::stream::{self, ReadySignal, ResponseState, StreamHandle, Take};
+use crate::stream::{self, Outbox, ReadyList, ResponseState, StreamHandle, Take};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use types::{
     JsClientConfig, JsRelayFormat, JsRequestOptions, ResponseOutcome, StreamEnd, WireFormat,
@@ -43,15 +43,48 @@ fn wire_with(format: WireFormat, options: WireOptions) -> Box<dyn WireParser> {
     }
 }
 
-/// `onReady(streamId)`: a stream JS waits on has a batch (or is over). Weak: a waiting stream
-/// keeps the process alive from JS (`lib/client.js`), not through this.
+/// `onReady()`: some stream of this client has a batch (or is over) and is on its ready list;
+/// called once when the list goes from empty to not empty. Weak: a waiting stream keeps the
+/// process alive from JS (`lib/client.js`), not through this.
 type OnReady = ThreadsafeFunction<u32, Unknown<'static>, u32, Status, false, true>;
+
+/// Which forms of a batch `NativeClient::take` renders for a stream (`NativeStream::read_forms`).
+const FORM_TEXT: u32 = 1;
+const FORM_DELTAS: u32 = 2;
+const FORM_RAW: u32 = 4;
+/// JS reads the batches themselves (`NativeBatch`, for the relays): every form stays available.
+const FORM_NATIVE: u32 = 8;
+/// Patches to choice 0's content parsed as JSON (`objects()`, the `object` event).
+const FORM_OBJECTS: u32 = 16;
+/// `take` entry flags.
+const ENTRY_END: u32 = 1;
+const ENTRY_OVER: u32 = 2;
+/// u32s per `take` entry: id, flags, deltaCount, chunkCount, text, deltas, raw and objects
+/// lengths.
+const ENTRY_LEN: usize = 8;
+
+/// What `NativeClient::take` hands JS for every ready stream it was asked to take: the batches'
+/// forms as one string, sliced in JS, and their numbers.
+#[napi(object)]
+pub struct Drained {
+    /// The entries' texts, in order: per entry its text, then its deltas JSON array, then its
+    /// raw JSON array, then its objects patches JSON array, each present when its length is
+    /// not 0 (lengths in UTF-16 units).
+    pub data: Utf16String,
+    /// `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
+    /// deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
+    pub meta: Uint32Array,
+    /// The ends of the entries flagged 1, in order.
+    pub ends: Vec<StreamEnd>,
+}
 
 /// One configured HTTP client (connection pool, auth, defaults).
 #[napi]
 pub struct NativeClient {
     http: Arc<HttpClient>,
-    on_ready: Arc<OnReady>,
+    ready: Arc<ReadyList>,
+    /// What the last `ready()` returned, for the `take()` that follows it.
+    listed: Mutex<Vec<Arc<Outbox>>>,
     next_stream_id: std::sync::atomic::AtomicU32,
 }
 
@@ -61,9 +94,13 @@ impl NativeClient {
     #[napi(constructor)]
     pub fn new(config: JsClientConfig, on_ready: OnReady) -> Result<Self> {
         let http = HttpClient::new(config.into()).map_err(invalid)?;
+        let wake = Box::new(move || {
+            on_ready.call(0, ThreadsafeFunctionCallMode::NonBlocking);
+        });
         Ok(NativeClient {
             http: Arc::new(http),
-            on_ready: Arc::new(on_ready),
+            ready: Arc::new(ReadyList::new(wake)),
+            listed: Mutex::new(Vec::new()),
             next_stream_id: std::sync::atomic::AtomicU32::new(1),
         })
     }
@@ -96,18 +133,108 @@ impl NativeClient {
         };
         let http = self.http.clone();
         let id = self.next_stream_id.fetch_add(1, Ordering::Relaxed);
-        let on_ready = self.on_ready.clone();
-        let ready = ReadySignal::new(Arc::new(move || {
-            on_ready.call(id, ThreadsafeFunctionCallMode::NonBlocking);
-        }));
+        let list = self.ready.clone();
         let handle = napi::bindgen_prelude::within_runtime_if_available(move || {
-            stream::start(http, spec, model, wire, ready)
+            stream::start(http, spec, model, wire, id, list)
         });
         Ok(NativeStream {
             handle: Arc::new(handle),
             id,
         })
     }
+
+    /// The ids of the streams that became ready since the last call, each once. The `take()`
+    /// that follows takes those JS waits on; the others keep their batches (JS takes them with
+    /// `NativeStream::try_take` when it wants them).
+    #[napi]
+    pub fn ready(&self) -> Uint32Array {
+        let listed = self.ready.take();
+        let ids: Vec<u32> = listed.iter().map(|outbox| outbox.id).collect();
+        *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = listed;
+        Uint32Array::new(ids)
+    }
+
+    /// Every batch now ready of the streams the last `ready()` named where `wanted[i]` is not
+    /// 0, rendered in the forms each stream's consumer reads. Never waits.
+    #[napi]
+    pub fn take(&self, wanted: &[u8]) -> Drained {
+        let listed = std::mem::take(&mut *self.listed.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut data: Vec<u16> = Vec::new();
+        let mut meta: Vec<u32> = Vec::new();
+        let mut ends = Vec::new();
+        for (outbox, _) in listed
+            .iter()
+            .zip(wanted.iter())
+            .filter(|(_, &wanted)| wanted != 0)
+        {
+            let forms = outbox.forms.load(Ordering::Relaxed);
+            loop {
+                match outbox.try_take() {
+                    Take::Batch(batch) => {
+                        let mut flags = 0;
+                        if let Some(end) = &batch.end {
+                            flags |= ENTRY_END;
+                            ends.push(StreamEnd::from(end));
+                        }
+                        let text = push_form(&mut data, forms & FORM_TEXT != 0, || {
+                            std::borrow::Cow::Borrowed(batch.text.as_str())
+                        });
+                        let deltas = push_form(
+                            &mut data,
+                            forms & FORM_DELTAS != 0 && batch.delta_count > 0,
+                            || std::borrow::Cow::Owned(batch.deltas_array()),
+                        );
+                        let raw = push_form(
+                            &mut data,
+                            forms & FORM_RAW != 0 && batch.chunk_count > 0,
+                            || std::borrow::Cow::Owned(batch.raw_array()),
+                        );
+                        let objects = match batch.objects_array() {
+                            Some(array) if forms & FORM_OBJECTS != 0 => {
+                                push_form(&mut data, true, || std::borrow::Cow::Owned(array))
+                            }
+                            _ => 0,
+                        };
+                        meta.extend_from_slice(&[
+                            outbox.id,
+                            flags,
+                            batch.delta_count as u32,
+                            batch.chunk_count as u32,
+                            text,
+                            deltas,
+                            raw,
+                            objects,
+                        ]);
+                    }
+                    Take::Nothing => break,
+                    Take::Over => {
+                        meta.extend_from_slice(&[outbox.id, ENTRY_OVER, 0, 0, 0, 0, 0, 0]);
+                        break;
+                    }
+                }
+            }
+        }
+        debug_assert_eq!(meta.len() % ENTRY_LEN, 0);
+        Drained {
+            data: Utf16String::from(data),
+            meta: Uint32Array::new(meta),
+            ends,
+        }
+    }
+}
+
+/// Appends one form to `data` when `on`; returns its length in UTF-16 units.
+fn push_form<'a>(
+    data: &mut Vec<u16>,
+    on: bool,
+    form: impl FnOnce() -> std::borrow::Cow<'a, str>,
+) -> u32 {
+    if !on {
+        return 0;
+    }
+    let before = data.len();
+    data.extend(form().encode_utf16());
+    (data.len() - before) as u32
 }
 
 /// A batch of decoded data. Each form becomes a JS string only when asked for.
@@ -200,8 +327,8 @@ impl NativeStream {
         self.id
     }
 
-    /// The next batch if one is ready now; never waits. `null` when there is none now, or
-    /// (after `wait()` said something is ready) when the stream is over and drained.
+    /// The next batch if one is ready now; never waits. `null` when there is none now, or when
+    /// the stream is over and drained (`isOver()` tells which).
     #[napi]
     pub fn try_take(&self) -> Option<NativeBatch> {
         match self.handle.try_take() {
@@ -210,24 +337,29 @@ impl NativeStream {
         }
     }
 
-    /// After `tryTake()` found nothing: true when something is ready after all (take again);
-    /// false when `onReady(id)` will be called once something is.
+    /// Whether the stream is over and every batch was taken (after `tryTake()` found none).
     #[napi]
-    pub fn wait(&self) -> bool {
-        self.handle.wait()
+    pub fn is_over(&self) -> bool {
+        self.handle.outbox().is_over()
     }
 
-    /// Whether a consumer reads deltas: while one does, the engine builds their JSON as it
-    /// decodes; otherwise a batch builds it only if `deltas()` is called.
+    /// Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches,
+    /// 16 objects): `NativeClient::take` renders only those; while deltas are read the engine
+    /// builds their JSON as it decodes (otherwise a batch builds it only if `deltas()` is
+    /// called); raw provider objects are kept only while raw chunks or native batches are
+    /// read; object patches are built only while objects are read.
     #[napi]
-    pub fn read_deltas(&self, on: bool) {
-        self.handle.delta_json.store(on, Ordering::Relaxed);
-    }
-
-    /// Whether a consumer reads objects: while one does, the engine builds object patches.
-    #[napi]
-    pub fn read_objects(&self, on: bool) {
-        self.handle.objects_json.store(on, Ordering::Relaxed);
+    pub fn read_forms(&self, forms: u32) {
+        self.handle.outbox().forms.store(forms, Ordering::Relaxed);
+        self.handle
+            .delta_json
+            .store(forms & FORM_DELTAS != 0, Ordering::Relaxed);
+        self.handle
+            .raw_json
+            .store(forms & (FORM_RAW | FORM_NATIVE) != 0, Ordering::Relaxed);
+        self.handle
+            .objects_json
+            .store(forms & FORM_OBJECTS != 0, Ordering::Relaxed);
     }
 
     /// Cancels the request now; the socket closes. Returns the partial result as JSON when
@@ -294,7 +426,7 @@ impl NativeDecoder {
             .store(on, Ordering::Relaxed);
     }
 
-    /// See `NativeStream::read_objects`.
+    /// Whether a consumer reads objects: while one does, the decoder builds object patches.
     #[napi]
     pub fn read_objects(&self, on: bool) {
         self.decoder.objects_switch().store(on, Ordering::Relaxed);

@@ -40,7 +40,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.delta_count == 0 && self.raw_json.is_empty() && self.end.is_none()
+        self.delta_count == 0 && self.chunk_count == 0 && self.end.is_none()
     }
 
     /// Payload bytes held, to bound a batch while the consumer is slow.
@@ -120,6 +120,9 @@ pub struct Decoder {
     objects_json: Arc<AtomicBool>,
     /// Some content text went into `objects`.
     objects_fed: bool,
+    /// Whether to keep each batch's raw provider objects (`raw_json`): only while a consumer
+    /// reads them or a relay may re-encode them.
+    raw_json: Arc<AtomicBool>,
     max_event_bytes: Option<usize>,
 }
 
@@ -133,6 +136,7 @@ impl Decoder {
             objects: PartialJson::recording(),
             objects_json: Arc::new(AtomicBool::new(true)),
             objects_fed: false,
+            raw_json: Arc::new(AtomicBool::new(true)),
             wire,
             deltas: Vec::new(),
             batch: Batch::default(),
@@ -169,6 +173,13 @@ impl Decoder {
 
     pub fn with_objects_switch(mut self, switch: Arc<AtomicBool>) -> Self {
         self.objects_json = switch;
+        self
+    }
+
+    /// Shares the switch saying whether batches keep the raw provider objects (on until told
+    /// otherwise).
+    pub fn with_raw_json_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.raw_json = switch;
         self
     }
 
@@ -244,14 +255,17 @@ impl Decoder {
                 if step == Step::Chunk || terminal_object {
                     self.chunks += 1;
                     self.batch.chunk_count += 1;
-                    if !self.batch.raw_json.is_empty() {
-                        self.batch.raw_json.push(',');
+                    // Nobody reads raw objects: the copy (most of a chunk's bytes) is skipped.
+                    if self.raw_json.load(Ordering::Relaxed) {
+                        if !self.batch.raw_json.is_empty() {
+                            self.batch.raw_json.push(',');
+                        }
+                        let start = self.batch.raw_json.len();
+                        self.batch.raw_json.push_str(event.data.trim());
+                        self.batch
+                            .raw_spans
+                            .push((start, self.batch.raw_json.len()));
                     }
-                    let start = self.batch.raw_json.len();
-                    self.batch.raw_json.push_str(event.data.trim());
-                    self.batch
-                        .raw_spans
-                        .push((start, self.batch.raw_json.len()));
                 }
                 self.flush_deltas();
                 if step == Step::Done {

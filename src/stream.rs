@@ -2,11 +2,11 @@
 //! batches to a bounded channel. A full channel stops the socket read (backpressure); an
 //! abort drops the request at once; a panic becomes an error on this stream only.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch, Mutex};
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
@@ -84,7 +84,7 @@ pub enum ResponseState {
 
 /// What `binding` holds for one stream.
 pub struct StreamHandle {
-    batches: Mutex<mpsc::Receiver<Batch>>,
+    outbox: Arc<Outbox>,
     /// Shared with the task so that an abort can still report what had arrived.
     decoder: SharedDecoder,
     pub stats: Arc<Stats>,
@@ -94,7 +94,8 @@ pub struct StreamHandle {
     pub delta_json: Arc<AtomicBool>,
     /// Whether the engine builds object patches as it decodes (see `decode::Batch`).
     pub objects_json: Arc<AtomicBool>,
-    ready: ReadySignal,
+    /// Whether batches keep the raw provider objects.
+    pub raw_json: Arc<AtomicBool>,
 }
 
 /// What `StreamHandle::try_take` found.
@@ -106,41 +107,21 @@ pub enum Take {
     Over,
 }
 
-/// Tells JS that this stream has a batch for it (or is over), once JS said it is waiting. One
-/// notification through the client's shared channel into JS replaces a promise and a
-/// threadsafe function per batch (what an N-API async call costs), and many streams' wake-ups
-/// share one turn of the event loop.
-#[derive(Clone)]
-pub struct ReadySignal {
-    waiting: Arc<AtomicBool>,
-    notify: Arc<dyn Fn() + Send + Sync>,
+/// Where one stream's batches wait for JS: the bounded channel (a full one stops the socket
+/// read), and whether the stream is on its client's ready list now.
+pub struct Outbox {
+    pub id: u32,
+    batches: StdMutex<mpsc::Receiver<Batch>>,
+    /// On the ready list (or about to be): set by the engine, cleared by `ReadyList::take`.
+    queued: AtomicBool,
+    /// Which forms JS reads from this stream's batches (`binding`'s `FORM_*` bits).
+    pub forms: AtomicU32,
 }
 
-impl ReadySignal {
-    pub fn new(notify: Arc<dyn Fn() + Send + Sync>) -> Self {
-        ReadySignal {
-            waiting: Arc::new(AtomicBool::new(false)),
-            notify,
-        }
-    }
-
-    /// Called after a batch went into the channel, and when the task is over.
-    fn ready(&self) {
-        // Pairs with the fence in `StreamHandle::wait`: either JS sees the batch, or this sees
-        // that JS waits.
-        std::sync::atomic::fence(Ordering::SeqCst);
-        if self.waiting.swap(false, Ordering::SeqCst) {
-            (self.notify)();
-        }
-    }
-}
-
-impl StreamHandle {
+impl Outbox {
     /// The next batch if one is ready now; never waits.
     pub fn try_take(&self) -> Take {
-        let Ok(mut rx) = self.batches.try_lock() else {
-            return Take::Nothing;
-        };
+        let mut rx = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         match rx.try_recv() {
             Ok(batch) => Take::Batch(batch),
             Err(mpsc::error::TryRecvError::Empty) => Take::Nothing,
@@ -148,18 +129,83 @@ impl StreamHandle {
         }
     }
 
-    /// JS found nothing to take. Returns true when something is ready after all (a batch, or
-    /// the end); otherwise the stream notifies once something is.
-    pub fn wait(&self) -> bool {
-        let waiting = &self.ready.waiting;
-        waiting.store(true, Ordering::SeqCst);
-        std::sync::atomic::fence(Ordering::SeqCst);
-        let ready = match self.batches.try_lock() {
-            Ok(rx) => !rx.is_empty() || rx.is_closed(),
-            Err(_) => true,
+    /// The stream is over and every batch was taken.
+    pub fn is_over(&self) -> bool {
+        let rx = self.batches.lock().unwrap_or_else(|e| e.into_inner());
+        rx.is_closed() && rx.is_empty()
+    }
+}
+
+/// The streams of one client that have something for JS (a batch, or their end), in the order
+/// they became ready. JS is woken once when the list goes from empty to not empty, and then
+/// takes every ready stream's batches in one call: one wake-up and a couple of N-API calls per
+/// turn of the event loop, however many streams are ready.
+pub struct ReadyList {
+    entries: StdMutex<Vec<Arc<Outbox>>>,
+    wake: Box<dyn Fn() + Send + Sync>,
+}
+
+impl ReadyList {
+    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
+        ReadyList {
+            entries: StdMutex::new(Vec::new()),
+            wake,
+        }
+    }
+
+    fn push(&self, outbox: Arc<Outbox>) {
+        let was_empty = {
+            let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            entries.push(outbox);
+            entries.len() == 1
         };
-        // If the engine already took the flag, its notification is on the way: wait for it.
-        ready && waiting.swap(false, Ordering::SeqCst)
+        if was_empty {
+            (self.wake)();
+        }
+    }
+
+    /// Everything listed since the last call. Each stream is off the list from here on: its
+    /// next batch lists it again, so a stream whose batches JS leaves for now is named again
+    /// only once it has more (JS remembers it; see `lib/client.js`).
+    pub fn take(&self) -> Vec<Arc<Outbox>> {
+        let entries = std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
+        for outbox in &entries {
+            // Pairs with the swap in `ReadySignal::ready`: a batch sent after this lists the
+            // stream again; one sent before is in the channel for whoever takes next.
+            outbox.queued.store(false, Ordering::SeqCst);
+        }
+        entries
+    }
+}
+
+/// Puts a stream on its client's ready list when it has a batch for JS (or is over).
+#[derive(Clone)]
+pub struct ReadySignal {
+    list: Arc<ReadyList>,
+    outbox: Weak<Outbox>,
+}
+
+impl ReadySignal {
+    /// Called after a batch went into the channel, and when the task is over.
+    fn ready(&self) {
+        let Some(outbox) = self.outbox.upgrade() else {
+            return; // JS dropped the stream
+        };
+        if !outbox.queued.swap(true, Ordering::SeqCst) {
+            self.list.push(outbox);
+        }
+    }
+}
+
+impl StreamHandle {
+    /// The next batch if one is ready now; never waits.
+    pub fn try_take(&self) -> Take {
+        self.outbox.try_take()
+    }
+
+    /// The stream's outbox, as its client's ready list names it.
+    pub fn outbox(&self) -> &Arc<Outbox> {
+        &self.outbox
     }
 
     /// Cancels the request: the task is dropped at its next await, which closes the socket.
@@ -210,19 +256,32 @@ pub fn start(
     spec: RequestSpec,
     model: Option<String>,
     wire: Box<dyn WireParser>,
-    ready: ReadySignal,
+    id: u32,
+    list: Arc<ReadyList>,
 ) -> StreamHandle {
     let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+    let outbox = Arc::new(Outbox {
+        id,
+        batches: StdMutex::new(rx),
+        queued: AtomicBool::new(false),
+        forms: AtomicU32::new(u32::MAX),
+    });
+    let ready = ReadySignal {
+        list,
+        outbox: Arc::downgrade(&outbox),
+    };
     let (response_tx, response_rx) = watch::channel(ResponseState::Pending);
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
     let delta_json = Arc::new(AtomicBool::new(true));
     let objects_json = Arc::new(AtomicBool::new(true));
+    let raw_json = Arc::new(AtomicBool::new(true));
     let decoder: SharedDecoder = Arc::new(StdMutex::new(
         Decoder::new(wire, client.config().max_event_bytes)
             .with_secrets(client.secrets(&spec.options))
             .with_delta_json_switch(delta_json.clone())
-            .with_objects_switch(objects_json.clone()),
+            .with_objects_switch(objects_json.clone())
+            .with_raw_json_switch(raw_json.clone()),
     ));
     let task_decoder = decoder.clone();
     let panic_tx = tx.clone();
@@ -267,14 +326,14 @@ pub fn start(
         supervisor_ready.ready();
     });
     StreamHandle {
-        batches: Mutex::new(rx),
+        outbox,
         decoder,
         stats,
         response: response_rx,
         abort: StdMutex::new(Some(abort)),
         delta_json,
         objects_json,
-        ready,
+        raw_json,
     }
 }
 
@@ -343,7 +402,11 @@ async fn run(request: Request, outlets: Outlets) {
     }
     response_tx.send_replace(ResponseState::Ready(meta));
     let mut eof = false;
+    // One timer per stream, not one per read: a read only notes the time, and the timer, when it
+    // fires, moves itself to the last read plus `idle` (once per idle period at most).
     let mut idle_deadline = tokio::time::Instant::now() + idle;
+    let idle_timer = tokio::time::sleep_until(idle_deadline);
+    tokio::pin!(idle_timer);
     let max_retries = client.max_retries(&spec);
     let mut reconnects = 0;
     // A stream that broke and will be reopened: the request to make, and why it broke.
@@ -448,7 +511,12 @@ async fn run(request: Request, outlets: Outlets) {
                 // JS dropped the stream: nobody will read further.
                 Err(_) => return,
             },
-            _ = tokio::time::sleep_until(idle_deadline), if read_more => {
+            _ = &mut idle_timer, if read_more => {
+                if idle_timer.deadline() < idle_deadline {
+                    // Bytes came since it was set: wait for the rest of the idle time.
+                    idle_timer.as_mut().reset(idle_deadline);
+                    continue;
+                }
                 eof = true;
                 lock(&shared).fail(Failure::timeout("idle", idle.as_millis() as u64));
             }
@@ -651,19 +719,23 @@ mod tests {
         };
         let woken = Arc::new(tokio::sync::Notify::new());
         let notify = woken.clone();
-        let ready = ReadySignal::new(Arc::new(move || notify.notify_one()));
+        let list = Arc::new(ReadyList::new(Box::new(move || notify.notify_one())));
         let handle = start(
             client_for(url),
             spec,
             None,
             Box::new(PanickingParser),
-            ready,
+            1,
+            list.clone(),
         );
         let batch = loop {
             match handle.try_take() {
                 Take::Batch(batch) => break batch,
-                Take::Nothing if !handle.wait() => woken.notified().await,
-                Take::Nothing => {}
+                Take::Nothing => {
+                    if list.take().is_empty() {
+                        woken.notified().await
+                    }
+                }
                 Take::Over => panic!("the stream closed without a batch"),
             }
         };

@@ -181,3 +181,19 @@ async function everything(): Promise<void> {
 }
 
 void everything
+
+// Issue 20: limits, usage, rate limits, tracing context.
+{
+  const limited = new Client({ maxConcurrent: 4, queueTimeout: 30_000 })
+  const totals: import('streamdelta').UsageTotals = limited.usage
+  const perModel: number | undefined = totals.byModel['gpt-4o']?.inputTokens
+  const last: import('streamdelta').RateLimitInfo | null = limited.rateLimit
+  void perModel
+  void last
+  const s = limited.chat({ model: 'gpt-4o', messages: [] })
+  const queued: number = s.stats.queuedMs
+  void queued
+  void s.response.then((r) => r?.rateLimit?.remainingTokens)
+  const ctx: import('streamdelta').RequestTraceContext = { operation: 'chat', model: 'm', url: 'http://x' }
+  void ctx
+}

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::openai::errors::NO_MESSAGE;
-use crate::openai::test_deltas::{tool, usage, whole};
+use crate::openai::test_deltas::{provider, tool, usage, whole};
 use serde_json::json;
 
 const FIXTURE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ai-sdk/");
@@ -53,20 +53,6 @@ fn finish(choice: u32, reason: &str) -> Delta {
     Delta::Finish {
         choice,
         reason: reason.to_owned(),
-    }
-}
-
-fn provider(
-    message: &str,
-    kind: Option<&str>,
-    code: Option<&str>,
-    param: Option<&str>,
-) -> WireError {
-    WireError::Provider {
-        message: message.to_owned(),
-        kind: kind.map(str::to_owned),
-        code: code.map(str::to_owned),
-        param: param.map(str::to_owned),
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::openai::errors::NO_MESSAGE;
-use crate::openai::test_deltas::{tool, usage, whole};
+use crate::openai::test_deltas::{provider, tool, usage, whole};
 use crate::sse::{SseEvent, SseParser};
 use serde_json::json;
 
@@ -84,20 +84,6 @@ fn finish(reason: &str) -> Delta {
     Delta::Finish {
         choice: 0,
         reason: reason.to_owned(),
-    }
-}
-
-fn provider(
-    message: &str,
-    kind: Option<&str>,
-    code: Option<&str>,
-    param: Option<&str>,
-) -> WireError {
-    WireError::Provider {
-        message: message.to_owned(),
-        kind: kind.map(str::to_owned),
-        code: code.map(str::to_owned),
-        param: param.map(str::to_owned),
     }
 }
 
