@@ -28,6 +28,11 @@ export declare class NativeBatch {
    * encoded back to UTF-8 by `res.write`, the relay's largest cost once text is not ASCII.
    */
   relayBytes(format: RelayFormat): Buffer
+  /**
+   * Patches to choice 0's content parsed as JSON (`objects()`), as a JSON array; `null` when
+   * the batch changed nothing (see `openai::partial_json`).
+   */
+  objects(): string | null
   /** Set on the last batch only: how the stream ended. */
   end(): StreamEnd | null
 }
@@ -56,6 +61,8 @@ export declare class NativeDecoder {
   constructor(format: WireFormat, maxEventBytes?: number | undefined | null)
   /** See `NativeStream::read_deltas`. */
   readDeltas(on: boolean): void
+  /** Whether a consumer reads objects: while one does, the decoder builds object patches. */
+  readObjects(on: boolean): void
   /** Decodes the next bytes; returns what they completed (with `end` set on failure). */
   feed(bytes: Uint8Array): NativeBatch
   /** End of input: the last batch, with `end` set. */
@@ -102,10 +109,11 @@ export declare class NativeStream {
   /** Whether the stream is over and every batch was taken (after `tryTake()` found none). */
   isOver(): boolean
   /**
-   * Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches):
-   * `NativeClient::take` renders only those; while deltas are read the engine builds their
-   * JSON as it decodes (otherwise a batch builds it only if `deltas()` is called); raw
-   * provider objects are kept only while raw chunks or native batches are read.
+   * Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches,
+   * 16 objects): `NativeClient::take` renders only those; while deltas are read the engine
+   * builds their JSON as it decodes (otherwise a batch builds it only if `deltas()` is
+   * called); raw provider objects are kept only while raw chunks or native batches are
+   * read; object patches are built only while objects are read.
    */
   readForms(forms: number): void
   /**
@@ -169,12 +177,13 @@ export interface ClientConfig {
 export interface Drained {
   /**
    * The entries' texts, in order: per entry its text, then its deltas JSON array, then its
-   * raw JSON array, each present when its length is not 0 (lengths in UTF-16 units).
+   * raw JSON array, then its objects patches JSON array, each present when its length is
+   * not 0 (lengths in UTF-16 units).
    */
   data: string
   /**
    * `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
-   * deltaCount, chunkCount, and the lengths of text, deltas and raw in `data`.
+   * deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
    */
   meta: Uint32Array
   /** The ends of the entries flagged 1, in order. */
@@ -247,6 +256,13 @@ export interface RequestOptions {
    * resumed with `starting_after` (within `maxRetries`).
    */
   resume?: boolean
+  /** `partialJson: true`: tool call deltas carry their arguments parsed so far. */
+  partialJson?: boolean
+  /**
+   * The body asked for JSON output (`response_format` / `text.format` json_schema or
+   * json_object): `final()` gets `parsed` / `output_parsed`.
+   */
+  jsonOutput?: boolean
 }
 
 /** `stream.response`: what arrived with the headers of a 2xx answer. */

@@ -105,8 +105,39 @@ export interface RequestOptions {
    * in `headers`, it never appears in an error, a log line or a returned `headers` object.
    */
   apiKey?: string
-  /** Accepted and passed to the engine: `partial` on `toolCallDelta` (structured streaming). */
+  /**
+   * `true`: every `toolCallDelta` carries `partial`, the call's arguments parsed so far (the
+   * engine keeps one incremental JSON parser per call; nothing is re-parsed).
+   */
   partialJson?: boolean
+  /**
+   * Any Standard Schema (`schema['~standard'].validate`, as zod, valibot and arktype
+   * implement; a Promise result is awaited): the whole parsed value is validated at the end,
+   * and its output becomes `message.parsed` / `output_parsed`. A failure is a `ParseError`
+   * with `issues` and `partial`. Setting it also makes the engine parse the content as JSON
+   * when the body has no JSON `response_format` / `text.format`.
+   */
+  schema?: StandardSchemaLike
+}
+
+/** The part of the Standard Schema interface (`~standard`) that `schema` uses. */
+export interface StandardSchemaLike {
+  readonly '~standard': {
+    readonly validate: (
+      value: unknown,
+    ) =>
+      | { readonly value: unknown; readonly issues?: undefined }
+      | { readonly issues: ReadonlyArray<StandardSchemaIssue> }
+      | Promise<
+          | { readonly value: unknown; readonly issues?: undefined }
+          | { readonly issues: ReadonlyArray<StandardSchemaIssue> }
+        >
+  }
+}
+
+export interface StandardSchemaIssue {
+  readonly message: string
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>
 }
 
 export class Client {
@@ -786,6 +817,12 @@ export interface ChatCompletionMessage {
   tool_calls?: ChatCompletionMessageFunctionToolCall[]
   /** Legacy `function_call`, when the server streamed one on its own (it is also `tool_calls[0]`). */
   function_call?: { name: string; arguments: string }
+  /**
+   * Present when the request asked for JSON (`response_format` json_schema / json_object, or
+   * the `schema` option): the content parsed by the engine's incremental parser (`null` when
+   * it is not whole JSON); with `schema`, the schema's output.
+   */
+  parsed?: unknown
 }
 
 export interface ChatCompletionChoice {
@@ -908,6 +945,8 @@ export interface StreamEvents<Final, Chunk> {
   end: (final: Final) => void
   /** The stream was aborted. */
   abort: (error: AbortError) => void
+  /** A new snapshot of choice 0's content parsed as JSON (see `objects()`); `choice` is 0. */
+  object: (value: unknown, choice: number) => void
 }
 
 /**
@@ -928,6 +967,15 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
   text(): AsyncIterableIterator<string>
   /** The raw provider objects. */
   chunks(): AsyncIterableIterator<Chunk>
+  /**
+   * Choice 0's content (responses: the output text) parsed as JSON so far, one snapshot per
+   * batch that changed it. A snapshot holds only what has arrived: an unfinished string shows
+   * its prefix; a number, `true`, `false` or `null` only once complete; a key once its string
+   * is complete and its value has begun; items and keys in order. Each snapshot is built from
+   * the previous one: unchanged subtrees are the same objects, and a snapshot handed out never
+   * changes. Content that is not JSON ends it with `ParseError` (`partial` holds the text).
+   */
+  objects<T = unknown>(): AsyncIterableIterator<T>
   on<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this
   addListener<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this
   once<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this
@@ -1221,6 +1269,12 @@ export interface ResponseObject {
   output: ResponseOutputItem[]
   /** The whole output text (openai-node's convenience field, filled in by streamdelta). */
   output_text: string
+  /**
+   * Present when the request asked for JSON (`text.format` json_schema / json_object, or the
+   * `schema` option): the output text parsed (`null` when it is not whole JSON); with
+   * `schema`, the schema's output.
+   */
+  output_parsed?: unknown
   usage: Usage | null
   error?: { code: string; message: string } | null
   incomplete_details?: { reason?: string } | null
@@ -1394,8 +1448,10 @@ export declare class StreamError extends StreamDeltaError {
 /** A data line that is not valid JSON, or a body that is not an event stream (`ERR_PARSE`). */
 export declare class ParseError extends StreamDeltaError {
   code: 'ERR_PARSE'
-  /** The first 200 bytes of the offending line or body. */
+  /** The first 200 bytes of the offending line or body (empty for content that is not JSON). */
   line: string
+  /** A `schema` failure: the Standard Schema issues. */
+  issues?: ReadonlyArray<StandardSchemaIssue>
 }
 
 /**

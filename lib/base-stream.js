@@ -4,8 +4,9 @@
 // and hands each consumer only the form it asked for: deltas, text and raw chunks are three
 // separate JSON/strings in a batch, materialised only when someone reads them.
 
-const { AbortError, fromFailure } = require('./errors')
+const { AbortError, ParseError, fromFailure } = require('./errors')
 const relay = require('./relay')
+const { ObjectBuilder, issuesMessage } = require('./structured')
 const { kBatches, Form } = require('./symbols')
 
 const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
@@ -13,7 +14,7 @@ const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', '
 class BaseStream {
   #source
   #listeners = new Map()
-  /** The one active iterator: `{ kind: 'delta'|'text'|'chunk', queue, waiter }`. */
+  /** The one active iterator: `{ kind: 'delta'|'text'|'chunk'|'object'|'batch', queue, waiter }`. */
   #iterator = null
   #iterated = false
   #pumping = false
@@ -26,6 +27,12 @@ class BaseStream {
   #abortController = new AbortController()
   /** What the source was last told about the forms consumers read (null: nothing yet). */
   #toldForms = null
+  /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event). */
+  #objects = new ObjectBuilder()
+  /** The `schema` request option (a Standard Schema), checked against the whole value. */
+  #schema
+  /** The end arrived and the schema is checking it: no more batches are read. */
+  #validating = false
   #batchesReadDeltas = false
   #detachSignal = null
   /** The client's hook for the end (frees the queue slot, sums usage, traces); once. */
@@ -36,11 +43,12 @@ class BaseStream {
   /**
    * @internal
    * @param {import('./interfaces').BatchSource} source
-   * @param {{ signal?: AbortSignal, onEnd?: (state: string, final: any, error: any) => void }} [options]
+   * @param {{ signal?: AbortSignal, onEnd?: (state: string, final: any, error: any) => void, schema?: any }} [options]
    */
-  constructor(source, { signal, onEnd } = {}) {
+  constructor(source, { signal, onEnd, schema } = {}) {
     this.#source = source
     this.#onEnd = onEnd ?? null
+    this.#schema = schema
     if (signal) {
       if (signal.aborted) {
         this.abort(signal.reason)
@@ -61,6 +69,15 @@ class BaseStream {
   /** Content text of choice 0 (deltas that arrived together may be coalesced). */
   text() {
     return this.#openIterator('text')
+  }
+
+  /**
+   * Choice 0's content (responses: the output text) parsed as JSON so far: one snapshot per
+   * batch that changed it, each built from the previous one (unchanged subtrees are the same
+   * objects). Content that is not JSON ends it with `ParseError`.
+   */
+  objects() {
+    return this.#openIterator('object')
   }
 
   /** Raw provider objects, in arrival order. */
@@ -250,7 +267,7 @@ class BaseStream {
   /** Whether anyone wants the next batch now. An iterator paces the stream; otherwise
    * listeners or a pending final() make it flow. */
   #wantsData() {
-    if (this.#state !== 'open') return false
+    if (this.#state !== 'open' || this.#validating) return false
     const it = this.#iterator
     if (it) return it.waiter !== null
     return this.#listeners.size > 0 || this.#settleFinal !== null
@@ -267,10 +284,76 @@ class BaseStream {
       forms |= Form.Deltas
     if (it?.kind === 'chunk' || this.#listeners.has('chunk')) forms |= Form.Raw
     if (it?.kind === 'batch') forms |= Form.Native
+    if (this.#readsObjects()) forms |= Form.Objects
     if (forms !== this.#toldForms) {
       this.#toldForms = forms
       this.#source.readForms(forms)
     }
+  }
+
+  #readsObjects() {
+    return this.#iterator?.kind === 'object' || this.#listeners.has('object')
+  }
+
+  /** One batch's object patches: a changed snapshot goes to `objects()` and `object`. */
+  #dispatchObjects(batch) {
+    const patches = batch.objects()
+    if (patches === null || !this.#objects.apply(patches)) {
+      if (this.#objects.error === null || this.#iterator?.kind !== 'object') return
+    } else {
+      const value = this.#objects.value
+      if (this.#iterator?.kind === 'object') this.#iterator.queue.push(value)
+      this.#emit('object', value, 0)
+    }
+    const error = this.#objects.error
+    if (error !== null && this.#iterator?.kind === 'object' && this.#state === 'open') {
+      // Not JSON: objects() ends here, with what had arrived (the text included) in `partial`.
+      const end = batch.end()
+      const partial = end?.type === 'done' ? JSON.parse(end.finalJson) : this.#source.abort()
+      const failure = new ParseError(`the content is not JSON: ${error.reason} (at byte ${error.position})`)
+      if (partial != null) Object.assign(failure, { partial })
+      this.#end('failed', undefined, failure)
+    }
+  }
+
+  /** The end of a stream with a `schema`: the whole value is validated before the stream ends. */
+  #validate(final) {
+    const parsedAt = Array.isArray(final?.choices)
+      ? (final.choices.find((c) => c.index === 0) ?? final.choices[0])?.message
+      : final
+    const key = Array.isArray(final?.choices) ? 'parsed' : 'output_parsed'
+    const value = parsedAt?.[key]
+    const text = Array.isArray(final?.choices) ? parsedAt?.content : final?.output_text
+    const fail = (message, issues) => {
+      const error = new ParseError(message)
+      Object.assign(error, { issues, partial: final })
+      this.#validating = false
+      this.#end('failed', undefined, error)
+    }
+    if (value === null && String(text ?? '').trim() !== 'null') {
+      fail('the content is not JSON, so the schema cannot check it', [{ message: 'the content is not JSON' }])
+      return
+    }
+    this.#validating = true
+    let result
+    try {
+      result = this.#schema['~standard'].validate(value)
+    } catch (error) {
+      fail(`the schema threw: ${error instanceof Error ? error.message : String(error)}`, [])
+      return
+    }
+    Promise.resolve(result).then(
+      (outcome) => {
+        if (outcome?.issues) {
+          fail(issuesMessage(outcome.issues), outcome.issues)
+          return
+        }
+        if (parsedAt) parsedAt[key] = outcome?.value
+        this.#validating = false
+        this.#end('done', final, undefined)
+      },
+      (error) => fail(`the schema failed: ${error instanceof Error ? error.message : String(error)}`, []),
+    )
   }
 
   async #pump() {
@@ -322,9 +405,11 @@ class BaseStream {
         if (this.#hasDeltaListeners()) for (const delta of deltas) this.#emitDelta(delta)
       }
     }
+    if (this.#readsObjects()) this.#dispatchObjects(batch)
     const end = batch.end()
-    if (end !== null) {
+    if (end !== null && this.#state === 'open') {
       if (end.type === 'failed') this.#end('failed', undefined, fromFailure(end.failure, parsePartial(end.partialJson)))
+      else if (this.#schema !== undefined) this.#validate(JSON.parse(end.finalJson))
       else this.#end('done', JSON.parse(end.finalJson), undefined)
     }
     if (it?.waiter && it.head < it.queue.length) {

@@ -7,6 +7,7 @@ const { EngineSource, PackedBatch, QueuedSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
+const { asksForJson, checkSchema } = require('./structured')
 const { Limiter } = require('./limiter')
 const { parseRateLimit, exhaustedUntil } = require('./rate-limit')
 const { UsageTotals, usageOf } = require('./usage')
@@ -35,7 +36,17 @@ const CLIENT_OPTIONS = [
   'maxConcurrent',
   'queueTimeout',
 ]
-const REQUEST_OPTIONS = ['signal', 'headers', 'query', 'timeout', 'idleTimeout', 'maxRetries', 'apiKey', 'partialJson']
+const REQUEST_OPTIONS = [
+  'signal',
+  'headers',
+  'query',
+  'timeout',
+  'idleTimeout',
+  'maxRetries',
+  'apiKey',
+  'partialJson',
+  'schema',
+]
 /** Responses API fields that stand in for `input`: the input comes from a stored prompt or conversation. */
 const RESPONSES_INPUT_SOURCES = ['previous_response_id', 'prompt', 'conversation']
 
@@ -344,6 +355,9 @@ class Client {
     if (checkFields) checkFields(body)
     const payload = body === undefined ? null : JSON.stringify({ ...body, stream: true })
     const wire = { ...request.wire, ...extra }
+    // The engine parses the content as JSON for `final()` when the body asks for JSON (or a
+    // schema will validate it).
+    if (format !== WireFormat.Completions && (asksForJson(body) || request.schema !== undefined)) wire.jsonOutput = true
     const trace = traceRequest({
       operation: OPERATIONS[format] ?? String(format),
       model: model ?? this.#config.azure?.deployment ?? null,
@@ -362,7 +376,7 @@ class Client {
       if (error?.headers) this.#sawRateLimit(parseRateLimit(error.headers))
       trace?.finish(state, final, error, source.stats())
     }
-    return new StreamClass(source, { signal: request.signal, onEnd })
+    return new StreamClass(source, { signal: request.signal, onEnd, schema: request.schema })
   }
 
   /** Sends a request to the engine now; watches its response headers for rate limits. */
@@ -465,12 +479,13 @@ function checkRequestNames(options) {
 
 function requestOptions(options) {
   checkRequestNames(options)
-  if (options === undefined || options === null) return { wire: {}, signal: undefined }
+  if (options === undefined || options === null) return { wire: {}, signal: undefined, schema: undefined }
   const { signal } = options
   if (signal !== undefined && signal !== null && (typeof signal !== 'object' || typeof signal.aborted !== 'boolean'))
     fail('options.signal must be an AbortSignal')
   if (options.partialJson !== undefined && options.partialJson !== null && typeof options.partialJson !== 'boolean')
     fail(`options.partialJson must be a boolean, got ${typeof options.partialJson}`)
+  if (options.schema !== undefined && options.schema !== null) checkSchema(options.schema)
   const apiKey = optionalString(options.apiKey, 'options.apiKey')
   if (apiKey === '') fail('options.apiKey must be a non-empty string')
   /** @type {import('../binding').RequestOptions & { apiKey?: string, partialJson?: boolean }} */
@@ -484,7 +499,7 @@ function requestOptions(options) {
   // The engine uses (and scrubs) a request's own key, and parses tool arguments as they stream.
   if (apiKey !== undefined) wire.apiKey = apiKey
   if (typeof options.partialJson === 'boolean') wire.partialJson = options.partialJson
-  return { signal: signal ?? undefined, wire }
+  return { signal: signal ?? undefined, wire, schema: options.schema ?? undefined }
 }
 
 /**
@@ -564,15 +579,17 @@ class EngineHub {
       let lastId = 0
       /** @type {EngineSource | undefined} */
       let last
-      for (let i = 0; i < meta.length; i += 7) {
+      for (let i = 0; i < meta.length; i += 8) {
         const id = meta[i]
         const flags = meta[i + 1]
         const textLength = meta[i + 4]
         const deltasLength = meta[i + 5]
         const rawLength = meta[i + 6]
+        const objectsLength = meta[i + 7]
         const textEnd = at + textLength
         const deltasEnd = textEnd + deltasLength
         const rawEnd = deltasEnd + rawLength
+        const objectsEnd = rawEnd + objectsLength
         if (id !== lastId) {
           lastId = id
           last = this.#waiting.get(id)
@@ -587,12 +604,13 @@ class EngineHub {
                 textLength === 0 ? '' : data.slice(at, textEnd),
                 deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
                 rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
+                objectsLength === 0 ? null : data.slice(rawEnd, objectsEnd),
                 flags & 1 ? ends[end] : null,
               ),
             )
         }
         if (flags & 1) end++
-        at = rawEnd
+        at = objectsEnd
       }
     }
     if (natives !== null) for (const source of natives) source.pollNative()

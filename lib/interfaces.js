@@ -20,6 +20,8 @@
  * @property {() => string} raw the raw provider objects as a JSON array
  * @property {(format: RelayFormat) => string} relay the batch re-encoded for clients
  * @property {(format: RelayFormat) => Buffer} relayBytes the same as UTF-8 bytes
+ * @property {() => string | null} objects patches to choice 0's content parsed as JSON (a JSON
+ *   array, see lib/structured.js), null when the batch changed nothing
  * @property {() => StreamEnd | null} end set on the last batch only
  */
 

@@ -140,6 +140,7 @@ class PackedBatch {
   #text
   #deltas
   #raw
+  #objects
   #end
 
   /**
@@ -148,14 +149,16 @@ class PackedBatch {
    * @param {string} text
    * @param {string | null} deltas
    * @param {string | null} raw
+   * @param {string | null} objects
    * @param {import('./interfaces').StreamEnd | null} end
    */
-  constructor(deltaCount, chunkCount, text, deltas, raw, end) {
+  constructor(deltaCount, chunkCount, text, deltas, raw, objects, end) {
     this.deltaCount = deltaCount
     this.chunkCount = chunkCount
     this.#text = text
     this.#deltas = deltas
     this.#raw = raw
+    this.#objects = objects
     this.#end = end
   }
 
@@ -169,6 +172,11 @@ class PackedBatch {
 
   raw() {
     return this.#raw ?? '[]'
+  }
+
+  /** The batch's object patches as a JSON array; `null` when it has none. */
+  objects() {
+    return this.#objects
   }
 
   /** @returns {string} */
@@ -204,6 +212,7 @@ function failureBatch(failure, partialJson) {
     raw: () => '[]',
     relay: () => '',
     relayBytes: () => Buffer.alloc(0),
+    objects: () => null,
     end: () => end,
   }
 }
@@ -235,6 +244,7 @@ class ByteSource {
 
   readForms(forms) {
     this.#decoder.readDeltas((forms & Form.Deltas) !== 0)
+    this.#decoder.readObjects((forms & Form.Objects) !== 0)
   }
 
   async nextBatch() {

@@ -14,8 +14,10 @@ const kResumableRelay = Symbol('streamdelta.resumableRelay')
 /**
  * Which forms of a batch the consumers read, as bits (BatchSource.readForms): the engine renders
  * only these for a stream. Native: a consumer reads the batches themselves (relays), so the
- * stream's batches come as native objects, every form available.
+ * stream's batches come as native objects, every form available. Objects: a consumer reads
+ * choice 0's content parsed as JSON (`objects()`, the `object` event), so the engine builds
+ * its patches as it decodes.
  */
-const Form = Object.freeze({ Text: 1, Deltas: 2, Raw: 4, Native: 8 })
+const Form = Object.freeze({ Text: 1, Deltas: 2, Raw: 4, Native: 8, Objects: 16 })
 
 module.exports = { kBatches, kResumableRelay, Form }

@@ -17,7 +17,7 @@ use crate::http::{HttpClient, RequestSpec};
 use crate::openai::chat::ChatParser;
 use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
-use crate::openai::WireParser;
+use crate::openai::{WireOptions, WireParser};
 use crate::relay;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
@@ -32,9 +32,13 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 fn wire_for(format: WireFormat) -> Box<dyn WireParser> {
+    wire_with(format, WireOptions::default())
+}
+
+fn wire_with(format: WireFormat, options: WireOptions) -> Box<dyn WireParser> {
     match format {
-        WireFormat::Chat => Box::new(ChatParser::new()),
-        WireFormat::Responses => Box::new(ResponsesParser::new()),
+        WireFormat::Chat => Box::new(ChatParser::with_options(options)),
+        WireFormat::Responses => Box::new(ResponsesParser::with_options(options)),
         WireFormat::Completions => Box::new(CompletionsParser::new()),
     }
 }
@@ -50,21 +54,25 @@ const FORM_DELTAS: u32 = 2;
 const FORM_RAW: u32 = 4;
 /// JS reads the batches themselves (`NativeBatch`, for the relays): every form stays available.
 const FORM_NATIVE: u32 = 8;
+/// Patches to choice 0's content parsed as JSON (`objects()`, the `object` event).
+const FORM_OBJECTS: u32 = 16;
 /// `take` entry flags.
 const ENTRY_END: u32 = 1;
 const ENTRY_OVER: u32 = 2;
-/// u32s per `take` entry: id, flags, deltaCount, chunkCount, text, deltas and raw lengths.
-const ENTRY_LEN: usize = 7;
+/// u32s per `take` entry: id, flags, deltaCount, chunkCount, text, deltas, raw and objects
+/// lengths.
+const ENTRY_LEN: usize = 8;
 
 /// What `NativeClient::take` hands JS for every ready stream it was asked to take: the batches'
 /// forms as one string, sliced in JS, and their numbers.
 #[napi(object)]
 pub struct Drained {
     /// The entries' texts, in order: per entry its text, then its deltas JSON array, then its
-    /// raw JSON array, each present when its length is not 0 (lengths in UTF-16 units).
+    /// raw JSON array, then its objects patches JSON array, each present when its length is
+    /// not 0 (lengths in UTF-16 units).
     pub data: Utf16String,
     /// `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
-    /// deltaCount, chunkCount, and the lengths of text, deltas and raw in `data`.
+    /// deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
     pub meta: Uint32Array,
     /// The ends of the entries flagged 1, in order.
     pub ends: Vec<StreamEnd>,
@@ -108,7 +116,13 @@ impl NativeClient {
         options: JsRequestOptions,
         model: Option<String>,
     ) -> Result<NativeStream> {
-        let wire = wire_for(format);
+        let wire = wire_with(
+            format,
+            WireOptions {
+                json: options.json_output.unwrap_or(false),
+                partial_json: options.partial_json.unwrap_or(false),
+            },
+        );
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| invalid("bad HTTP method"))?;
         let spec = RequestSpec {
@@ -175,6 +189,12 @@ impl NativeClient {
                             forms & FORM_RAW != 0 && batch.chunk_count > 0,
                             || std::borrow::Cow::Owned(batch.raw_array()),
                         );
+                        let objects = match batch.objects_array() {
+                            Some(array) if forms & FORM_OBJECTS != 0 => {
+                                push_form(&mut data, true, || std::borrow::Cow::Owned(array))
+                            }
+                            _ => 0,
+                        };
                         meta.extend_from_slice(&[
                             outbox.id,
                             flags,
@@ -183,11 +203,12 @@ impl NativeClient {
                             text,
                             deltas,
                             raw,
+                            objects,
                         ]);
                     }
                     Take::Nothing => break,
                     Take::Over => {
-                        meta.extend_from_slice(&[outbox.id, ENTRY_OVER, 0, 0, 0, 0, 0]);
+                        meta.extend_from_slice(&[outbox.id, ENTRY_OVER, 0, 0, 0, 0, 0, 0]);
                         break;
                     }
                 }
@@ -269,6 +290,13 @@ impl NativeBatch {
             .into()
     }
 
+    /// Patches to choice 0's content parsed as JSON (`objects()`), as a JSON array; `null` when
+    /// the batch changed nothing (see `openai::partial_json`).
+    #[napi]
+    pub fn objects(&self) -> Option<String> {
+        self.inner.objects_array()
+    }
+
     /// Set on the last batch only: how the stream ended.
     #[napi]
     pub fn end(&self) -> Option<StreamEnd> {
@@ -315,10 +343,11 @@ impl NativeStream {
         self.handle.outbox().is_over()
     }
 
-    /// Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches):
-    /// `NativeClient::take` renders only those; while deltas are read the engine builds their
-    /// JSON as it decodes (otherwise a batch builds it only if `deltas()` is called); raw
-    /// provider objects are kept only while raw chunks or native batches are read.
+    /// Which forms consumers read (`FORM_*` bits: 1 text, 2 deltas, 4 raw, 8 native batches,
+    /// 16 objects): `NativeClient::take` renders only those; while deltas are read the engine
+    /// builds their JSON as it decodes (otherwise a batch builds it only if `deltas()` is
+    /// called); raw provider objects are kept only while raw chunks or native batches are
+    /// read; object patches are built only while objects are read.
     #[napi]
     pub fn read_forms(&self, forms: u32) {
         self.handle.outbox().forms.store(forms, Ordering::Relaxed);
@@ -328,6 +357,9 @@ impl NativeStream {
         self.handle
             .raw_json
             .store(forms & (FORM_RAW | FORM_NATIVE) != 0, Ordering::Relaxed);
+        self.handle
+            .objects_json
+            .store(forms & FORM_OBJECTS != 0, Ordering::Relaxed);
     }
 
     /// Cancels the request now; the socket closes. Returns the partial result as JSON when
@@ -392,6 +424,12 @@ impl NativeDecoder {
         self.decoder
             .delta_json_switch()
             .store(on, Ordering::Relaxed);
+    }
+
+    /// Whether a consumer reads objects: while one does, the decoder builds object patches.
+    #[napi]
+    pub fn read_objects(&self, on: bool) {
+        self.decoder.objects_switch().store(on, Ordering::Relaxed);
     }
 
     /// Decodes the next bytes; returns what they completed (with `end` set on failure).

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::failure::{truncate_at_char, Failure, FailureKind};
+use crate::openai::partial_json::PartialJson;
 use crate::openai::{Delta, Step, WireError, WireParser};
 use crate::secrets::Secrets;
 use crate::sse::{SseEventRef, SseParser};
@@ -30,6 +31,9 @@ pub struct Batch {
     pub raw_json: String,
     /// Where each raw object lies in `raw_json` (start, end).
     pub raw_spans: Vec<(usize, usize)>,
+    /// Patches to the value choice 0's content parses to so far (`objects()`), comma-separated
+    /// (see `partial_json`); built only while a consumer reads objects.
+    pub objects_json: String,
     /// Set on the last batch of a stream.
     pub end: Option<End>,
 }
@@ -41,7 +45,12 @@ impl Batch {
 
     /// Payload bytes held, to bound a batch while the consumer is slow.
     pub fn weight(&self) -> usize {
-        self.deltas_json.len() + self.raw_json.len()
+        self.deltas_json.len() + self.raw_json.len() + self.objects_json.len()
+    }
+
+    /// The object patches as a JSON array, or `None` when there are none.
+    pub fn objects_array(&self) -> Option<String> {
+        (!self.objects_json.is_empty()).then(|| format!("[{}]", self.objects_json))
     }
 
     pub fn deltas_array(&self) -> String {
@@ -104,6 +113,13 @@ pub struct Decoder {
     received: u64,
     /// Whether to build each batch's Delta JSON as deltas arrive (see `Batch`).
     delta_json: Arc<AtomicBool>,
+    /// Choice 0's content parsed as JSON as it arrives, and whether a consumer reads its
+    /// patches (on until JS says otherwise, like `delta_json`). Prose fails at its first byte,
+    /// after which the parser ignores the rest.
+    objects: PartialJson,
+    objects_json: Arc<AtomicBool>,
+    /// Some content text went into `objects`.
+    objects_fed: bool,
     /// Whether to keep each batch's raw provider objects (`raw_json`): only while a consumer
     /// reads them or a relay may re-encode them.
     raw_json: Arc<AtomicBool>,
@@ -117,6 +133,9 @@ impl Decoder {
             max_event_bytes,
             received: 0,
             delta_json: Arc::new(AtomicBool::new(true)),
+            objects: PartialJson::recording(),
+            objects_json: Arc::new(AtomicBool::new(true)),
+            objects_fed: false,
             raw_json: Arc::new(AtomicBool::new(true)),
             wire,
             deltas: Vec::new(),
@@ -144,6 +163,16 @@ impl Decoder {
     /// Shares a switch made before this decoder (the HTTP stream's handle exists first).
     pub fn with_delta_json_switch(mut self, switch: Arc<AtomicBool>) -> Self {
         self.delta_json = switch;
+        self
+    }
+
+    /// The switch JS flips to say whether a consumer reads objects (`objects()`, `object`).
+    pub fn objects_switch(&self) -> Arc<AtomicBool> {
+        self.objects_json.clone()
+    }
+
+    pub fn with_objects_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.objects_json = switch;
         self
     }
 
@@ -255,9 +284,13 @@ impl Decoder {
             return;
         }
         let build_json = self.delta_json.load(Ordering::Relaxed);
+        self.objects
+            .set_record(self.objects_json.load(Ordering::Relaxed));
         for delta in self.deltas.drain(..) {
             if let Delta::Text { choice: 0, text } = &delta {
                 self.batch.text.push_str(text);
+                self.objects.feed(text);
+                self.objects_fed = true;
             }
             // Only while every earlier delta of the batch is in the JSON too.
             if build_json && self.batch.json_count == self.batch.delta_count {
@@ -271,6 +304,7 @@ impl Decoder {
             self.batch.delta_count += 1;
             self.batch.deltas.push(delta);
         }
+        self.objects.take_patches(&mut self.batch.objects_json);
     }
 
     /// End of input. A stream that closes without a terminal marker is whole only when every
@@ -300,6 +334,11 @@ impl Decoder {
         }
         self.wire.close(&mut self.deltas);
         self.flush_deltas();
+        if self.objects_fed {
+            // A number ending the content completes now; content cut short is not JSON.
+            let _ = self.objects.finish();
+            self.objects.take_patches(&mut self.batch.objects_json);
+        }
         let final_json = self.wire.final_json();
         self.end_with(End::Finished { final_json });
     }

@@ -92,6 +92,8 @@ pub struct StreamHandle {
     abort: StdMutex<Option<AbortHandle>>,
     /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
     pub delta_json: Arc<AtomicBool>,
+    /// Whether the engine builds object patches as it decodes (see `decode::Batch`).
+    pub objects_json: Arc<AtomicBool>,
     /// Whether batches keep the raw provider objects.
     pub raw_json: Arc<AtomicBool>,
 }
@@ -272,11 +274,13 @@ pub fn start(
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
     let delta_json = Arc::new(AtomicBool::new(true));
+    let objects_json = Arc::new(AtomicBool::new(true));
     let raw_json = Arc::new(AtomicBool::new(true));
     let decoder: SharedDecoder = Arc::new(StdMutex::new(
         Decoder::new(wire, client.config().max_event_bytes)
             .with_secrets(client.secrets(&spec.options))
             .with_delta_json_switch(delta_json.clone())
+            .with_objects_switch(objects_json.clone())
             .with_raw_json_switch(raw_json.clone()),
     ));
     let task_decoder = decoder.clone();
@@ -328,6 +332,7 @@ pub fn start(
         response: response_rx,
         abort: StdMutex::new(Some(abort)),
         delta_json,
+        objects_json,
         raw_json,
     }
 }

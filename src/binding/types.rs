@@ -128,6 +128,11 @@ pub struct JsRequestOptions {
     /// A background Responses request: a stream that breaks after sequence-numbered events is
     /// resumed with `starting_after` (within `maxRetries`).
     pub resume: Option<bool>,
+    /// `partialJson: true`: tool call deltas carry their arguments parsed so far.
+    pub partial_json: Option<bool>,
+    /// The body asked for JSON output (`response_format` / `text.format` json_schema or
+    /// json_object): `final()` gets `parsed` / `output_parsed`.
+    pub json_output: Option<bool>,
 }
 
 impl From<JsRequestOptions> for RequestOptions {

@@ -16,8 +16,9 @@ use serde_json::Value;
 
 use super::errors::{bad_payload, error_event, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
+use super::partial_json::{JsonValue, PartialJson};
 use super::surrogates::{self, Held, Text, REPLACEMENT};
-use super::{Delta, RawJson, Step, ToolKind, WireError, WireParser};
+use super::{Delta, RawJson, Step, ToolKind, WireError, WireOptions, WireParser};
 use crate::sse::SseEventRef;
 
 // Wire shapes: only the fields we use, borrowed from the payload where possible. Missing and
@@ -116,6 +117,9 @@ struct ChoiceState {
     finish_reason: Option<String>,
     /// Lone high surrogates ending a field's last value (see `surrogates`).
     held: Held<Field>,
+    options: WireOptions,
+    /// The content parsed as JSON as it arrives (`options.json`).
+    parsed: Option<PartialJson>,
 }
 
 /// A text field of a choice, whose values join as JS strings do (see `surrogates`).
@@ -137,6 +141,8 @@ struct ToolCallState {
     announced: bool,
     /// The whole `ToolCall` went out: the call is complete.
     completed: bool,
+    /// The arguments parsed as they arrive (`partialJson`).
+    partial: Option<PartialJson>,
 }
 
 /// The chat completions wire format.
@@ -149,11 +155,19 @@ pub struct ChatParser {
     /// Keyed by `choices[].index`: with n > 1 choices arrive in any order.
     choices: BTreeMap<u32, ChoiceState>,
     usage: Option<Box<RawValue>>,
+    options: WireOptions,
 }
 
 impl ChatParser {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_options(options: WireOptions) -> Self {
+        ChatParser {
+            options,
+            ..Self::default()
+        }
     }
 
     fn apply(&mut self, chunk: Chunk<'_>, out: &mut Vec<Delta>) -> Result<Step, WireError> {
@@ -174,7 +188,11 @@ impl ChatParser {
 
         for choice in chunk.choices.into_iter().flatten() {
             let index = choice.index.unwrap_or(0);
-            let state = self.choices.entry(index).or_default();
+            let options = self.options;
+            let state = self.choices.entry(index).or_insert_with(|| ChoiceState {
+                options,
+                ..ChoiceState::default()
+            });
             if let Some(delta) = choice.delta {
                 state.apply(index, delta, out);
             }
@@ -291,6 +309,9 @@ impl ChoiceState {
     fn text(&mut self, choice: u32, text: Cow<'_, str>, out: &mut Vec<Delta>) {
         if !text.is_empty() {
             let text = append(&mut self.content, text);
+            if self.options.json {
+                self.parsed.get_or_insert_with(PartialJson::new).feed(&text);
+            }
             out.push(Delta::Text { choice, text });
         }
     }
@@ -360,6 +381,11 @@ impl ChoiceState {
         if id.is_none() && name.is_none() && arguments.is_empty() {
             return;
         }
+        let partial = self.options.partial_json.then(|| {
+            let parser = state.partial.get_or_insert_with(PartialJson::new);
+            parser.feed(&arguments);
+            parser.snapshot()
+        });
         state.announced = true;
         out.push(Delta::ToolCallDelta {
             choice,
@@ -368,6 +394,7 @@ impl ChoiceState {
             name: name.map(Cow::into_owned),
             arguments: arguments.into_owned(),
             kind: ToolKind::Function,
+            partial: partial.flatten(),
         });
     }
 
@@ -472,6 +499,10 @@ impl WireParser for ChatParser {
                     reasoning_content: c.reasoning.as_deref(),
                     tool_calls: tool_calls.collect(),
                     function_call,
+                    parsed: c
+                        .options
+                        .json
+                        .then(|| c.parsed.as_ref().and_then(PartialJson::complete_value)),
                 },
                 finish_reason: c.finish_reason.as_deref(),
                 logprobs: (),
@@ -524,6 +555,9 @@ struct FinalMessage<'a> {
     tool_calls: Vec<FinalToolCall<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     function_call: Option<FinalFunction<'a>>,
+    /// The content parsed as JSON when the request asked for JSON (`null`: it is not JSON).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parsed: Option<Option<JsonValue>>,
 }
 
 #[derive(Serialize)]

@@ -5,6 +5,7 @@ pub mod chat;
 pub mod completions;
 pub(crate) mod errors;
 mod fields;
+pub mod partial_json;
 pub mod responses;
 mod surrogates;
 #[cfg(test)]
@@ -14,6 +15,17 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::sse::SseEventRef;
+use partial_json::JsonValue;
+
+/// What a request asked for that changes what its wire parser builds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WireOptions {
+    /// The request asked for JSON output (chat `response_format` json_schema / json_object,
+    /// responses `text.format`): `final()` gets `message.parsed` / `output_parsed`.
+    pub json: bool,
+    /// `partialJson: true`: every `ToolCallDelta` carries `partial`.
+    pub partial_json: bool,
+}
 
 /// The one Rust representation of a delta. Serialises to the JS `Delta` union of `index.d.ts`
 /// (`{"type":"text","choice":0,"text":"..."}`).
@@ -43,6 +55,10 @@ pub enum Delta {
         name: Option<String>,
         arguments: String,
         kind: ToolKind,
+        /// The call's arguments parsed so far (request option `partialJson: true`), under the
+        /// snapshot rules of `partial_json`; absent while nothing shows yet.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        partial: Option<JsonValue>,
     },
     /// A whole tool call, once its arguments are complete. The wire parser is the one place
     /// that decides when that is (chat: `ChoiceState::complete_calls`; responses: the call's

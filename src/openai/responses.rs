@@ -20,8 +20,9 @@ use serde_json::Value;
 
 use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
+use super::partial_json::PartialJson;
 use super::surrogates::{self, Held, Text, REPLACEMENT};
-use super::{Delta, RawJson, Step, ToolKind, WireError, WireParser};
+use super::{Delta, RawJson, Step, ToolKind, WireError, WireOptions, WireParser};
 use crate::sse::SseEventRef;
 
 /// Used when `response.failed` carries no error object.
@@ -140,6 +141,8 @@ struct Call {
     /// `arguments` came whole from an `output_item.added` item, not from deltas: argument
     /// deltas that follow restate it, so they replace it.
     provisional: bool,
+    /// The announced arguments parsed as they arrive (`partialJson`).
+    partial: Option<PartialJson>,
     /// A `ToolCallDelta` went out for this call (the first one carries `id` and `name`).
     announced: bool,
     /// The whole `ToolCall` went out: its `output_item.done` came (or the response ended).
@@ -203,11 +206,30 @@ pub struct ResponsesParser {
     terminal_output_text: Option<String>,
     /// Lone high surrogates ending a field's last delta (see `surrogates`).
     held: Held<Field>,
+    options: WireOptions,
+    /// The output text parsed as JSON as it arrives (`options.json`).
+    parsed: Option<PartialJson>,
 }
 
 impl ResponsesParser {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    pub fn with_options(options: WireOptions) -> Self {
+        ResponsesParser {
+            options,
+            ..Self::default()
+        }
+    }
+
+    /// `output_parsed` for `final()`: the output text's JSON value (`null` when it is not
+    /// JSON), when the request asked for JSON.
+    fn output_parsed(&self) -> Option<String> {
+        self.options.json.then(|| {
+            let value = self.parsed.as_ref().and_then(PartialJson::complete_value);
+            value.map_or_else(|| "null".to_owned(), |v| v.to_json())
+        })
     }
 
     fn apply(
@@ -287,10 +309,13 @@ impl ResponsesParser {
         }
         let slot = self.output.entry(index).or_default();
         let delta = match channel {
-            Channel::Text => Delta::Text {
-                choice: 0,
-                text: append(&mut slot.text, text),
-            },
+            Channel::Text => {
+                let text = append(&mut slot.text, text);
+                if self.options.json {
+                    self.parsed.get_or_insert_with(PartialJson::new).feed(&text);
+                }
+                Delta::Text { choice: 0, text }
+            }
             Channel::Refusal => Delta::Refusal {
                 choice: 0,
                 text: append(&mut slot.refusal, text),
@@ -365,6 +390,7 @@ impl ResponsesParser {
         if call.provisional {
             call.arguments.clear();
             call.provisional = false;
+            call.partial = None;
         }
         call.arguments.push_str(&piece);
         self.announce(index, piece.into_owned(), out);
@@ -424,6 +450,11 @@ impl ResponsesParser {
         let first = !call.announced;
         call.announced = true;
         let label = |s: &str| (first && !s.is_empty()).then(|| s.to_owned());
+        let partial = self.options.partial_json.then(|| {
+            let parser = call.partial.get_or_insert_with(PartialJson::new);
+            parser.feed(&arguments);
+            parser.snapshot()
+        });
         out.push(Delta::ToolCallDelta {
             choice: 0,
             index: index as u32,
@@ -431,6 +462,7 @@ impl ResponsesParser {
             name: label(&call.name),
             arguments,
             kind: ToolKind::Function,
+            partial: partial.flatten(),
         });
     }
 
@@ -581,9 +613,13 @@ impl WireParser for ResponsesParser {
 
     fn final_json(&self) -> String {
         if let Some(raw) = &self.terminal_response {
-            return match &self.terminal_output_text {
+            let json = match &self.terminal_output_text {
                 Some(text) => with_output_text(raw.get(), text),
                 None => raw.get().to_owned(),
+            };
+            return match self.output_parsed() {
+                Some(parsed) => with_member(&json, "output_parsed", &parsed),
+                None => json,
             };
         }
         let mut output = Vec::new();
@@ -634,6 +670,9 @@ impl WireParser for ResponsesParser {
             output,
             output_text: self.streamed_text(),
             usage: self.usage.as_deref(),
+            output_parsed: self
+                .output_parsed()
+                .map(|json| RawValue::from_string(json).expect("serialized JSON")),
         };
         serde_json::to_string(&response).expect("plain structs always serialize")
     }
@@ -655,6 +694,8 @@ struct FinalResponse<'a> {
     output: Vec<FinalItem<'a>>,
     output_text: String,
     usage: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_parsed: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize)]
@@ -749,12 +790,17 @@ fn output_text_of(output: Option<&RawValue>) -> Option<String> {
 
 /// A JSON object's text with an `output_text` member added at the end.
 fn with_output_text(object: &str, text: &str) -> String {
+    let text = serde_json::to_string(text).expect("strings always serialize");
+    with_member(object, "output_text", &text)
+}
+
+/// A JSON object's text with a member (`value` is JSON text) added at the end.
+fn with_member(object: &str, key: &str, value: &str) -> String {
     let body = object.trim_end();
     let body = body.strip_suffix('}').unwrap_or(body).trim_end();
     // Only `{}` leaves a body ending in `{`: every member ends with a value.
     let separator = if body.ends_with('{') { "" } else { "," };
-    let text = serde_json::to_string(text).expect("strings always serialize");
-    format!("{body}{separator}\"output_text\":{text}}}")
+    format!("{body}{separator}\"{key}\":{value}}}")
 }
 
 // Errors particular to this format (the shared ones are in `errors.rs`).

@@ -14,6 +14,7 @@ pub fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -
         name: name.map(str::to_owned),
         arguments: arguments.to_owned(),
         kind: ToolKind::Function,
+        partial: None,
     }
 }
 
