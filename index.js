@@ -7,6 +7,7 @@ const { BaseStream } = require('./lib/base-stream')
 const { ChatStream, ResponseStream, CompletionStream } = require('./lib/endpoint-streams')
 const { parseChatStream, parseResponseStream, parseCompletionStream } = require('./lib/parse')
 const { SseParser } = require('./lib/sse-parser')
+const { toChatMessages, toResponseInput } = require('./lib/ui-messages')
 const errors = require('./lib/errors')
 
 module.exports = {
@@ -19,6 +20,8 @@ module.exports = {
   parseResponseStream,
   parseCompletionStream,
   SseParser,
+  toChatMessages,
+  toResponseInput,
   StreamDeltaError: errors.StreamDeltaError,
   APIError: errors.APIError,
   AuthenticationError: errors.AuthenticationError,

@@ -11,6 +11,8 @@ export const {
   parseResponseStream,
   parseCompletionStream,
   SseParser,
+  toChatMessages,
+  toResponseInput,
   StreamDeltaError,
   APIError,
   AuthenticationError,

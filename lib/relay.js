@@ -9,13 +9,18 @@ const { Readable } = require('node:stream')
 const { kBatches } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
+const { NativeUiRenderer } = require('./native')
 
 const FORMATS = {
   openai: 'text/event-stream; charset=utf-8',
   events: 'text/event-stream; charset=utf-8',
   text: 'text/plain; charset=utf-8',
   ndjson: 'application/x-ndjson; charset=utf-8',
+  // The AI SDK's UI message stream: the content type its own relays send, without a charset.
+  'ai-sdk': 'text/event-stream',
 }
+/** The SSE formats: they get heartbeat comments (`: ping`), which SSE readers skip. */
+const SSE_FORMATS = ['openai', 'events', 'ai-sdk']
 const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
 const RELAY_OPTIONS = ['format', 'heartbeat', 'onError']
@@ -47,7 +52,7 @@ function checkOptions(options, defaults) {
     throw new TypeError(
       `streamdelta: relay option onError must be a function (error) => ({ status?, message? }), got ${typeof onError}`,
     )
-  return { format, heartbeat: FORMATS[format] === FORMATS.openai ? heartbeat : false, onError }
+  return { format, heartbeat: SSE_FORMATS.includes(format) ? heartbeat : false, onError }
 }
 
 /**
@@ -156,9 +161,15 @@ function retryAfter(error, status) {
 /**
  * The last bytes of a stream in `format`: success, or the error reported in-band. The `text`
  * format has no in-band error (anything written would read as answer text): its relays end
- * the transfer abnormally instead (see pipeTo), so '' here.
+ * the transfer abnormally instead (see pipeTo), so '' here. `ai-sdk` ends with its renderer's
+ * last parts (`finish-step` and `finish`, or an `error` part with the message) and `[DONE]`,
+ * as the AI SDK's own relays do.
+ * @param {string} format
+ * @param {{ message: string } | null} body
+ * @param {InstanceType<typeof NativeUiRenderer> | null} [renderer] the `ai-sdk` relay's
  */
-function ending(format, body) {
+function ending(format, body, renderer = null) {
+  if (renderer) return `${renderer.end(body ? body.message : null)}data: [DONE]\n\n`
   if (!body) {
     if (format === 'openai') return 'data: [DONE]\n\n'
     if (format === 'events') return 'event: done\ndata: {}\n\n'
@@ -199,11 +210,16 @@ async function pump(stream, format, heartbeat, sink, onError) {
       },
       Math.max(10, Math.min(heartbeat, 1000)),
     )
+  // `ai-sdk` parts depend on earlier batches (an open text part, started tool calls): one
+  // renderer, native like the other formats, keeps that state for this relay.
+  const renderer = format === 'ai-sdk' ? new NativeUiRenderer() : null
   let error
   try {
     for await (const batch of stream[kBatches]()) {
       if (sink.gone()) break
-      const bytes = batch.relayBytes(format)
+      // A stand-in batch made in JS (a failure of a byte source) carries only its end.
+      if (renderer && batch.deltaCount === 0 && batch.chunkCount === 0) continue
+      const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
       if (bytes.length > 0 && write(bytes) === false) await sink.drained()
     }
   } catch (caught) {
@@ -216,16 +232,24 @@ async function pump(stream, format, heartbeat, sink, onError) {
     return { ok: false, error: error ?? new AbortError('The stream was aborted: the client disconnected'), wrote }
   }
   if (error) {
-    const last = ending(format, publicError(error, onError).body)
+    const last = ending(format, publicError(error, onError).body, renderer)
     if (last) write(last)
     return { ok: false, error, wrote }
   }
-  const last = ending(format, null)
+  const last = ending(format, null, renderer)
   if (last) write(last)
   return { ok: true, final: await stream.final(), wrote }
 }
 
 function headersFor(format) {
+  if (format === 'ai-sdk')
+    // What the AI SDK's `createUIMessageStreamResponse` sends (`connection` is Node's business).
+    return {
+      'content-type': FORMATS[format],
+      'cache-control': 'no-cache',
+      'x-vercel-ai-ui-message-stream': 'v1',
+      'x-accel-buffering': 'no',
+    }
   return {
     'content-type': FORMATS[format],
     'cache-control': 'no-cache, no-transform',

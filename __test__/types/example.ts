@@ -24,6 +24,10 @@ import {
   type SseEvent,
   type StreamStats,
   type ResponseInfo,
+  toChatMessages,
+  toResponseInput,
+  type UIMessageLike,
+  type ChatMessageParam,
 } from 'streamdelta'
 import { Readable } from 'node:stream'
 
@@ -147,6 +151,24 @@ async function everything(): Promise<void> {
   const ws = { send(_: string) {}, close() {}, bufferedAmount: 0, on() {} }
   await client.chat({ model: 'm', messages: [] }).pipeToWebSocket(ws, { format: 'ndjson' })
   console.log(web.locked, node.readable)
+
+  // What useChat posts, relayed back in the AI SDK's format.
+  const history: UIMessageLike[] = [
+    { id: 'u1', role: 'user', parts: [{ type: 'text', text: 'Hi' }] },
+    {
+      id: 'a1',
+      role: 'assistant',
+      parts: [
+        { type: 'step-start' },
+        { type: 'tool-weather', toolCallId: 'c1', state: 'output-available', input: {}, output: { t: 1 } },
+      ],
+    },
+  ]
+  const chatMessages: ChatMessageParam[] = toChatMessages(history)
+  await client.chat({ model: 'm', messages: chatMessages }).pipeTo({} as import('node:http').ServerResponse, {
+    format: 'ai-sdk',
+  })
+  client.responses({ model: 'm', input: toResponseInput(history) }).toReadableStream({ format: 'ai-sdk' })
 
   const responses: ResponseStream = client.responses({ model: 'o4-mini', input: 'hi', background: true })
   for await (const event of responses.chunks()) console.log(event.type, event.sequence_number)
