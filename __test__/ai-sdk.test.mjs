@@ -11,7 +11,8 @@ import { once } from 'node:events'
 import express from 'express'
 import * as ai7 from 'ai'
 import * as ai5 from 'ai5'
-import { Client, toChatMessages, toResponseInput } from '../index.mjs'
+import { Readable } from 'node:stream'
+import { Client, parseChatStream, toChatMessages, toResponseInput } from '../index.mjs'
 import { startMockServer } from '../testing.mjs'
 
 /** The fields each part type may have (packages/ai/src/ui-message-stream/ui-message-chunks.ts). */
@@ -234,6 +235,45 @@ test('a Responses API stream in the ai-sdk format, from toResponseInput', async 
   assert.equal(message.id, 'resp_abc')
   assert.equal(message.parts.find((p) => p.type === 'text').text, 'Hi from responses')
   assert.deepEqual(message.parts.find((p) => p.type === 'tool-lookup').input, { q: 1 })
+})
+
+/** Reads a web Response with ai 7's transport (its `fetch` answers with `response`). */
+async function readResponse(response) {
+  const transport = new ai7.DefaultChatTransport({ api: 'http://127.0.0.1:9/unused', fetch: async () => response })
+  const stream = await transport.sendMessages({
+    trigger: 'submit-message',
+    chatId: 'c',
+    messageId: undefined,
+    messages: [],
+    abortSignal: undefined,
+  })
+  let message
+  for await (const snapshot of ai7.readUIMessageStream({ stream })) message = snapshot
+  return message
+}
+
+test('toReadableStream({ format: "ai-sdk" }) in a web handler: the same stream', async () => {
+  mock.scripts.web = { text: 'From a web handler' }
+  const stream = client.chat({ model: 'web', messages: [{ role: 'user', content: 'Hi' }] })
+  const message = await readResponse(new Response(stream.toReadableStream({ format: 'ai-sdk' })))
+  assert.equal(message.parts.find((p) => p.type === 'text').text, 'From a web handler')
+})
+
+test('a bring-your-own-bytes stream relayed as ai-sdk (toNodeStream)', async () => {
+  const chunk = (delta, finish = null) =>
+    `data: ${JSON.stringify({ id: 'chatcmpl-own', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+  const sse = [chunk({ content: 'Own ' }), chunk({ content: 'bytes' }), chunk({}, 'stop'), 'data: [DONE]\n\n']
+  const node = parseChatStream(Readable.from(sse.map((s) => Buffer.from(s)))).toNodeStream({ format: 'ai-sdk' })
+  const message = await readResponse(new Response(Readable.toWeb(node)))
+  assert.equal(message.id, 'chatcmpl-own')
+  assert.equal(message.parts.find((p) => p.type === 'text').text, 'Own bytes')
+})
+
+test('an upstream failure before the first byte is an HTTP error the transport throws', async () => {
+  await assert.rejects(
+    ask(ai7, { fault: { status: 400, error: { message: 'Bad model settings.' } } }),
+    /Bad model settings/,
+  )
 })
 
 /** A history as useChat keeps it: a tool call with its output, a failed one, a file, steps. */

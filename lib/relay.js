@@ -38,8 +38,12 @@ function checkOptions(options, defaults) {
   if (options) checkNames(options, defaults.names ?? RELAY_OPTIONS, 'relay option', RELAY_OPTIONS_NOT_YET)
   const format = options?.format ?? defaults.format
   if (typeof format !== 'string' || !(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
+    // The formats of the client's own protocol first, then the AI SDK's (a separate kind).
+    const allowed = defaults.only ?? Object.keys(FORMATS)
+    const own = allowed.filter((f) => f !== 'ai-sdk')
+    const aiSdk = allowed.includes('ai-sdk') ? " (or 'ai-sdk', the AI SDK's UI message stream)" : ''
     throw new TypeError(
-      `streamdelta: relay option format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got ${typeof format === 'string' ? `'${format}'` : String(format)}`,
+      `streamdelta: relay option format must be one of ${own.map((f) => `'${f}'`).join(', ')}, got ${typeof format === 'string' ? `'${format}'` : String(format)}${aiSdk}`,
     )
   }
   const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT
