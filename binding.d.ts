@@ -128,7 +128,11 @@ export declare class NativeStream {
  * bring-your-own-bytes streams (`NativeDecoder`) alike.
  */
 export declare class NativeUiRenderer {
-  constructor()
+  /**
+   * `messageId` for the `start` part; without one, the upstream response's id when
+   * `upstreamId` (else none: the client keeps the id it made).
+   */
+  constructor(messageId: string | undefined | null, upstreamId: boolean)
   /** The parts of `batch`, as UTF-8 bytes. */
   render(batch: NativeBatch): Buffer
   /**

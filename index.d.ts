@@ -942,6 +942,13 @@ export interface RelayOptions {
   /** Ms of upstream silence before a `: ping` comment (SSE formats). Default 15_000; `false` disables. */
   heartbeat?: number | false
   /**
+   * `ai-sdk` only: the `messageId` of its `start` part. Default: the upstream response's id
+   * (`chatcmpl-…`, `resp_…`); a string: that id (say one your server stores the chat under);
+   * `false`: none, so the page keeps the id it made (and an assistant message that continues
+   * after tool outputs keeps its id).
+   */
+  messageId?: string | false
+  /**
    * What the client is told about an upstream error. By default it gets a safe body
    * `{ message, type, code, status, param? }`: a short message (the provider's first sentence
    * for request errors and mid-stream errors, a generic one otherwise; no URLs, keys or

@@ -276,6 +276,22 @@ test('an upstream failure before the first byte is an HTTP error the transport t
   )
 })
 
+test('messageId: a given id, or none (the page keeps its own)', async () => {
+  mock.scripts.ids = { text: 'x', id: 'chatcmpl-upstream' }
+  const body = (options) =>
+    client.chat({ model: 'ids', messages: [{ role: 'user', content: 'Hi' }] }).toReadableStream(options)
+  const given = await readResponse(new Response(body({ format: 'ai-sdk', messageId: 'msg-42' })))
+  assert.equal(given.id, 'msg-42')
+  const first = (text) => JSON.parse(text.split('\n')[0].slice(6))
+  const none = await new Response(body({ format: 'ai-sdk', messageId: false })).text()
+  assert.deepEqual(first(none), { type: 'start' })
+  const upstream = await new Response(body({ format: 'ai-sdk' })).text()
+  assert.deepEqual(first(upstream), { type: 'start', messageId: 'chatcmpl-upstream' })
+  const stream = () => client.chat({ model: 'ids', messages: [{ role: 'user', content: 'Hi' }] })
+  assert.throws(() => stream().toNodeStream({ format: 'events', messageId: 'x' }), /messageId is for format 'ai-sdk'/)
+  assert.throws(() => stream().toNodeStream({ format: 'ai-sdk', messageId: 7 }), /messageId must be a non-empty string/)
+})
+
 /** A history as useChat keeps it: a tool call with its output, a failed one, a file, steps. */
 const HISTORY = [
   { id: 's', role: 'system', parts: [{ type: 'text', text: 'Be brief.' }] },

@@ -23,14 +23,14 @@ const FORMATS = {
 const SSE_FORMATS = ['openai', 'events', 'ai-sdk']
 const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
-const RELAY_OPTIONS = ['format', 'heartbeat', 'onError']
+const RELAY_OPTIONS = ['format', 'heartbeat', 'onError', 'messageId']
 const WEBSOCKET_OPTIONS = ['format', 'onError']
 /** Relay options the public contract names that are not built yet. */
 const RELAY_OPTIONS_NOT_YET = { resumable: 'resumable relays (RelayStore) are not built yet' }
 
 /**
  * Checks the relay options synchronously; `only` limits the formats, `names` the option names.
- * @returns {{ format: string, heartbeat: number | false, onError: ((error: unknown) => unknown) | undefined }}
+ * @returns {{ format: string, heartbeat: number | false, onError: ((error: unknown) => unknown) | undefined, messageId: string | false | undefined }}
  */
 function checkOptions(options, defaults) {
   if (options !== undefined && (options === null || typeof options !== 'object'))
@@ -56,7 +56,16 @@ function checkOptions(options, defaults) {
     throw new TypeError(
       `streamdelta: relay option onError must be a function (error) => ({ status?, message? }), got ${typeof onError}`,
     )
-  return { format, heartbeat: SSE_FORMATS.includes(format) ? heartbeat : false, onError }
+  const messageId = options?.messageId
+  if (messageId !== undefined) {
+    if (format !== 'ai-sdk')
+      throw new TypeError(`streamdelta: relay option messageId is for format 'ai-sdk' only, not '${format}'`)
+    if (messageId !== false && (typeof messageId !== 'string' || messageId === ''))
+      throw new TypeError(
+        `streamdelta: relay option messageId must be a non-empty string or false, got ${typeof messageId === 'string' ? "''" : String(messageId)}`,
+      )
+  }
+  return { format, heartbeat: SSE_FORMATS.includes(format) ? heartbeat : false, onError, messageId }
 }
 
 /**
@@ -198,7 +207,7 @@ function ending(format, body, renderer = null) {
  * reached the sink before the end); never rejects. An error is written in-band in the formats
  * that have a way to say it; for `text` the caller ends the transfer abnormally.
  */
-async function pump(stream, format, heartbeat, sink, onError) {
+async function pump(stream, format, heartbeat, sink, onError, messageId) {
   let lastWrite = Date.now()
   let wrote = false
   const write = (chunk) => {
@@ -216,7 +225,11 @@ async function pump(stream, format, heartbeat, sink, onError) {
     )
   // `ai-sdk` parts depend on earlier batches (an open text part, started tool calls): one
   // renderer, native like the other formats, keeps that state for this relay.
-  const renderer = format === 'ai-sdk' ? new NativeUiRenderer() : null
+  // `messageId`: a string for `start`, false for none, undefined for the upstream's id.
+  const renderer =
+    format === 'ai-sdk'
+      ? new NativeUiRenderer(typeof messageId === 'string' ? messageId : null, messageId === undefined)
+      : null
   let error
   try {
     for await (const batch of stream[kBatches]()) {
@@ -299,13 +312,13 @@ function sendErrorResponse(res, error, onError) {
  * never rejects.
  */
 function pipeTo(stream, res, options) {
-  const { format, heartbeat, onError } = checked(stream, () => {
+  const { format, heartbeat, onError, messageId } = checked(stream, () => {
     const checkedOptions = checkOptions(options, { format: 'openai' })
     if (!isServerResponse(res))
       throw new TypeError('streamdelta: pipeTo needs a Node http.ServerResponse (res), got ' + describe(res))
     return checkedOptions
   })
-  return relayTo(stream, res, format, heartbeat, onError).catch((error) => {
+  return relayTo(stream, res, format, heartbeat, onError, messageId).catch((error) => {
     // Something failed in the relay itself (say res.writeHead threw): end the request, report it.
     stream.abort(error)
     if (!res.destroyed && !res.writableEnded) res.destroy()
@@ -319,7 +332,7 @@ function describe(value) {
   return value.constructor?.name ?? 'an object'
 }
 
-async function relayTo(stream, res, format, heartbeat, onError) {
+async function relayTo(stream, res, format, heartbeat, onError, messageId) {
   let gone = res.destroyed || res.writableEnded
   const onClose = () => {
     if (!res.writableFinished) {
@@ -374,6 +387,7 @@ async function relayTo(stream, res, format, heartbeat, onError) {
         gone: () => gone,
       },
       onError,
+      messageId,
     )
     if (gone) return strip(result)
     if (!result.ok && format === 'text') {
@@ -418,7 +432,7 @@ function strip({ wrote, ...result }) {
 
 /** `stream.toNodeStream({ format })`: a Node Readable of the same bytes as `pipeTo`. */
 function toNodeStream(stream, options) {
-  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
+  const { format, heartbeat, onError, messageId } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   let wake = null
   let gone = false
   const readable = new Readable({
@@ -446,6 +460,7 @@ function toNodeStream(stream, options) {
       gone: () => gone,
     },
     onError,
+    messageId,
   ).then((result) => {
     if (gone) return
     // `text` has no in-band error: the Readable fails with it instead of ending as if complete.
@@ -457,7 +472,7 @@ function toNodeStream(stream, options) {
 
 /** `stream.toReadableStream({ format })`: a web ReadableStream of the same bytes. */
 function toReadableStream(stream, options) {
-  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
+  const { format, heartbeat, onError, messageId } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   const encoder = new TextEncoder()
   let gone = false
   let wake = null
@@ -478,6 +493,7 @@ function toReadableStream(stream, options) {
           gone: () => gone,
         },
         onError,
+        messageId,
       ).then((result) => {
         if (gone) return
         // `text` has no in-band error: the stream errors, so the response is cut, not ended.

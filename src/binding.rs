@@ -385,11 +385,12 @@ pub struct NativeUiRenderer {
 
 #[napi]
 impl NativeUiRenderer {
+    /// `messageId` for the `start` part; without one, the upstream response's id when
+    /// `upstreamId` (else none: the client keeps the id it made).
     #[napi(constructor)]
-    #[allow(clippy::new_without_default)]
-    pub fn new() -> Self {
+    pub fn new(message_id: Option<String>, upstream_id: bool) -> Self {
         NativeUiRenderer {
-            inner: relay::UiMessageStream::new(),
+            inner: relay::UiMessageStream::with_message_id(message_id, upstream_id),
         }
     }
 

@@ -160,6 +160,10 @@ struct ToolInput {
 /// clients reject others).
 #[derive(Debug, Default)]
 pub struct UiMessageStream {
+    /// The `messageId` of `start`: given by the caller, else (when `upstream_id`) the
+    /// response's own id, else none (the client keeps the id it made).
+    message_id: Option<String>,
+    upstream_id: bool,
     started: bool,
     open: OpenPart,
     /// Text of the open part not written yet: consecutive deltas become one `-delta` part.
@@ -172,8 +176,18 @@ pub struct UiMessageStream {
 }
 
 impl UiMessageStream {
+    /// `messageId` from the upstream response's id.
     pub fn new() -> Self {
-        Self::default()
+        Self::with_message_id(None, true)
+    }
+
+    /// `message_id` for `start`; without one, the upstream response's id when `upstream_id`.
+    pub fn with_message_id(message_id: Option<String>, upstream_id: bool) -> Self {
+        UiMessageStream {
+            message_id,
+            upstream_id,
+            ..Self::default()
+        }
     }
 
     /// The parts of `batch`.
@@ -224,7 +238,12 @@ impl UiMessageStream {
             return;
         }
         self.started = true;
-        match batch.and_then(message_id) {
+        let id = match self.message_id.take() {
+            Some(id) => Some(id),
+            None if self.upstream_id => batch.and_then(message_id),
+            None => None,
+        };
+        match id {
             Some(id) => push_part(out, "start", &[("messageId", &to_json(&id))]),
             None => out.push_str("data: {\"type\":\"start\"}\n\n"),
         }
@@ -881,6 +900,15 @@ mod tests {
             "data: {\"type\":\"finish-step\"}\n\ndata: {\"type\":\"finish\"}\n\n"
         );
         assert_eq!(ui.end(None), "", "once only");
+    }
+
+    #[test]
+    fn ai_sdk_message_id_given_or_none() {
+        let batch = batch_of(&chunk("{\"content\":\"x\"}", None));
+        let given = UiMessageStream::with_message_id(Some("msg-1".into()), true).render(&batch);
+        assert!(given.starts_with("data: {\"type\":\"start\",\"messageId\":\"msg-1\"}\n\n"));
+        let none = UiMessageStream::with_message_id(None, false).render(&batch);
+        assert!(none.starts_with("data: {\"type\":\"start\"}\n\n"), "{none}");
     }
 
     #[test]
