@@ -875,12 +875,14 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Waits for the upstream response first: a failure before the first byte becomes an HTTP
    * status (upstream 4xx kept, 401/403 and 5xx -> 502, timeouts -> 504) with a JSON body
    * `{ error: { message, type, code } }`. Then sets `content-type`,
-   * `cache-control: no-cache, no-transform` and `x-accel-buffering: no`, writes one chunk per
+   * `cache-control: no-cache, no-transform` and `x-accel-buffering: no` (`ai-sdk`: the AI SDK's
+   * own headers, see `RelayFormat`), writes one chunk per
    * batch (calling `res.flush()` when present, as the `compression` middleware adds), pauses
    * the upstream read while `res.write()` is full until `drain`, sends `: ping` comments after
    * `heartbeat` ms of silence (SSE formats), aborts the upstream when the client disconnects,
    * and reports a later upstream error in-band in the chosen format before ending (`openai`:
-   * a `data: {"error": ...}` line; `events`: `event: error`; `ndjson`: an `error` line; `text`,
+   * a `data: {"error": ...}` line; `events`: `event: error`; `ndjson`: an `error` line;
+   * `ai-sdk`: an `error` part with `errorText`, then `data: [DONE]`; `text`,
    * which has no in-band place for it: the response is cut without its last chunk, so `fetch`
    * and browsers see a network error rather than an answer that looks complete).
    * Throws a `TypeError` synchronously for bad options or a `res` that is not a ServerResponse.
