@@ -126,6 +126,30 @@ export declare class NativeStream {
   response(): Promise<ResponseOutcome>
 }
 
+/**
+ * The `ai-sdk` relay format of one stream: the AI SDK's UI message stream needs what earlier
+ * batches opened (a text part, started tool calls) and what they said (finish reason, usage)
+ * for its later parts, so a relay keeps one of these for its stream's batches. It lives with
+ * the relay (`lib/relay.js`) rather than in the engine's batch producer: batches are rendered
+ * on the JS thread when the relay takes them, the producer does not know which format (if
+ * any) they will be rendered in, and the same renderer then serves HTTP streams and
+ * bring-your-own-bytes streams (`NativeDecoder`) alike.
+ */
+export declare class NativeUiRenderer {
+  /**
+   * `messageId` for the `start` part; without one, the upstream response's id when
+   * `upstreamId` (else none: the client keeps the id it made).
+   */
+  constructor(messageId: string | undefined | null, upstreamId: boolean)
+  /** The parts of `batch`, as UTF-8 bytes. */
+  render(batch: NativeBatch): Buffer
+  /**
+   * The last parts (before `data: [DONE]`): `finish-step` and `finish`, or, with
+   * `errorText`, an `error` part.
+   */
+  end(errorText?: string | undefined | null): string
+}
+
 /** Azure OpenAI layout: `/openai/deployments/{deployment}/...?api-version=` and `api-key`. */
 export interface AzureConfig {
   apiVersion: string
@@ -240,6 +264,8 @@ export declare const enum RelayFormat {
   Text = 'text',
   /** One Delta JSON per line. */
   Ndjson = 'ndjson',
+  /** The AI SDK's UI message stream (a relay renders it with a `NativeUiRenderer`). */
+  AiSdk = 'ai-sdk',
 }
 
 /** Per-request overrides (the second argument of every call); absent means the client's. */

@@ -840,6 +840,7 @@ module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeDecoder = nativeBinding.NativeDecoder
 module.exports.NativeSseParser = nativeBinding.NativeSseParser
 module.exports.NativeStream = nativeBinding.NativeStream
+module.exports.NativeUiRenderer = nativeBinding.NativeUiRenderer
 module.exports.FailureKind = nativeBinding.FailureKind
 module.exports.JsFailureKind = nativeBinding.JsFailureKind
 module.exports.RelayFormat = nativeBinding.RelayFormat

@@ -1003,12 +1003,14 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Waits for the upstream response first: a failure before the first byte becomes an HTTP
    * status (upstream 4xx kept, 401/403 and 5xx -> 502, timeouts -> 504) with a JSON body
    * `{ error: { message, type, code } }`. Then sets `content-type`,
-   * `cache-control: no-cache, no-transform` and `x-accel-buffering: no`, writes one chunk per
+   * `cache-control: no-cache, no-transform` and `x-accel-buffering: no` (`ai-sdk`: the AI SDK's
+   * own headers, see `RelayFormat`), writes one chunk per
    * batch (calling `res.flush()` when present, as the `compression` middleware adds), pauses
    * the upstream read while `res.write()` is full until `drain`, sends `: ping` comments after
    * `heartbeat` ms of silence (SSE formats), aborts the upstream when the client disconnects,
    * and reports a later upstream error in-band in the chosen format before ending (`openai`:
-   * a `data: {"error": ...}` line; `events`: `event: error`; `ndjson`: an `error` line; `text`,
+   * a `data: {"error": ...}` line; `events`: `event: error`; `ndjson`: an `error` line;
+   * `ai-sdk`: an `error` part with `errorText`, then `data: [DONE]`; `text`,
    * which has no in-band place for it: the response is cut without its last chunk, so `fetch`
    * and browsers see a network error rather than an answer that looks complete).
    * Throws a `TypeError` synchronously for bad options or a `res` that is not a ServerResponse.
@@ -1040,10 +1042,27 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
  * relayed as they came, readable by the official SDKs); `events`: named SSE events for
  * `EventSource` (`text`/`refusal`/`reasoning` with a JSON string as data for choice 0 and the
  * whole delta for other choices; one event per Delta type, of the same name: `toolCallDelta`
- * and `toolCall` (the Deltas), `finish` `{reason, choice}`, `usage`; then `error` or `done`); `text`: content only; `ndjson`: one Delta JSON per line. Every data line is
- * JSON or split per line: no payload text can inject SSE fields.
+ * and `toolCall` (the Deltas), `finish` `{reason, choice}`, `usage`; then `error` or `done`); `text`: content only; `ndjson`: one Delta JSON per line.
+ *
+ * `ai-sdk`: the AI SDK's UI message stream (headers `x-vercel-ai-ui-message-stream: v1`,
+ * `content-type: text/event-stream`, `cache-control: no-cache`, `x-accel-buffering: no`), as
+ * its `useChat` / `DefaultChatTransport` / `readUIMessageStream` read it (ai 5 to 7). Choice 0
+ * only: `start` (`messageId`: the upstream response id), `start-step`, `text-start` /
+ * `text-delta` / `text-end` (a refusal streams as text), `reasoning-start` / `-delta` / `-end`,
+ * `tool-input-start` / `tool-input-delta` as the arguments stream, `tool-input-available`
+ * with the parsed `input` once the call is whole (`tool-input-error` when its arguments are
+ * not JSON), then `finish-step` and `finish` with `finishReason` (`'stop'`, `'length'`,
+ * `'tool-calls'`, `'content-filter'`, `'other'`) and, when the provider sent usage,
+ * `messageMetadata: { usage: { inputTokens, outputTokens, totalTokens, reasoningTokens?,
+ * cachedInputTokens? }, providerUsage }`; then `data: [DONE]`. An upstream error mid-stream
+ * closes the open part (its text stays in the client's message) and sends
+ * `{ type: 'error', errorText }` (the same safe message as the other formats), then
+ * `data: [DONE]`. Only fields of the AI SDK's part schema are written (its v5 and v6 clients
+ * validate strictly).
+ *
+ * Every data line is JSON or split per line: no payload text can inject SSE fields.
  */
-export type RelayFormat = 'openai' | 'events' | 'text' | 'ndjson'
+export type RelayFormat = 'openai' | 'events' | 'text' | 'ndjson' | 'ai-sdk'
 
 /**
  * Options of `pipeTo`, `toReadableStream` and `toNodeStream`. A bad value or an unknown name
@@ -1055,6 +1074,13 @@ export interface RelayOptions {
   format?: RelayFormat
   /** Ms of upstream silence before a `: ping` comment (SSE formats). Default 15_000; `false` disables. */
   heartbeat?: number | false
+  /**
+   * `ai-sdk` only: the `messageId` of its `start` part. Default: the upstream response's id
+   * (`chatcmpl-…`, `resp_…`); a string: that id (say one your server stores the chat under);
+   * `false`: none, so the page keeps the id it made (and an assistant message that continues
+   * after tool outputs keeps its id).
+   */
+  messageId?: string | false
   /**
    * What the client is told about an upstream error. By default it gets a safe body
    * `{ message, type, code, status, param? }`: a short message (the provider's first sentence
@@ -1343,6 +1369,99 @@ export declare function parseChatStream(source: ByteSource, options?: ParseOptio
 export declare function parseResponseStream(source: ByteSource, options?: ParseOptions): ResponseStream
 /** Parses legacy completions SSE bytes from any source into a `CompletionStream`. */
 export declare function parseCompletionStream(source: ByteSource, options?: ParseOptions): CompletionStream
+
+// ---------------------------------------------------------------------------------------
+// The AI SDK's UI messages as request input
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A part of a UI message as the AI SDK's `useChat` posts it (structurally; no import of `ai`).
+ * Tool parts are `tool-<name>` (or `dynamic-tool` with `toolName`) with a `state`:
+ * `input-streaming`, `input-available`, `output-available` (with `output`), `output-error`
+ * (with `errorText`), `output-denied`, ... Other part types (`source-url`, `data-*`, ...)
+ * are accepted and ignored.
+ */
+export type UIMessagePartLike =
+  | { type: 'text'; text: string; state?: 'streaming' | 'done' }
+  | { type: 'reasoning'; text: string; state?: 'streaming' | 'done' }
+  | { type: 'file'; mediaType: string; url: string; filename?: string }
+  | { type: 'step-start' }
+  | {
+      type: `tool-${string}` | 'dynamic-tool'
+      toolName?: string
+      toolCallId: string
+      state: string
+      input?: unknown
+      output?: unknown
+      errorText?: string
+      providerExecuted?: boolean
+    }
+  | { type: string; [key: string]: unknown }
+
+/** A UI message (`UIMessage` of the AI SDK, any metadata and data parts). */
+export interface UIMessageLike {
+  id?: string
+  role: 'system' | 'user' | 'assistant'
+  parts: readonly UIMessagePartLike[]
+  metadata?: unknown
+}
+
+/** A chat completions message as `toChatMessages` makes it. */
+export type ChatMessageParam =
+  | { role: 'system'; content: string }
+  | {
+      role: 'user'
+      content:
+        | string
+        | Array<
+            | { type: 'text'; text: string }
+            | { type: 'image_url'; image_url: { url: string } }
+            | { type: 'file'; file: { file_data: string; filename?: string } }
+          >
+    }
+  | {
+      role: 'assistant'
+      content: string | null
+      tool_calls?: Array<{ id: string; type: 'function'; function: { name: string; arguments: string } }>
+    }
+  | { role: 'tool'; tool_call_id: string; content: string }
+
+/** A Responses API `input` item as `toResponseInput` makes it. */
+export type ResponseInputItemParam =
+  | { type: 'message'; role: 'system' | 'assistant'; content: string }
+  | {
+      type: 'message'
+      role: 'user'
+      content: Array<
+        | { type: 'input_text'; text: string }
+        | { type: 'input_image'; image_url: string; detail: 'auto' }
+        | { type: 'input_file'; file_data?: string; file_url?: string; filename?: string }
+      >
+    }
+  | { type: 'function_call'; call_id: string; name: string; arguments: string }
+  | { type: 'function_call_output'; call_id: string; output: string }
+
+/**
+ * The `messages` that `useChat` posts (UIMessage objects with `parts`) as chat completions
+ * `messages`: system and user text (user files: images as `image_url` parts, others as `file`
+ * parts with `file_data`), and per step of an assistant message its text plus `tool_calls`,
+ * each call's result after it as a `tool` message (`output` as JSON unless a string;
+ * `errorText` for `output-error`). A step ends at a `step-start` part and where text follows a
+ * tool call. Left out: reasoning (chat completions take none), tool calls without a result
+ * (the API rejects a call with no `tool` message), tools the provider ran
+ * (`providerExecuted`). Throws a `TypeError` for what is not an array of UI messages.
+ *
+ *   app.post('/chat', (req, res) => client.chat({ model, messages: toChatMessages(req.body.messages) })
+ *     .pipeTo(res, { format: 'ai-sdk' }))
+ */
+export declare function toChatMessages(uiMessages: readonly UIMessageLike[]): ChatMessageParam[]
+
+/**
+ * The same history as Responses API `input` items: `message` items (user content as
+ * `input_text`, `input_image`, `input_file`), and per tool call a `function_call` item followed
+ * by its `function_call_output`. The same parts are left out as by `toChatMessages`.
+ */
+export declare function toResponseInput(uiMessages: readonly UIMessageLike[]): ResponseInputItemParam[]
 
 // ---------------------------------------------------------------------------------------
 // The bare event-stream parser

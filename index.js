@@ -7,6 +7,7 @@ const { BaseStream } = require('./lib/base-stream')
 const { ChatStream, ResponseStream, CompletionStream } = require('./lib/endpoint-streams')
 const { parseChatStream, parseResponseStream, parseCompletionStream } = require('./lib/parse')
 const { SseParser } = require('./lib/sse-parser')
+const { toChatMessages, toResponseInput } = require('./lib/ui-messages')
 const errors = require('./lib/errors')
 const { RelayStore } = require('./lib/relay-store')
 
@@ -21,6 +22,8 @@ module.exports = {
   parseCompletionStream,
   SseParser,
   RelayStore,
+  toChatMessages,
+  toResponseInput,
   StreamDeltaError: errors.StreamDeltaError,
   APIError: errors.APIError,
   AuthenticationError: errors.AuthenticationError,

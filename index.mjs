@@ -12,6 +12,8 @@ export const {
   parseCompletionStream,
   SseParser,
   RelayStore,
+  toChatMessages,
+  toResponseInput,
   StreamDeltaError,
   APIError,
   AuthenticationError,

@@ -9,16 +9,21 @@ const { Readable } = require('node:stream')
 const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
+const { NativeUiRenderer } = require('./native')
 
 const FORMATS = {
   openai: 'text/event-stream; charset=utf-8',
   events: 'text/event-stream; charset=utf-8',
   text: 'text/plain; charset=utf-8',
   ndjson: 'application/x-ndjson; charset=utf-8',
+  // The AI SDK's UI message stream: the content type its own relays send, without a charset.
+  'ai-sdk': 'text/event-stream',
 }
+/** The SSE formats: they get heartbeat comments (`: ping`), which SSE readers skip. */
+const SSE_FORMATS = ['openai', 'events', 'ai-sdk']
 const DEFAULT_HEARTBEAT = 15_000
 const WEBSOCKET_HIGH_WATER = 1 << 20
-const RELAY_OPTIONS = ['format', 'heartbeat', 'onError']
+const RELAY_OPTIONS = ['format', 'heartbeat', 'onError', 'messageId']
 /** pipeTo's options: the others' plus `resumable` (a RelayStore and an id, see relay-store.js). */
 const PIPE_OPTIONS = [...RELAY_OPTIONS, 'resumable']
 const WEBSOCKET_OPTIONS = ['format', 'onError']
@@ -27,7 +32,7 @@ const ONLY_PIPE_TO = { resumable: 'resumable relays are only for pipeTo(res, { r
 
 /**
  * Checks the relay options synchronously; `only` limits the formats, `names` the option names.
- * @returns {{ format: string, heartbeat: number | false, onError: ((error: unknown) => unknown) | undefined }}
+ * @returns {{ format: string, heartbeat: number | false, onError: ((error: unknown) => unknown) | undefined, messageId: string | false | undefined }}
  */
 function checkOptions(options, defaults) {
   if (options !== undefined && (options === null || typeof options !== 'object'))
@@ -35,8 +40,12 @@ function checkOptions(options, defaults) {
   if (options) checkNames(options, defaults.names ?? RELAY_OPTIONS, 'relay option', ONLY_PIPE_TO)
   const format = options?.format ?? defaults.format
   if (typeof format !== 'string' || !(format in FORMATS) || (defaults.only && !defaults.only.includes(format))) {
+    // The formats of the client's own protocol first, then the AI SDK's (a separate kind).
+    const allowed = defaults.only ?? Object.keys(FORMATS)
+    const own = allowed.filter((f) => f !== 'ai-sdk')
+    const aiSdk = allowed.includes('ai-sdk') ? " (or 'ai-sdk', the AI SDK's UI message stream)" : ''
     throw new TypeError(
-      `streamdelta: relay option format must be one of ${(defaults.only ?? Object.keys(FORMATS)).map((f) => `'${f}'`).join(', ')}, got ${typeof format === 'string' ? `'${format}'` : String(format)}`,
+      `streamdelta: relay option format must be one of ${own.map((f) => `'${f}'`).join(', ')}, got ${typeof format === 'string' ? `'${format}'` : String(format)}${aiSdk}`,
     )
   }
   const heartbeat = options?.heartbeat ?? DEFAULT_HEARTBEAT
@@ -49,7 +58,16 @@ function checkOptions(options, defaults) {
     throw new TypeError(
       `streamdelta: relay option onError must be a function (error) => ({ status?, message? }), got ${typeof onError}`,
     )
-  return { format, heartbeat: FORMATS[format] === FORMATS.openai ? heartbeat : false, onError }
+  const messageId = options?.messageId
+  if (messageId !== undefined) {
+    if (format !== 'ai-sdk')
+      throw new TypeError(`streamdelta: relay option messageId is for format 'ai-sdk' only, not '${format}'`)
+    if (messageId !== false && (typeof messageId !== 'string' || messageId === ''))
+      throw new TypeError(
+        `streamdelta: relay option messageId must be a non-empty string or false, got ${typeof messageId === 'string' ? "''" : String(messageId)}`,
+      )
+  }
+  return { format, heartbeat: SSE_FORMATS.includes(format) ? heartbeat : false, onError, messageId }
 }
 
 /**
@@ -158,9 +176,15 @@ function retryAfter(error, status) {
 /**
  * The last bytes of a stream in `format`: success, or the error reported in-band. The `text`
  * format has no in-band error (anything written would read as answer text): its relays end
- * the transfer abnormally instead (see pipeTo), so '' here.
+ * the transfer abnormally instead (see pipeTo), so '' here. `ai-sdk` ends with its renderer's
+ * last parts (`finish-step` and `finish`, or an `error` part with the message) and `[DONE]`,
+ * as the AI SDK's own relays do.
+ * @param {string} format
+ * @param {{ message: string } | null} body
+ * @param {InstanceType<typeof NativeUiRenderer> | null} [renderer] the `ai-sdk` relay's
  */
-function ending(format, body) {
+function ending(format, body, renderer = null) {
+  if (renderer) return `${renderer.end(body ? body.message : null)}data: [DONE]\n\n`
   if (!body) {
     if (format === 'openai') return 'data: [DONE]\n\n'
     if (format === 'events') return 'event: done\ndata: {}\n\n'
@@ -185,7 +209,7 @@ function ending(format, body) {
  * reached the sink before the end); never rejects. An error is written in-band in the formats
  * that have a way to say it; for `text` the caller ends the transfer abnormally.
  */
-async function pump(stream, format, heartbeat, sink, onError) {
+async function pump(stream, format, heartbeat, sink, onError, messageId) {
   let lastWrite = Date.now()
   let wrote = false
   const write = (chunk) => {
@@ -201,11 +225,20 @@ async function pump(stream, format, heartbeat, sink, onError) {
       },
       Math.max(10, Math.min(heartbeat, 1000)),
     )
+  // `ai-sdk` parts depend on earlier batches (an open text part, started tool calls): one
+  // renderer, native like the other formats, keeps that state for this relay.
+  // `messageId`: a string for `start`, false for none, undefined for the upstream's id.
+  const renderer =
+    format === 'ai-sdk'
+      ? new NativeUiRenderer(typeof messageId === 'string' ? messageId : null, messageId === undefined)
+      : null
   let error
   try {
     for await (const batch of stream[kBatches]()) {
       if (sink.gone()) break
-      const bytes = batch.relayBytes(format)
+      // A stand-in batch made in JS (a failure of a byte source) carries only its end.
+      if (renderer && batch.deltaCount === 0 && batch.chunkCount === 0) continue
+      const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
       if (bytes.length > 0 && write(bytes) === false) await sink.drained()
     }
   } catch (caught) {
@@ -218,16 +251,24 @@ async function pump(stream, format, heartbeat, sink, onError) {
     return { ok: false, error: error ?? new AbortError('The stream was aborted: the client disconnected'), wrote }
   }
   if (error) {
-    const last = ending(format, publicError(error, onError).body)
+    const last = ending(format, publicError(error, onError).body, renderer)
     if (last) write(last)
     return { ok: false, error, wrote }
   }
-  const last = ending(format, null)
+  const last = ending(format, null, renderer)
   if (last) write(last)
   return { ok: true, final: await stream.final(), wrote }
 }
 
 function headersFor(format) {
+  if (format === 'ai-sdk')
+    // What the AI SDK's `createUIMessageStreamResponse` sends (`connection` is Node's business).
+    return {
+      'content-type': FORMATS[format],
+      'cache-control': 'no-cache',
+      'x-vercel-ai-ui-message-stream': 'v1',
+      'x-accel-buffering': 'no',
+    }
   return {
     'content-type': FORMATS[format],
     'cache-control': 'no-cache, no-transform',
@@ -273,7 +314,7 @@ function sendErrorResponse(res, error, onError) {
  * never rejects.
  */
 function pipeTo(stream, res, options) {
-  const { format, heartbeat, onError } = checked(stream, () => {
+  const { format, heartbeat, onError, messageId } = checked(stream, () => {
     const checkedOptions = checkOptions(options, { format: 'openai', names: PIPE_OPTIONS })
     if (!isServerResponse(res))
       throw new TypeError('streamdelta: pipeTo needs a Node http.ServerResponse (res), got ' + describe(res))
@@ -293,7 +334,7 @@ function pipeTo(stream, res, options) {
     })
     return store[kResumableRelay](stream, res, { format, heartbeat, onError, id: resumable.id })
   }
-  return relayTo(stream, res, format, heartbeat, onError).catch((error) => {
+  return relayTo(stream, res, format, heartbeat, onError, messageId).catch((error) => {
     // Something failed in the relay itself (say res.writeHead threw): end the request, report it.
     stream.abort(error)
     if (!res.destroyed && !res.writableEnded) res.destroy()
@@ -307,7 +348,7 @@ function describe(value) {
   return value.constructor?.name ?? 'an object'
 }
 
-async function relayTo(stream, res, format, heartbeat, onError) {
+async function relayTo(stream, res, format, heartbeat, onError, messageId) {
   let gone = res.destroyed || res.writableEnded
   const onClose = () => {
     if (!res.writableFinished) {
@@ -362,6 +403,7 @@ async function relayTo(stream, res, format, heartbeat, onError) {
         gone: () => gone,
       },
       onError,
+      messageId,
     )
     if (gone) return strip(result)
     if (!result.ok && format === 'text') {
@@ -406,7 +448,7 @@ function strip({ wrote, ...result }) {
 
 /** `stream.toNodeStream({ format })`: a Node Readable of the same bytes as `pipeTo`. */
 function toNodeStream(stream, options) {
-  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
+  const { format, heartbeat, onError, messageId } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   let wake = null
   let gone = false
   const readable = new Readable({
@@ -434,6 +476,7 @@ function toNodeStream(stream, options) {
       gone: () => gone,
     },
     onError,
+    messageId,
   ).then((result) => {
     if (gone) return
     // `text` has no in-band error: the Readable fails with it instead of ending as if complete.
@@ -445,7 +488,7 @@ function toNodeStream(stream, options) {
 
 /** `stream.toReadableStream({ format })`: a web ReadableStream of the same bytes. */
 function toReadableStream(stream, options) {
-  const { format, heartbeat, onError } = checked(stream, () => checkOptions(options, { format: 'openai' }))
+  const { format, heartbeat, onError, messageId } = checked(stream, () => checkOptions(options, { format: 'openai' }))
   const encoder = new TextEncoder()
   let gone = false
   let wake = null
@@ -466,6 +509,7 @@ function toReadableStream(stream, options) {
           gone: () => gone,
         },
         onError,
+        messageId,
       ).then((result) => {
         if (gone) return
         // `text` has no in-band error: the stream errors, so the response is cut, not ended.

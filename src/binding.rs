@@ -403,6 +403,43 @@ impl NativeStream {
     }
 }
 
+/// The `ai-sdk` relay format of one stream: the AI SDK's UI message stream needs what earlier
+/// batches opened (a text part, started tool calls) and what they said (finish reason, usage)
+/// for its later parts, so a relay keeps one of these for its stream's batches. It lives with
+/// the relay (`lib/relay.js`) rather than in the engine's batch producer: batches are rendered
+/// on the JS thread when the relay takes them, the producer does not know which format (if
+/// any) they will be rendered in, and the same renderer then serves HTTP streams and
+/// bring-your-own-bytes streams (`NativeDecoder`) alike.
+#[napi]
+pub struct NativeUiRenderer {
+    inner: relay::UiMessageStream,
+}
+
+#[napi]
+impl NativeUiRenderer {
+    /// `messageId` for the `start` part; without one, the upstream response's id when
+    /// `upstreamId` (else none: the client keeps the id it made).
+    #[napi(constructor)]
+    pub fn new(message_id: Option<String>, upstream_id: bool) -> Self {
+        NativeUiRenderer {
+            inner: relay::UiMessageStream::with_message_id(message_id, upstream_id),
+        }
+    }
+
+    /// The parts of `batch`, as UTF-8 bytes.
+    #[napi]
+    pub fn render(&mut self, batch: &NativeBatch) -> Buffer {
+        self.inner.render(&batch.inner).into_bytes().into()
+    }
+
+    /// The last parts (before `data: [DONE]`): `finish-step` and `finish`, or, with
+    /// `errorText`, an `error` part.
+    #[napi]
+    pub fn end(&mut self, error_text: Option<String>) -> String {
+        self.inner.end(error_text.as_deref())
+    }
+}
+
 /// Bring-your-own-bytes decoding: the same batches, fed synchronously from JS.
 #[napi]
 pub struct NativeDecoder {

@@ -26,6 +26,10 @@ import {
   type SseEvent,
   type StreamStats,
   type ResponseInfo,
+  toChatMessages,
+  toResponseInput,
+  type UIMessageLike,
+  type ChatMessageParam,
 } from 'streamdelta'
 import { Readable } from 'node:stream'
 
@@ -160,6 +164,23 @@ async function everything(): Promise<void> {
   const cancelled: boolean = await store.cancel('chat-1')
   console.log(fromStore.found, cancelled, store.ttl)
   await store.close()
+  // What useChat posts, relayed back in the AI SDK's format.
+  const history: UIMessageLike[] = [
+    { id: 'u1', role: 'user', parts: [{ type: 'text', text: 'Hi' }] },
+    {
+      id: 'a1',
+      role: 'assistant',
+      parts: [
+        { type: 'step-start' },
+        { type: 'tool-weather', toolCallId: 'c1', state: 'output-available', input: {}, output: { t: 1 } },
+      ],
+    },
+  ]
+  const chatMessages: ChatMessageParam[] = toChatMessages(history)
+  await client.chat({ model: 'm', messages: chatMessages }).pipeTo({} as import('node:http').ServerResponse, {
+    format: 'ai-sdk',
+  })
+  client.responses({ model: 'm', input: toResponseInput(history) }).toReadableStream({ format: 'ai-sdk' })
 
   const responses: ResponseStream = client.responses({ model: 'o4-mini', input: 'hi', background: true })
   for await (const event of responses.chunks()) console.log(event.type, event.sequence_number)

@@ -33,6 +33,9 @@ pub enum JsRelayFormat {
     Text,
     /// One Delta JSON per line.
     Ndjson,
+    /// The AI SDK's UI message stream (a relay renders it with a `NativeUiRenderer`).
+    #[napi(value = "ai-sdk")]
+    AiSdk,
 }
 
 impl From<JsRelayFormat> for RelayFormat {
@@ -42,6 +45,7 @@ impl From<JsRelayFormat> for RelayFormat {
             JsRelayFormat::Events => RelayFormat::Events,
             JsRelayFormat::Text => RelayFormat::Text,
             JsRelayFormat::Ndjson => RelayFormat::Ndjson,
+            JsRelayFormat::AiSdk => RelayFormat::AiSdk,
         }
     }
 }
