@@ -94,6 +94,10 @@ fn push_event(out: &mut String, delta: &Delta) {
         }
         Delta::ToolCallDelta { .. } => ("toolCallDelta", to_json(delta)),
         Delta::ToolCall { .. } => ("toolCall", to_json(delta)),
+        Delta::ToolStatus { .. } => ("toolStatus", to_json(delta)),
+        Delta::Citation { .. } => ("citation", to_json(delta)),
+        Delta::Image { .. } => ("image", to_json(delta)),
+        Delta::Approval { .. } => ("approval", to_json(delta)),
         Delta::Finish { choice, reason } => (
             "finish",
             to_json(&serde_json::json!({ "reason": reason, "choice": choice })),

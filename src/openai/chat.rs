@@ -416,6 +416,10 @@ impl ChoiceState {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),
                     kind: ToolKind::Function,
+                    server: None,
+                    output: None,
+                    error: None,
+                    hosted: false,
                 });
             }
         }

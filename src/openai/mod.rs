@@ -70,6 +70,76 @@ pub enum Delta {
         name: String,
         arguments: String,
         kind: ToolKind,
+        /// An MCP call's `server_label`.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        server: Option<String>,
+        /// A hosted call's result as the provider sent it (an MCP call's `output`, a code
+        /// interpreter call's `outputs`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        output: Option<RawJson>,
+        /// A hosted call's error as the provider sent it (an MCP call's `error`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<RawJson>,
+        /// The provider runs this call itself (MCP, code interpreter, a container shell): the
+        /// caller has nothing to execute. Not serialised; the `ai-sdk` relay marks such calls
+        /// `providerExecuted`.
+        #[serde(skip)]
+        hosted: bool,
+    },
+    /// A hosted tool's progress (`response.web_search_call.searching`, ...): `tool` is the
+    /// item type less `_call`, `status` the last word of the event type.
+    ToolStatus {
+        choice: u32,
+        id: String,
+        tool: String,
+        status: String,
+    },
+    /// An annotation of the output text (`response.output_text.annotation.added`): `kind` is
+    /// its type less `_citation` (`url`, `file`, `container_file`, `file_path`, ...).
+    #[serde(rename_all = "camelCase")]
+    Citation {
+        choice: u32,
+        kind: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        filename: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        container_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        start: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        end: Option<u64>,
+        /// A file citation's position in the text (`index`: it has no range).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
+    },
+    /// An image from image generation: each `partial_image` (`partial: true`, `index` its
+    /// `partial_image_index`), then the item's `result` (`partial: false`, with `mediaType`
+    /// from its `output_format`).
+    #[serde(rename_all = "camelCase")]
+    Image {
+        choice: u32,
+        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        index: Option<u64>,
+        b64: String,
+        partial: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+    },
+    /// An MCP server asks the caller to approve a call (`mcp_approval_request` item): answer
+    /// with an `mcp_approval_response` input item naming `id`.
+    Approval {
+        choice: u32,
+        id: String,
+        server: String,
+        name: String,
+        arguments: String,
     },
     Finish {
         choice: u32,
@@ -82,11 +152,22 @@ pub enum Delta {
 }
 
 /// What kind of tool a call is for (`kind` in the Delta union of `index.d.ts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolKind {
     /// A function the caller declared (chat tool calls, responses function calls).
+    #[default]
     Function,
+    /// A free-form (custom) tool the caller declared: `arguments` is its raw input text.
+    Custom,
+    /// A call to a remote MCP server, run by the provider.
+    Mcp,
+    /// Code interpreter, run by the provider: `arguments` is the code.
+    CodeInterpreter,
+    /// The shell tool: `arguments` is its commands, one per line.
+    Shell,
+    /// The local shell tool (run by the caller): `arguments` is the item's `action` JSON.
+    LocalShell,
 }
 
 /// A JSON value kept as its original text: serialised verbatim, compared by text.

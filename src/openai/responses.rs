@@ -22,6 +22,8 @@ use super::errors::{error_event, parse_error, provider_error, ErrorEventFormat};
 use super::fields::{append, fill_str};
 use super::partial_json::PartialJson;
 use super::surrogates::{self, Held, Text, REPLACEMENT};
+
+mod hosted;
 use super::{Delta, RawJson, Step, ToolKind, WireError, WireOptions, WireParser};
 use crate::sse::SseEventRef;
 
@@ -48,6 +50,20 @@ struct Event<'a> {
     summary_index: Option<&'a RawValue>,
     #[serde(borrow)]
     arguments: Option<&'a RawValue>,
+    /// The whole input on `.done` of custom tool (`input`) and code interpreter (`code`)
+    /// events.
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow)]
+    command_index: Option<&'a RawValue>,
+    #[serde(borrow)]
+    annotation: Option<&'a RawValue>,
+    #[serde(borrow)]
+    partial_image_index: Option<&'a RawValue>,
+    #[serde(borrow)]
+    partial_image_b64: Option<&'a RawValue>,
     #[serde(borrow)]
     item: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -56,7 +72,8 @@ struct Event<'a> {
     error: Option<&'a RawValue>,
 }
 
-/// An output item (`response.output_item.added` / `.done`): only function calls matter here.
+/// An output item (`response.output_item.added` / `.done`): the fields of tool calls (the
+/// hosted items' own are read by `hosted`).
 #[derive(Deserialize)]
 struct Item<'a> {
     #[serde(rename = "type", borrow)]
@@ -69,6 +86,40 @@ struct Item<'a> {
     name: Option<&'a RawValue>,
     #[serde(borrow)]
     arguments: Option<&'a RawValue>,
+    /// A custom tool call's input text.
+    #[serde(borrow)]
+    input: Option<&'a RawValue>,
+    /// A code interpreter call's code.
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+    /// A shell call's `{commands}`, a local shell call's `{type, command, env}`.
+    #[serde(borrow)]
+    action: Option<&'a RawValue>,
+    /// A shell call's `{type}`: `container_*` when the provider runs it.
+    #[serde(borrow)]
+    environment: Option<&'a RawValue>,
+    #[serde(borrow)]
+    server_label: Option<&'a RawValue>,
+    /// An MCP call's result; a code interpreter call's are `outputs`.
+    #[serde(borrow)]
+    output: Option<&'a RawValue>,
+    #[serde(borrow)]
+    outputs: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+/// The parts of a shell call's `action` and `environment` read here.
+#[derive(Deserialize)]
+struct ShellAction {
+    #[serde(default)]
+    commands: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Environment<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a RawValue>,
 }
 
 /// The parts of a `response` object (in `response.created`, `.completed`, ...) we read.
@@ -126,15 +177,20 @@ struct OutputSlot {
     summary: BTreeMap<u64, String>,
     /// Raw reasoning text (`response.reasoning_text.delta`, open-weight models).
     reasoning: Option<String>,
-    /// Function calls (indexes into `ResponsesParser::calls`).
+    /// Tool calls (indexes into `ResponsesParser::calls`).
     calls: Vec<usize>,
+    /// Other items (hosted tools' own: web search, image generation, MCP tool lists and
+    /// approval requests, shell output, ...) as their `output_item.done` sent them.
+    items: Vec<Box<RawValue>>,
 }
 
 #[derive(Default)]
 struct Call {
+    kind: ToolKind,
     /// The output item's `id` (`fc_...`), which argument events name as `item_id`.
     item_id: Option<String>,
     output_index: Option<u64>,
+    /// The item's `call_id`; hosted calls that have none go by the item's `id`.
     call_id: String,
     name: String,
     arguments: String,
@@ -147,6 +203,17 @@ struct Call {
     announced: bool,
     /// The whole `ToolCall` went out: its `output_item.done` came (or the response ended).
     completed: bool,
+    /// An MCP call's `server_label`.
+    server: Option<String>,
+    /// The provider runs the call (see `Delta::ToolCall::hosted`).
+    hosted: bool,
+    /// From the `output_item.done` item: a hosted call's result and error (never `null`).
+    output: Option<Box<RawValue>>,
+    error: Option<Box<RawValue>>,
+    /// The `output_item.done` item verbatim, for `final()` while no terminal event came.
+    done_item: Option<Box<RawValue>>,
+    /// A shell call: the `command_index` its latest delta named (commands join with `\n`).
+    command_index: u64,
 }
 
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
@@ -246,8 +313,42 @@ impl ResponsesParser {
             "response.reasoning_text.delta" => self.text(event, Channel::Reasoning, out),
             "response.output_item.added" => self.item(event, false, out),
             "response.output_item.done" => self.item(event, true, out),
-            "response.function_call_arguments.delta" => self.arguments_delta(event, out),
-            "response.function_call_arguments.done" => self.arguments_done(event, out),
+            "response.function_call_arguments.delta" => {
+                self.arguments_delta(event, ToolKind::Function, out)
+            }
+            "response.custom_tool_call_input.delta" => {
+                self.arguments_delta(event, ToolKind::Custom, out)
+            }
+            "response.mcp_call_arguments.delta" => self.arguments_delta(event, ToolKind::Mcp, out),
+            "response.code_interpreter_call_code.delta" => {
+                self.arguments_delta(event, ToolKind::CodeInterpreter, out)
+            }
+            "response.shell_call_command.delta" => {
+                self.arguments_delta(event, ToolKind::Shell, out)
+            }
+            "response.function_call_arguments.done" => {
+                self.arguments_done(event, ToolKind::Function, event.arguments, out)
+            }
+            "response.custom_tool_call_input.done" => {
+                self.arguments_done(event, ToolKind::Custom, event.input, out)
+            }
+            "response.mcp_call_arguments.done" => {
+                self.arguments_done(event, ToolKind::Mcp, event.arguments, out)
+            }
+            "response.code_interpreter_call_code.done" => {
+                self.arguments_done(event, ToolKind::CodeInterpreter, event.code, out)
+            }
+            // A shell call's `command.done` names one command: its deltas, and the item's
+            // `action.commands` at `output_item.done`, are the call's input.
+            "response.shell_call_command.done" => {}
+            "response.output_text.annotation.added" => {
+                out.extend(hosted::citation(event.annotation));
+            }
+            "response.image_generation_call.partial_image" => out.extend(hosted::partial_image(
+                event.item_id,
+                event.partial_image_index,
+                event.partial_image_b64,
+            )),
             "response.created" | "response.queued" | "response.in_progress" => {
                 if let Some(head) = response_head(event.response) {
                     self.fill_head(&head);
@@ -266,9 +367,14 @@ impl ResponsesParser {
             }
             "error" => return Err(error_event(data, ErrorEventFormat::Responses)),
             "keepalive" => return Ok(Step::Ignored),
-            // Content parts, tool progress, annotations, and whatever comes next: chunks
-            // consumers see them, nothing to accumulate.
-            _ => {}
+            _ => {
+                if let Some((tool, status)) = hosted::status_of(kind) {
+                    let id = string(event.item_id).unwrap_or_default();
+                    out.push(hosted::tool_status(&id, tool, status));
+                }
+                // Content parts and whatever comes next: chunks consumers see them, nothing
+                // to accumulate.
+            }
         }
         Ok(Step::Chunk)
     }
@@ -335,35 +441,77 @@ impl ResponsesParser {
         out.push(delta);
     }
 
-    /// `response.output_item.added` registers a function call; `.done` completes it, sending
-    /// its whole arguments when no argument delta did.
+    /// `response.output_item.added` registers a tool call; `.done` completes it, sending its
+    /// whole input when no delta did. The hosted tools' own items say their piece on `.done`
+    /// (an image, an approval request, a shell call's output) and are kept for `final()`.
     fn item(&mut self, event: &Event<'_>, done: bool, out: &mut Vec<Delta>) {
-        let Some(item) = event
-            .item
-            .filter(|raw| raw.get().starts_with('{'))
-            .and_then(|raw| serde_json::from_str::<Item>(raw.get()).ok())
-        else {
+        let Some(raw) = event.item.filter(|raw| raw.get().starts_with('{')) else {
             return;
         };
-        if string(item.kind).as_deref() != Some("function_call") {
+        let Ok(item) = serde_json::from_str::<Item>(raw.get()) else {
             return;
-        }
-        let index = self.call_for(string(item.id), number(event.output_index));
+        };
+        let item_type = string(item.kind).unwrap_or_default();
+        let Some(kind) = kind_of(&item_type) else {
+            if done {
+                self.hosted_item(&item_type, raw, event.output_index, out);
+            }
+            return;
+        };
+        let index = self.call_for(string(item.id), number(event.output_index), kind);
         let call = &mut self.calls[index];
-        if let (true, Some(call_id)) = (call.call_id.is_empty(), string(item.call_id)) {
-            call.call_id = call_id.into_owned();
+        call.kind = kind;
+        if call.call_id.is_empty() {
+            // Hosted calls have no `call_id`: their item's id names them.
+            if let Some(call_id) = string(item.call_id).or_else(|| string(item.id)) {
+                call.call_id = call_id.into_owned();
+            }
         }
-        if let (true, Some(name)) = (call.name.is_empty(), string(item.name)) {
-            call.name = name.into_owned();
+        if call.name.is_empty() {
+            call.name = match kind {
+                ToolKind::Function | ToolKind::Custom | ToolKind::Mcp => {
+                    string(item.name).map(Cow::into_owned).unwrap_or_default()
+                }
+                // The tool is the name.
+                ToolKind::CodeInterpreter => "code_interpreter".to_owned(),
+                ToolKind::Shell => "shell".to_owned(),
+                ToolKind::LocalShell => "local_shell".to_owned(),
+            };
         }
+        if call.server.is_none() {
+            call.server = string(item.server_label).map(Cow::into_owned);
+        }
+        call.hosted = match kind {
+            ToolKind::Mcp | ToolKind::CodeInterpreter => true,
+            ToolKind::Shell => runs_in_container(item.environment),
+            ToolKind::Function | ToolKind::Custom | ToolKind::LocalShell => false,
+        };
+        if !done && kind == ToolKind::Shell && call.hosted {
+            // A container shell has no progress events of its own: its item says it started.
+            let id = call.item_id.clone().unwrap_or_default();
+            out.push(hosted::tool_status(&id, "shell", "in_progress"));
+        }
+        if done {
+            fn present(raw: Option<&RawValue>) -> Option<&RawValue> {
+                raw.filter(|r| r.get() != "null")
+            }
+            let result = match kind {
+                ToolKind::CodeInterpreter => item.outputs,
+                _ => item.output,
+            };
+            call.output = present(result).map(ToOwned::to_owned);
+            call.error = present(item.error).map(ToOwned::to_owned);
+            call.done_item = Some(raw.to_owned());
+        }
+        let call = &mut self.calls[index];
         if call.announced {
             if done {
                 self.complete(index, out);
             }
             return;
         }
-        if let Some(arguments) = string(item.arguments).filter(|a| !a.is_empty()) {
-            call.arguments = arguments.into_owned();
+        if let Some(input) = item_input(kind, &item).filter(|a| !a.is_empty()) {
+            call.arguments = input;
             call.provisional = !done;
         }
         if done {
@@ -372,12 +520,59 @@ impl ResponsesParser {
         }
     }
 
-    fn arguments_delta(&mut self, event: &Event<'_>, out: &mut Vec<Delta>) {
-        let index = self.call_for(string(event.item_id), number(event.output_index));
+    /// The `.done` of an item that is not a call: what it says, and the item for `final()`.
+    fn hosted_item(
+        &mut self,
+        item_type: &str,
+        raw: &RawValue,
+        output_index: Option<&RawValue>,
+        out: &mut Vec<Delta>,
+    ) {
+        if matches!(item_type, "message" | "reasoning" | "") {
+            return;
+        }
+        if let Some(item) = hosted::HostedItem::parse(raw) {
+            match item_type {
+                "mcp_approval_request" => out.push(hosted::approval(&item)),
+                "image_generation_call" => out.extend(hosted::final_image(&item)),
+                "shell_call_output" => {
+                    // The output of a container shell call: the call is over. Its status goes
+                    // by the call's item id, as its `in_progress` did.
+                    let call_id = item.call_id();
+                    let call = self.calls.iter().find(|c| {
+                        c.kind == ToolKind::Shell && Some(&c.call_id) == call_id.as_ref()
+                    });
+                    if call.is_none_or(|c| c.hosted) {
+                        let id = call.and_then(|c| c.item_id.clone());
+                        let id = id.unwrap_or_else(|| item.id());
+                        out.push(hosted::tool_status(&id, "shell", "completed"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let index = self.output_index(output_index);
+        let slot = self.output.entry(index).or_default();
+        slot.items.push(raw.to_owned());
+    }
+
+    fn arguments_delta(&mut self, event: &Event<'_>, kind: ToolKind, out: &mut Vec<Delta>) {
+        let index = self.call_for(string(event.item_id), number(event.output_index), kind);
         let Some(piece) = text(event.delta).filter(|d| !d.is_empty()) else {
             return;
         };
         let piece = self.held.join(Field::Arguments(index), piece);
+        let call = &mut self.calls[index];
+        if kind == ToolKind::Shell && !piece.is_empty() {
+            // Each command of a shell call goes on its own line.
+            let command = number(event.command_index).unwrap_or(call.command_index);
+            let next = command != call.command_index;
+            call.command_index = command;
+            if next && !call.arguments.is_empty() && !call.provisional {
+                let piece = Cow::Owned(format!("\n{piece}"));
+                return self.arguments_piece(index, piece, out);
+            }
+        }
         self.arguments_piece(index, piece, out);
     }
 
@@ -396,14 +591,22 @@ impl ResponsesParser {
         self.announce(index, piece.into_owned(), out);
     }
 
-    fn arguments_done(&mut self, event: &Event<'_>, out: &mut Vec<Delta>) {
-        let index = self.call_for(string(event.item_id), number(event.output_index));
+    /// A call's input is whole (`function_call_arguments.done`, `mcp_call_arguments.done`, ...):
+    /// the input itself when no delta sent it.
+    fn arguments_done(
+        &mut self,
+        event: &Event<'_>,
+        kind: ToolKind,
+        whole: Option<&RawValue>,
+        out: &mut Vec<Delta>,
+    ) {
+        let index = self.call_for(string(event.item_id), number(event.output_index), kind);
         let call = &mut self.calls[index];
         if call.announced {
             // The deltas already said it all; what consumers saw stays the accumulation.
             return;
         }
-        if let Some(arguments) = string(event.arguments) {
+        if let Some(arguments) = string(whole) {
             call.arguments = arguments.into_owned();
         }
         self.announce(index, self.calls[index].arguments.clone(), out);
@@ -412,7 +615,12 @@ impl ResponsesParser {
     /// The call an event names: by `item_id`, else by `output_index` (Copilot's proxy sends a
     /// fresh `item_id` on every event), else the latest call when the event names neither, else
     /// a new call (its `output_item.added` never came).
-    fn call_for(&mut self, item_id: Option<Cow<'_, str>>, output_index: Option<u64>) -> usize {
+    fn call_for(
+        &mut self,
+        item_id: Option<Cow<'_, str>>,
+        output_index: Option<u64>,
+        kind: ToolKind,
+    ) -> usize {
         let by_id = item_id.as_deref().and_then(|id| {
             self.calls
                 .iter()
@@ -422,7 +630,7 @@ impl ResponsesParser {
             Some(index) => self
                 .calls
                 .iter()
-                .rposition(|c| c.output_index == Some(index)),
+                .rposition(|c| c.output_index == Some(index) && c.kind == kind),
             // Nothing to go by at all: the latest call.
             None if item_id.is_none() => self.calls.len().checked_sub(1),
             None => None,
@@ -435,8 +643,11 @@ impl ResponsesParser {
         }
         let index = self.calls.len();
         self.calls.push(Call {
+            kind,
             item_id: item_id.map(Cow::into_owned),
             output_index,
+            // A hosted call announced before its item (the item would say): its own id.
+            hosted: matches!(kind, ToolKind::Mcp | ToolKind::CodeInterpreter),
             ..Call::default()
         });
         let slot = self.output.entry(self.current_index).or_default();
@@ -461,7 +672,7 @@ impl ResponsesParser {
             id: label(&call.call_id),
             name: label(&call.name),
             arguments,
-            kind: ToolKind::Function,
+            kind: call.kind,
             partial: partial.flatten(),
         });
     }
@@ -479,7 +690,11 @@ impl ResponsesParser {
             id: call.call_id.clone(),
             name: call.name.clone(),
             arguments: call.arguments.clone(),
-            kind: ToolKind::Function,
+            kind: call.kind,
+            server: call.server.clone(),
+            output: call.output.clone().map(RawJson),
+            error: call.error.clone().map(RawJson),
+            hosted: call.hosted,
         });
     }
 
@@ -509,7 +724,8 @@ impl ResponsesParser {
             Status::Incomplete => {
                 incomplete_reason(head.as_ref().and_then(|h| h.incomplete_details))
             }
-            _ if !self.calls.is_empty() => "tool_calls".to_owned(),
+            // Calls the provider ran itself leave nothing for the caller to do.
+            _ if self.calls.iter().any(|c| !c.hosted) => "tool_calls".to_owned(),
             _ => "stop".to_owned(),
         };
         self.complete_all(out);
@@ -626,7 +842,7 @@ impl WireParser for ResponsesParser {
         for slot in self.output.values() {
             if !slot.summary.is_empty() || slot.reasoning.is_some() {
                 let summary = slot.summary.values();
-                output.push(FinalItem::Reasoning {
+                output.push(OutputItem::Built(FinalItem::Reasoning {
                     summary: summary
                         .map(|text| FinalPart::SummaryText { text })
                         .collect(),
@@ -636,7 +852,7 @@ impl WireParser for ResponsesParser {
                         .map(|text| FinalPart::ReasoningText { text })
                         .into_iter()
                         .collect(),
-                });
+                }));
             }
             if slot.text.is_some() || slot.refusal.is_some() {
                 let text = slot.text.as_deref().map(|text| FinalPart::OutputText {
@@ -647,19 +863,34 @@ impl WireParser for ResponsesParser {
                     .refusal
                     .as_deref()
                     .map(|refusal| FinalPart::Refusal { refusal });
-                output.push(FinalItem::Message {
+                output.push(OutputItem::Built(FinalItem::Message {
                     role: "assistant",
                     content: text.into_iter().chain(refusal).collect(),
-                });
+                }));
             }
             for call in slot.calls.iter().map(|&i| &self.calls[i]) {
-                output.push(FinalItem::FunctionCall {
-                    id: call.item_id.as_deref(),
-                    call_id: &call.call_id,
-                    name: &call.name,
-                    arguments: &call.arguments,
+                output.push(match (&call.done_item, call.kind) {
+                    (_, ToolKind::Function) => OutputItem::Built(FinalItem::FunctionCall {
+                        id: call.item_id.as_deref(),
+                        call_id: &call.call_id,
+                        name: &call.name,
+                        arguments: &call.arguments,
+                    }),
+                    // A finished hosted or custom call: its item as the provider sent it.
+                    (Some(item), _) => OutputItem::Raw(item),
+                    // Still streaming: what came so far, in the fields this crate names.
+                    (None, kind) => OutputItem::Open(OpenCall {
+                        kind: item_type_of(kind),
+                        id: call.item_id.as_deref(),
+                        call_id: &call.call_id,
+                        name: &call.name,
+                        arguments: &call.arguments,
+                        server_label: call.server.as_deref(),
+                        status: "in_progress",
+                    }),
                 });
             }
+            output.extend(slot.items.iter().map(|item| OutputItem::Raw(item)));
         }
         let response = FinalResponse {
             id: self.id.as_deref().unwrap_or_default(),
@@ -691,11 +922,35 @@ struct FinalResponse<'a> {
     created_at: i64,
     status: &'static str,
     model: &'a str,
-    output: Vec<FinalItem<'a>>,
+    output: Vec<OutputItem<'a>>,
     output_text: String,
     usage: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     output_parsed: Option<Box<RawValue>>,
+}
+
+/// One item of `output`: built here, or kept as the provider sent it.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum OutputItem<'a> {
+    Built(FinalItem<'a>),
+    Raw(&'a RawValue),
+    Open(OpenCall<'a>),
+}
+
+/// A call other than a function call whose item has not finished.
+#[derive(Serialize)]
+struct OpenCall<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    call_id: &'a str,
+    name: &'a str,
+    arguments: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_label: Option<&'a str>,
+    status: &'static str,
 }
 
 #[derive(Serialize)]
@@ -739,6 +994,60 @@ enum FinalPart<'a> {
 }
 
 // Helpers.
+
+/// The kind of call an output item type is (`None`: not a call).
+fn kind_of(item_type: &str) -> Option<ToolKind> {
+    Some(match item_type {
+        "function_call" => ToolKind::Function,
+        "custom_tool_call" => ToolKind::Custom,
+        "mcp_call" => ToolKind::Mcp,
+        "code_interpreter_call" => ToolKind::CodeInterpreter,
+        "shell_call" => ToolKind::Shell,
+        "local_shell_call" => ToolKind::LocalShell,
+        _ => return None,
+    })
+}
+
+/// The output item type of a call kind (for `final()` while no terminal event came).
+fn item_type_of(kind: ToolKind) -> &'static str {
+    match kind {
+        ToolKind::Function => "function_call",
+        ToolKind::Custom => "custom_tool_call",
+        ToolKind::Mcp => "mcp_call",
+        ToolKind::CodeInterpreter => "code_interpreter_call",
+        ToolKind::Shell => "shell_call",
+        ToolKind::LocalShell => "local_shell_call",
+    }
+}
+
+/// A call item's whole input, as its `arguments` deltas would add up.
+fn item_input(kind: ToolKind, item: &Item<'_>) -> Option<String> {
+    match kind {
+        ToolKind::Function | ToolKind::Mcp => string(item.arguments).map(Cow::into_owned),
+        ToolKind::Custom => string(item.input).map(Cow::into_owned),
+        ToolKind::CodeInterpreter => string(item.code).map(Cow::into_owned),
+        ToolKind::Shell => {
+            let action = item.action?;
+            let action: ShellAction = serde_json::from_str(action.get()).ok()?;
+            Some(action.commands.join("\n"))
+        }
+        // `{type, command: [argv], env, ...}`: JSON, as a function's arguments are.
+        ToolKind::LocalShell => item
+            .action
+            .filter(|raw| raw.get().starts_with('{'))
+            .map(|raw| raw.get().to_owned()),
+    }
+}
+
+/// A shell call's `environment` says the provider runs it (`container_auto`,
+/// `container_reference`); without one the caller does.
+fn runs_in_container(environment: Option<&RawValue>) -> bool {
+    let environment = environment.filter(|raw| raw.get().starts_with('{'));
+    let environment =
+        environment.and_then(|raw| serde_json::from_str::<Environment>(raw.get()).ok());
+    let kind = environment.and_then(|e| string(e.kind));
+    kind.is_some_and(|k| k.starts_with("container"))
+}
 
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let raw = raw.filter(|raw| raw.get().starts_with('"'))?;

@@ -27,6 +27,10 @@ pub fn whole(index: u32, id: &str, name: &str, arguments: &str) -> Delta {
         name: name.to_owned(),
         arguments: arguments.to_owned(),
         kind: ToolKind::Function,
+        server: None,
+        output: None,
+        error: None,
+        hosted: false,
     }
 }
 

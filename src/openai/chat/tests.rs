@@ -1255,6 +1255,10 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
             | Delta::Refusal { choice: c, .. }
             | Delta::ToolCallDelta { choice: c, .. }
             | Delta::ToolCall { choice: c, .. }
+            | Delta::ToolStatus { choice: c, .. }
+            | Delta::Citation { choice: c, .. }
+            | Delta::Image { choice: c, .. }
+            | Delta::Approval { choice: c, .. }
             | Delta::Finish { choice: c, .. } => *c == choice,
             Delta::Usage { .. } => false,
         });
@@ -1324,6 +1328,10 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
                     name: name.clone(),
                     arguments: arguments.clone(),
                     kind: ToolKind::Function,
+                    server: None,
+                    output: None,
+                    error: None,
+                    hosted: false,
                 },
                 "{file}: the whole call"
             );

@@ -764,10 +764,10 @@ fn a_parse_error_leaves_the_parser_usable() {
 #[test]
 fn unknown_event_types_are_chunks() {
     for data in [
-        r#"{"type":"response.output_text.annotation.added","annotation":{"type":"url_citation"}}"#,
+        r#"{"type":"response.output_text.annotation.added","annotation":"not an object"}"#,
+        r#"{"type":"response.web_search_call.searching_harder","item_id":"ws"}"#,
         r#"{"type":"response.content_part.added","part":{"type":"output_text","text":""}}"#,
         r#"{"type":"response.output_text.done","text":"whole"}"#,
-        r#"{"type":"response.custom_tool_call_input.delta","delta":"SELECT"}"#,
         r#"{"type":"response.audio.delta","delta":{"bytes":[1,2]}}"#,
         r#"{"type":"response.something_new","delta":"x","item":5,"response":"odd","output_index":"one"}"#,
         r#"{"type":"vendor.thing","delta":"x"}"#,
@@ -1189,14 +1189,88 @@ fn a_failed_response_completes_no_call() {
 }
 
 #[test]
-fn other_output_items_are_not_calls() {
-    let (deltas, _, parser) = run(&[
+fn custom_and_hosted_items_are_calls_of_their_kind() {
+    // Issue 19 changed this: custom and MCP calls were chunks only.
+    let (deltas, fin, parser) = run(&[
         r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"custom_tool_call","id":"ct","call_id":"c","name":"sql","input":""}}"#,
-        r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"mcp_call","id":"mcp","name":"x","arguments":"{}"}}"#,
-        r#"{"type":"response.output_item.added","output_index":1,"item":{"type":"message","id":"msg","content":[]}}"#,
+        r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"mcp_call","id":"mcp","server_label":"db","name":"x","arguments":"{}","output":"42","error":null}}"#,
+        r#"{"type":"response.output_item.added","output_index":2,"item":{"type":"message","id":"msg","content":[]}}"#,
     ]);
-    assert_eq!(deltas, []);
-    assert!(parser.calls.is_empty());
+    let json: Vec<Value> = deltas
+        .iter()
+        .map(|d| serde_json::to_value(d).unwrap())
+        .collect();
+    assert_eq!(
+        json,
+        [
+            json!({"type": "toolCallDelta", "choice": 0, "index": 1, "id": "mcp", "name": "x",
+                   "arguments": "{}", "kind": "mcp"}),
+            json!({"type": "toolCall", "choice": 0, "index": 1, "id": "mcp", "name": "x",
+                   "arguments": "{}", "kind": "mcp", "server": "db", "output": "42"}),
+        ]
+    );
+    assert_eq!(parser.calls.len(), 2);
+    assert_eq!(parser.calls[0].kind, ToolKind::Custom);
+    // While streaming, `final()` has the open custom call and the MCP item as sent.
+    assert_eq!(fin["output"][0]["type"], "custom_tool_call");
+    assert_eq!(fin["output"][0]["status"], "in_progress");
+    assert_eq!(fin["output"][1]["server_label"], "db");
+    assert_eq!(fin["output"][1]["error"], Value::Null);
+}
+
+#[test]
+fn hosted_tool_events_become_typed_deltas() {
+    let (deltas, _, _) = run(&[
+        r#"{"type":"response.web_search_call.searching","output_index":0,"item_id":"ws_1"}"#,
+        r#"{"type":"response.output_text.annotation.added","output_index":1,"annotation":{"type":"url_citation","url":"https://a.example/","title":"A","start_index":3,"end_index":9}}"#,
+        r#"{"type":"response.output_text.annotation.added","annotation":{"type":"file_citation","file_id":"file-1","filename":"a.pdf","index":7}}"#,
+        r#"{"type":"response.image_generation_call.partial_image","output_index":2,"item_id":"ig_1","partial_image_index":0,"partial_image_b64":"AAA"}"#,
+        r#"{"type":"response.output_item.done","output_index":2,"item":{"type":"image_generation_call","id":"ig_1","status":"completed","output_format":"webp","result":"BBB"}}"#,
+        r#"{"type":"response.output_item.done","output_index":3,"item":{"type":"mcp_approval_request","id":"mcpr_1","server_label":"zip","name":"shorten","arguments":"{\"url\":\"x\"}"}}"#,
+        r#"{"type":"response.custom_tool_call_input.delta","output_index":4,"item_id":"ct_1","delta":"SELECT"}"#,
+    ]);
+    let json: Vec<Value> = deltas
+        .iter()
+        .map(|d| serde_json::to_value(d).unwrap())
+        .collect();
+    assert_eq!(
+        json,
+        [
+            json!({"type": "toolStatus", "choice": 0, "id": "ws_1", "tool": "web_search", "status": "searching"}),
+            json!({"type": "citation", "choice": 0, "kind": "url", "url": "https://a.example/", "title": "A", "start": 3, "end": 9}),
+            json!({"type": "citation", "choice": 0, "kind": "file", "fileId": "file-1", "filename": "a.pdf", "index": 7}),
+            json!({"type": "image", "choice": 0, "id": "ig_1", "index": 0, "b64": "AAA", "partial": true}),
+            json!({"type": "image", "choice": 0, "id": "ig_1", "b64": "BBB", "partial": false, "mediaType": "image/webp"}),
+            json!({"type": "approval", "choice": 0, "id": "mcpr_1", "server": "zip", "name": "shorten", "arguments": "{\"url\":\"x\"}"}),
+            json!({"type": "toolCallDelta", "choice": 0, "index": 0, "arguments": "SELECT", "kind": "custom"}),
+        ]
+    );
+}
+
+#[test]
+fn shell_commands_stream_one_per_line() {
+    let (deltas, _, _) = run(&[
+        r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"shell_call","id":"sh","call_id":"call_sh","action":{"commands":[]},"environment":{"type":"container_auto"}}}"#,
+        r#"{"type":"response.shell_call_command.delta","output_index":0,"command_index":0,"delta":"ls"}"#,
+        r#"{"type":"response.shell_call_command.delta","output_index":0,"command_index":1,"delta":"pwd"}"#,
+        r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"shell_call","id":"sh","call_id":"call_sh","action":{"commands":["ls","pwd"]},"environment":{"type":"container_auto"}}}"#,
+        r#"{"type":"response.output_item.done","output_index":1,"item":{"type":"shell_call_output","id":"sho","call_id":"call_sh","output":[]}}"#,
+    ]);
+    let texts = texts_of(&deltas);
+    assert_eq!(texts, ["ls\npwd"]);
+    assert!(matches!(&deltas[0], Delta::ToolStatus { status, .. } if status == "in_progress"));
+    assert!(matches!(&deltas[2], Delta::ToolCallDelta { arguments, .. } if arguments == "\npwd"));
+    assert!(matches!(
+        &deltas[3],
+        Delta::ToolCall {
+            hosted: true,
+            kind: ToolKind::Shell,
+            ..
+        }
+    ));
+    assert!(
+        matches!(&deltas[4], Delta::ToolStatus { id, status, .. } if id == "sh" && status == "completed")
+    );
 }
 
 // The accumulation.
@@ -1413,14 +1487,60 @@ fn fixture_streams(file: &str) -> Vec<Vec<(usize, String)>> {
 
 #[derive(Debug, Default)]
 struct ExpectedCall {
+    kind: ToolKind,
     item_id: String,
     output_index: Option<u64>,
+    /// The item's `call_id`, else (hosted calls) its `id`.
     call_id: String,
     name: String,
-    /// From `response.function_call_arguments.done`.
+    /// From the input's `.done` event (`function_call_arguments.done`, ...), else from the
+    /// `output_item.done` item.
     arguments: Option<String>,
     /// Position of the call's `response.output_item.done`.
     done_at: Option<usize>,
+    /// The provider runs it: no `tool_calls` finish for it.
+    hosted: bool,
+    server: Option<String>,
+    /// A hosted call's result and error in its done item (not `null`).
+    output: Option<Value>,
+    error: Option<Value>,
+}
+
+/// The kind of a call item type, the name its calls get, and whether the provider runs it.
+fn expected_kind(item: &Value) -> Option<(ToolKind, String, bool)> {
+    let name = || item["name"].as_str().unwrap().to_owned();
+    Some(match item["type"].as_str()? {
+        "function_call" => (ToolKind::Function, name(), false),
+        "custom_tool_call" => (ToolKind::Custom, name(), false),
+        "mcp_call" => (ToolKind::Mcp, name(), true),
+        "code_interpreter_call" => (ToolKind::CodeInterpreter, "code_interpreter".into(), true),
+        "shell_call" => {
+            let environment = item["environment"]["type"].as_str().unwrap_or_default();
+            (
+                ToolKind::Shell,
+                "shell".into(),
+                environment.starts_with("container"),
+            )
+        }
+        "local_shell_call" => (ToolKind::LocalShell, "local_shell".into(), false),
+        _ => return None,
+    })
+}
+
+/// A done call item's whole input, as the deltas should add up.
+fn expected_input(kind: ToolKind, item: &Value) -> Option<String> {
+    let text = |key: &str| item[key].as_str().map(str::to_owned);
+    match kind {
+        ToolKind::Function | ToolKind::Mcp => text("arguments"),
+        ToolKind::Custom => text("input"),
+        ToolKind::CodeInterpreter => text("code"),
+        ToolKind::Shell => {
+            let commands = item["action"]["commands"].as_array()?;
+            let commands: Vec<&str> = commands.iter().filter_map(Value::as_str).collect();
+            Some(commands.join("\n"))
+        }
+        ToolKind::LocalShell => Some(item["action"].to_string()),
+    }
 }
 
 /// What a stream should produce, computed from `serde_json::Value`s on their own.
@@ -1456,25 +1576,54 @@ fn expected_from(stream: &[(usize, String)]) -> Expected {
             "response.reasoning_summary_text.delta" | "response.reasoning_text.delta" => {
                 want.reasoning.push_str(delta)
             }
-            "response.output_item.added" if event["item"]["type"] == "function_call" => {
+            "response.output_item.added" if expected_kind(&event["item"]).is_some() => {
                 let item = &event["item"];
+                let (kind, name, hosted) = expected_kind(item).unwrap();
+                let item_id = item["id"].as_str().unwrap().to_owned();
                 want.calls.push(ExpectedCall {
-                    item_id: item["id"].as_str().unwrap().to_owned(),
+                    kind,
+                    call_id: item["call_id"].as_str().unwrap_or(&item_id).to_owned(),
+                    item_id,
                     output_index: event["output_index"].as_u64(),
-                    call_id: item["call_id"].as_str().unwrap().to_owned(),
-                    name: item["name"].as_str().unwrap().to_owned(),
-                    arguments: None,
-                    done_at: None,
+                    name,
+                    hosted,
+                    server: item["server_label"].as_str().map(str::to_owned),
+                    ..ExpectedCall::default()
                 });
             }
-            "response.output_item.done" if event["item"]["type"] == "function_call" => {
+            "response.output_item.done" if expected_kind(&event["item"]).is_some() => {
+                let item = &event["item"];
                 if let Some(call) = want
                     .calls
                     .iter_mut()
-                    .find(|c| event["item"]["id"] == c.item_id.as_str())
+                    .find(|c| item["id"] == c.item_id.as_str())
                 {
                     call.done_at = Some(position);
+                    if call.arguments.is_none() {
+                        call.arguments = expected_input(call.kind, item);
+                    }
+                    let result = match call.kind {
+                        ToolKind::CodeInterpreter => &item["outputs"],
+                        _ => &item["output"],
+                    };
+                    call.output = Some(result.clone()).filter(|v| !v.is_null());
+                    call.error = Some(item["error"].clone()).filter(|v| !v.is_null());
                 }
+            }
+            "response.mcp_call_arguments.done"
+            | "response.custom_tool_call_input.done"
+            | "response.code_interpreter_call_code.done" => {
+                let key = match event["type"].as_str().unwrap() {
+                    "response.custom_tool_call_input.done" => "input",
+                    "response.code_interpreter_call_code.done" => "code",
+                    _ => "arguments",
+                };
+                let call = want
+                    .calls
+                    .iter_mut()
+                    .find(|c| event["item_id"] == c.item_id.as_str())
+                    .expect("done for a known call");
+                call.arguments = Some(event[key].as_str().unwrap().to_owned());
             }
             "response.function_call_arguments.done" => {
                 let call = want
@@ -1501,6 +1650,106 @@ fn expected_from(stream: &[(usize, String)]) -> Expected {
             }
             _ => {}
         }
+    }
+    want
+}
+
+/// The typed deltas of hosted tools a stream should give, by event position, computed from
+/// `serde_json::Value`s on their own.
+fn expected_hosted(stream: &[(usize, String)]) -> Vec<(usize, Value)> {
+    const STATUSES: [&str; 6] = [
+        "in_progress",
+        "searching",
+        "interpreting",
+        "generating",
+        "completed",
+        "failed",
+    ];
+    let mut want = Vec::new();
+    // Container shell calls: call_id -> item id.
+    let mut shells: Vec<(String, String)> = Vec::new();
+    let mut seen = None;
+    for (position, (_, line)) in stream.iter().enumerate() {
+        let Ok(event) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        if let Some(sequence) = event["sequence_number"].as_u64() {
+            if seen.is_some_and(|s| sequence <= s) {
+                continue;
+            }
+            seen = Some(sequence);
+        }
+        let kind = event["type"].as_str().unwrap_or_default();
+        let item = &event["item"];
+        let delta = match kind {
+            "response.output_text.annotation.added" => {
+                let a = &event["annotation"];
+                let kind = a["type"].as_str().unwrap();
+                let mut d = json!({"type": "citation", "choice": 0,
+                                   "kind": kind.strip_suffix("_citation").unwrap_or(kind)});
+                for (from, to) in [
+                    ("url", "url"),
+                    ("title", "title"),
+                    ("file_id", "fileId"),
+                    ("filename", "filename"),
+                    ("container_id", "containerId"),
+                    ("start_index", "start"),
+                    ("end_index", "end"),
+                    ("index", "index"),
+                ] {
+                    if !a[from].is_null() {
+                        d[to] = a[from].clone();
+                    }
+                }
+                Some(d)
+            }
+            "response.image_generation_call.partial_image" => Some(json!({
+                "type": "image", "choice": 0, "id": event["item_id"],
+                "index": event["partial_image_index"], "b64": event["partial_image_b64"],
+                "partial": true,
+            })),
+            "response.output_item.done" if item["type"] == "image_generation_call" => {
+                item["result"].as_str().map(|b64| json!({
+                    "type": "image", "choice": 0, "id": item["id"], "b64": b64, "partial": false,
+                    "mediaType": format!("image/{}", item["output_format"].as_str().unwrap_or("png")),
+                }))
+            }
+            "response.output_item.done" if item["type"] == "mcp_approval_request" => Some(json!({
+                "type": "approval", "choice": 0, "id": item["id"], "server": item["server_label"],
+                "name": item["name"], "arguments": item["arguments"],
+            })),
+            "response.output_item.added"
+                if item["type"] == "shell_call"
+                    && item["environment"]["type"]
+                        .as_str()
+                        .is_some_and(|t| t.starts_with("container")) =>
+            {
+                let id = item["id"].as_str().unwrap();
+                shells.push((item["call_id"].as_str().unwrap().to_owned(), id.to_owned()));
+                Some(json!({"type": "toolStatus", "choice": 0, "id": id, "tool": "shell",
+                            "status": "in_progress"}))
+            }
+            "response.output_item.done" if item["type"] == "shell_call_output" => shells
+                .iter()
+                .find(|(call_id, _)| item["call_id"] == call_id.as_str())
+                .map(|(_, id)| json!({"type": "toolStatus", "choice": 0, "id": id,
+                                      "tool": "shell", "status": "completed"})),
+            _ => {
+                let mut words = kind.split('.');
+                match (words.next(), words.next(), words.next(), words.next()) {
+                    (Some("response"), Some(tool), Some(status), None)
+                        if STATUSES.contains(&status)
+                            && (tool.ends_with("_call") || tool == "mcp_list_tools") =>
+                    {
+                        Some(json!({"type": "toolStatus", "choice": 0, "id": event["item_id"],
+                                    "tool": tool.strip_suffix("_call").unwrap_or(tool),
+                                    "status": status}))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        want.extend(delta.map(|d| (position, d)));
     }
     want
 }
@@ -1631,9 +1880,39 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
         | Delta::Reasoning { choice, .. }
         | Delta::ToolCallDelta { choice, .. }
         | Delta::ToolCall { choice, .. }
+        | Delta::ToolStatus { choice, .. }
+        | Delta::Citation { choice, .. }
+        | Delta::Image { choice, .. }
+        | Delta::Approval { choice, .. }
         | Delta::Finish { choice, .. } => *choice == 0,
         Delta::Usage { .. } => true,
     }));
+
+    // Hosted tools: each progress event, annotation, image and approval request is one delta,
+    // made by its own event, with the fields the raw event has.
+    let hosted: Vec<(usize, Value)> = deltas
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            matches!(
+                d,
+                Delta::ToolStatus { .. }
+                    | Delta::Citation { .. }
+                    | Delta::Image { .. }
+                    | Delta::Approval { .. }
+            )
+        })
+        .map(|(at, d)| {
+            let position = starts.iter().rposition(|&s| s <= at).unwrap();
+            (position, serde_json::to_value(d).unwrap())
+        })
+        .collect();
+    let end = failure.as_ref().map_or(stream.len(), |f| f.0);
+    assert_eq!(
+        hosted,
+        expected_hosted(&stream[..end]),
+        "{file} ({mode}): hosted-tool deltas"
+    );
 
     // Tool calls: numbered 0.. in order, id and name on the first delta only, the argument
     // deltas adding up to the `.done` text.
@@ -1676,11 +1955,21 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
             "{file}"
         );
         let arguments: String = pieces.iter().map(|p| p.2).collect();
-        assert_eq!(
-            Some(&arguments),
-            call.arguments.as_ref(),
-            "{file}: arguments"
-        );
+        if call.kind == ToolKind::LocalShell {
+            // The action JSON as sent; the model re-serialised it.
+            let got: Value = serde_json::from_str(&arguments).unwrap();
+            let want: Option<Value> = call
+                .arguments
+                .as_ref()
+                .map(|a| serde_json::from_str(a).unwrap());
+            assert_eq!(Some(got), want, "{file}: arguments");
+        } else {
+            assert_eq!(
+                Some(&arguments),
+                call.arguments.as_ref(),
+                "{file}: arguments"
+            );
+        }
     }
 
     // Whole calls: one per announced call, with the accumulated arguments, sent by the call's
@@ -1722,18 +2011,45 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
             .iter()
             .rposition(|d| matches!(d, Delta::ToolCallDelta { index: i, .. } if *i == index));
         assert!(last_piece < Some(at), "{file}: whole after its fragments");
+        let Delta::ToolCall {
+            choice: 0,
+            index: got_index,
+            id,
+            name,
+            arguments,
+            kind,
+            server,
+            output,
+            error,
+            hosted,
+        } = &deltas[at]
+        else {
+            panic!("{file}: whole call {index} is a choice 0 ToolCall");
+        };
+        assert_eq!(*got_index, index);
         assert_eq!(
-            deltas[at],
-            Delta::ToolCall {
-                choice: 0,
-                index,
-                id: call.call_id.clone(),
-                name: call.name.clone(),
-                arguments: pieces.iter().map(|p| p.2).collect(),
-                kind: ToolKind::Function,
-            },
+            (id, name, kind, server, hosted),
+            (
+                &call.call_id,
+                &call.name,
+                &call.kind,
+                &call.server,
+                &call.hosted
+            ),
             "{file}: whole call {index}"
         );
+        let pieces: String = pieces.iter().map(|p| p.2).collect();
+        assert_eq!(arguments, &pieces, "{file}: whole call {index} arguments");
+        let value = |raw: &Option<RawJson>| {
+            raw.as_ref()
+                .map(|r| serde_json::from_str::<Value>(r.0.get()).unwrap())
+        };
+        // Done before the terminal event: the item's result; else the call has none.
+        let done = call.done_at == Some(sent_by);
+        let want_output = call.output.clone().filter(|_| done);
+        let want_error = call.error.clone().filter(|_| done);
+        assert_eq!(value(output), want_output, "{file}: call {index} output");
+        assert_eq!(value(error), want_error, "{file}: call {index} error");
     }
     assert!(
         wholes.keys().all(|i| calls.contains_key(i)),
@@ -1761,7 +2077,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
         Some((_, kind, response)) => {
             let reason = match kind.as_str() {
                 "response.incomplete" => "length",
-                _ if want.calls.is_empty() => "stop",
+                _ if want.calls.iter().all(|c| c.hosted) => "stop",
                 _ => "tool_calls",
             };
             let [(at, got)] = finishes[..] else {
@@ -1907,11 +2223,14 @@ fixtures! {
     fixture_openai_compaction: "openai--responses--openai-compaction.1.chunks.txt";
     fixture_openai_custom_tool: "openai--responses--openai-custom-tool.1.chunks.txt"
         => |runs: &[Run]| {
-            // Custom (free-form) tool calls are not function calls: no ToolCall deltas.
+            // Issue 19 changed this (custom calls were chunks only): three input fragments,
+            // the whole call, the `tool_calls` finish, usage.
             let deltas = &runs[0].deltas;
-            assert_eq!(deltas.len(), 2);
-            assert_eq!(deltas[0], finish("stop"));
-            assert!(matches!(deltas[1], Delta::Usage { .. }));
+            assert_eq!(deltas.len(), 6);
+            assert!(matches!(&deltas[3], Delta::ToolCall { kind: ToolKind::Custom, arguments, .. }
+                if arguments == "SELECT * FROM users WHERE age > 25"));
+            assert_eq!(deltas[4], finish("tool_calls"));
+            assert!(matches!(deltas[5], Delta::Usage { .. }));
         };
     fixture_openai_error: "openai--responses--openai-error.1.chunks.txt"
         => |runs: &[Run]| {
@@ -1932,12 +2251,37 @@ fixtures! {
         };
     fixture_openai_file_search_tool_1: "openai--responses--openai-file-search-tool.1.chunks.txt";
     fixture_openai_file_search_tool_2: "openai--responses--openai-file-search-tool.2.chunks.txt";
-    fixture_openai_image_generation_tool: "openai--responses--openai-image-generation-tool.1.chunks.txt";
+    fixture_openai_image_generation_tool: "openai--responses--openai-image-generation-tool.1.chunks.txt"
+        => |runs: &[Run]| {
+            let images: Vec<_> = runs[0].deltas.iter().filter_map(|d| match d {
+                Delta::Image { partial, media_type, b64, .. } => Some((*partial, media_type.clone(), b64.len())),
+                _ => None,
+            }).collect();
+            assert_eq!(images.len(), 2);
+            assert_eq!((images[0].0, images[1].0), (true, false));
+            assert_eq!(images[1].1.as_deref(), Some("image/webp"));
+            assert!(images[1].2 > 100);
+        };
     fixture_openai_local_shell_tool: "openai--responses--openai-local-shell-tool.1.chunks.txt";
-    fixture_openai_mcp_tool_approval_1: "openai--responses--openai-mcp-tool-approval.1.chunks.txt";
+    fixture_openai_mcp_tool_approval_1: "openai--responses--openai-mcp-tool-approval.1.chunks.txt"
+        => |runs: &[Run]| {
+            let approvals: Vec<_> = runs[0].deltas.iter().filter(|d| matches!(d, Delta::Approval { .. })).collect();
+            assert!(matches!(approvals[..], [Delta::Approval { server, name, .. }]
+                if server == "zip1" && name == "create_short_url"));
+        };
     fixture_openai_mcp_tool_approval_2: "openai--responses--openai-mcp-tool-approval.2.chunks.txt";
     fixture_openai_mcp_tool_approval_3: "openai--responses--openai-mcp-tool-approval.3.chunks.txt";
-    fixture_openai_mcp_tool_approval_4: "openai--responses--openai-mcp-tool-approval.4.chunks.txt";
+    fixture_openai_mcp_tool_approval_4: "openai--responses--openai-mcp-tool-approval.4.chunks.txt"
+        => |runs: &[Run]| {
+            // The approved call runs: its arguments stream, the whole call has its output.
+            let call = runs[0].deltas.iter().find(|d| matches!(d, Delta::ToolCall { .. }));
+            let Some(Delta::ToolCall { kind: ToolKind::Mcp, server: Some(server), output: Some(output), hosted: true, .. }) = call else {
+                panic!("an MCP call: {call:?}");
+            };
+            assert_eq!(server, "zip1");
+            assert!(output.0.get().contains("zip1.io/UDKvlw"));
+            assert!(runs[0].deltas.contains(&finish("stop")));
+        };
     fixture_openai_mcp_tool: "openai--responses--openai-mcp-tool.1.chunks.txt";
     fixture_openai_phase: "openai--responses--openai-phase.1.chunks.txt"
         => |runs: &[Run]| {
@@ -1963,7 +2307,15 @@ fixtures! {
             // The only call sits at output_index 2; it is still tool call 0.
             assert_eq!(runs[0].deltas[0], tool(0, Some("call_pddfxhfOx4gY56zn4vIIEbFp"), Some("get_weather"), "{\""));
         };
-    fixture_openai_web_search_tool: "openai--responses--openai-web-search-tool.1.chunks.txt";
+    fixture_openai_web_search_tool: "openai--responses--openai-web-search-tool.1.chunks.txt"
+        => |runs: &[Run]| {
+            // Six searches of three steps each, twelve url citations, no calls to make.
+            let count = |f: fn(&Delta) -> bool| runs[0].deltas.iter().filter(|d| f(d)).count();
+            assert_eq!(count(|d| matches!(d, Delta::ToolStatus { tool, .. } if tool == "web_search")), 18);
+            assert_eq!(count(|d| matches!(d, Delta::Citation { kind, url: Some(_), .. } if kind == "url")), 12);
+            assert_eq!(runs[0].deltas.last().map(|d| matches!(d, Delta::Usage { .. })), Some(true));
+            assert!(runs[0].deltas.contains(&finish("stop")));
+        };
     fixture_openai_parallel_tool_call_wrapper: "openai--responses--parallel-tool-call-wrapper.1.chunks.txt"
         => |runs: &[Run]| {
             // Upstream's capture has a brace missing on its first and last lines: both are
