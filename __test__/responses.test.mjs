@@ -177,6 +177,109 @@ function tryParse(line) {
   }
 }
 
+/** A call item's kind, the name its calls get, and whether the provider runs it (null: not a call). */
+function callKindOf(item) {
+  switch (item?.type) {
+    case 'function_call':
+      return { kind: 'function', name: item.name, hosted: false }
+    case 'custom_tool_call':
+      return { kind: 'custom', name: item.name, hosted: false }
+    case 'mcp_call':
+      return { kind: 'mcp', name: item.name, hosted: true }
+    case 'code_interpreter_call':
+      return { kind: 'code_interpreter', name: 'code_interpreter', hosted: true }
+    case 'shell_call':
+      return { kind: 'shell', name: 'shell', hosted: Boolean(item.environment?.type?.startsWith('container')) }
+    case 'local_shell_call':
+      return { kind: 'local_shell', name: 'local_shell', hosted: false }
+    default:
+      return null
+  }
+}
+
+/** A done call item's whole input, as its fragments should add up. */
+function callInputOf(kind, item) {
+  switch (kind) {
+    case 'custom':
+      return item.input
+    case 'code_interpreter':
+      return item.code
+    case 'shell':
+      return (item.action?.commands ?? []).join('\n')
+    case 'local_shell':
+      return JSON.stringify(item.action)
+    default:
+      return item.arguments
+  }
+}
+
+const TOOL_STATUSES = new Set(['in_progress', 'searching', 'interpreting', 'generating', 'completed', 'failed'])
+
+/**
+ * The hosted-tool Deltas (toolStatus, citation, image, approval) a stream should give, in
+ * order, computed from the fixture's JSON on its own.
+ */
+function expectedHosted(lines) {
+  const want = []
+  const shells = new Map()
+  for (const line of lines) {
+    const event = tryParse(line)
+    if (event === undefined) break
+    const item = event.item
+    const [prefix, tool, status, more] = String(event.type).split('.')
+    if (event.type === 'response.output_text.annotation.added') {
+      const a = event.annotation
+      const fields = [
+        ['url', 'url'],
+        ['title', 'title'],
+        ['file_id', 'fileId'],
+        ['filename', 'filename'],
+        ['container_id', 'containerId'],
+        ['start_index', 'start'],
+        ['end_index', 'end'],
+        ['index', 'index'],
+      ]
+      const citation = { type: 'citation', choice: 0, kind: a.type.replace(/_citation$/, '') }
+      for (const [from, to] of fields) if (a[from] != null) citation[to] = a[from]
+      want.push(citation)
+    } else if (event.type === 'response.image_generation_call.partial_image') {
+      want.push({
+        type: 'image',
+        choice: 0,
+        id: event.item_id,
+        index: event.partial_image_index,
+        b64: event.partial_image_b64,
+        partial: true,
+      })
+    } else if (event.type === 'response.output_item.done' && item?.type === 'image_generation_call' && item.result) {
+      const mediaType = `image/${item.output_format ?? 'png'}`
+      want.push({ type: 'image', choice: 0, id: item.id, b64: item.result, partial: false, mediaType })
+    } else if (event.type === 'response.output_item.done' && item?.type === 'mcp_approval_request') {
+      const { id, server_label: server, name, arguments: args } = item
+      want.push({ type: 'approval', choice: 0, id, server, name, arguments: args })
+    } else if (
+      event.type === 'response.output_item.added' &&
+      item?.type === 'shell_call' &&
+      item.environment?.type?.startsWith('container')
+    ) {
+      shells.set(item.call_id, item.id)
+      want.push({ type: 'toolStatus', choice: 0, id: item.id, tool: 'shell', status: 'in_progress' })
+    } else if (event.type === 'response.output_item.done' && item?.type === 'shell_call_output') {
+      const id = shells.get(item.call_id)
+      if (id) want.push({ type: 'toolStatus', choice: 0, id, tool: 'shell', status: 'completed' })
+    } else if (
+      prefix === 'response' &&
+      more === undefined &&
+      TOOL_STATUSES.has(status) &&
+      (tool.endsWith('_call') || tool === 'mcp_list_tools')
+    ) {
+      want.push({ type: 'toolStatus', choice: 0, id: event.item_id, tool: tool.replace(/_call$/, ''), status })
+    }
+    if (['response.completed', 'response.incomplete', 'response.failed', 'error'].includes(event.type)) break
+  }
+  return want
+}
+
 /** What a Responses stream should produce, computed from the fixture's JSON on its own. */
 function expectedResponses(lines) {
   const want = { text: '', reasoning: '', calls: [], bad: [], terminal: null, error: null, functionCalls: false }
@@ -195,26 +298,42 @@ function expectedResponses(lines) {
       case 'response.reasoning_text.delta':
         want.reasoning += delta
         break
-      case 'response.output_item.added':
-        if (event.item?.type === 'function_call') {
-          want.functionCalls = true
+      case 'response.output_item.added': {
+        const kind = callKindOf(event.item)
+        if (kind) {
+          // Only calls the caller runs make the finish `tool_calls`.
+          if (!kind.hosted) want.functionCalls = true
           want.calls.push({
+            ...kind,
             itemId: event.item.id,
             outputIndex: event.output_index,
-            id: event.item.call_id,
-            name: event.item.name,
+            id: event.item.call_id ?? event.item.id,
+            server: event.item.server_label,
             arguments: null,
           })
         }
         break
+      }
+      case 'response.output_item.done': {
+        const call = callKindOf(event.item) && want.calls.find((c) => c.itemId === event.item.id)
+        if (call) {
+          call.arguments ??= callInputOf(call.kind, event.item)
+          call.output = (call.kind === 'code_interpreter' ? event.item.outputs : event.item.output) ?? undefined
+          call.error = event.item.error ?? undefined
+        }
+        break
+      }
       case 'response.function_call_arguments.delta':
         want.functionCalls = true
         break
-      case 'response.function_call_arguments.done': {
+      case 'response.function_call_arguments.done':
+      case 'response.mcp_call_arguments.done':
+      case 'response.custom_tool_call_input.done':
+      case 'response.code_interpreter_call_code.done': {
         const call =
           want.calls.find((c) => c.itemId === event.item_id) ??
           want.calls.findLast((c) => c.outputIndex === event.output_index)
-        if (call) call.arguments = event.arguments
+        if (call) call.arguments = event.arguments ?? event.input ?? event.code
         break
       }
       case 'response.completed':
@@ -367,7 +486,7 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
       // argument fragments joined are the whole arguments.
       const calls = new Map()
       for (const d of reference.deltas.filter((d) => d.type === 'toolCallDelta')) {
-        assert.equal(d.kind, 'function')
+        assert.equal(d.kind, want.calls[d.index]?.kind)
         assert.equal(d.choice, 0)
         if (!calls.has(d.index)) calls.set(d.index, { id: d.id, name: d.name, arguments: '' })
         else assert.ok(d.id === undefined && d.name === undefined, 'id and name only on the first delta')
@@ -380,7 +499,13 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
       for (const [n, call] of want.calls.entries()) {
         assert.equal(calls.get(n)?.id, call.id)
         assert.equal(calls.get(n)?.name, call.name)
-        if (call.arguments !== null) assert.equal(calls.get(n)?.arguments, call.arguments)
+        if (call.arguments === null) continue
+        if (call.kind === 'local_shell') {
+          // The action as JSON: the same value, whatever its spacing.
+          assert.deepEqual(JSON.parse(calls.get(n)?.arguments), JSON.parse(call.arguments))
+        } else {
+          assert.equal(calls.get(n)?.arguments, call.arguments)
+        }
       }
       // One whole `toolCall` per streamed call, with the joined arguments, after the call's
       // last fragment and before the finish.
@@ -393,6 +518,9 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
       const finishAt = reference.deltas.findIndex((d) => d.type === 'finish')
       for (const whole of wholes) {
         const call = calls.get(whole.index)
+        const wanted = want.calls[whole.index]
+        const hosted = { server: wanted.server, output: wanted.output, error: wanted.error }
+        for (const key of Object.keys(hosted)) if (hosted[key] === undefined) delete hosted[key]
         assert.deepEqual(whole, {
           type: 'toolCall',
           choice: 0,
@@ -400,7 +528,8 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
           id: call.id ?? '',
           name: call.name ?? '',
           arguments: call.arguments,
-          kind: 'function',
+          kind: wanted.kind,
+          ...hosted,
         })
         const at = reference.deltas.indexOf(whole)
         const lastFragment = reference.deltas.findLastIndex(
@@ -408,6 +537,15 @@ describe('ai-sdk Responses fixtures: random chunk boundaries, with and without e
         )
         assert.ok(lastFragment < at && at < finishAt, 'whole after its fragments, before the finish')
       }
+
+      // Hosted tools: one typed Delta per progress event, annotation, image and approval
+      // request, in order, with the raw events' fields.
+      const hostedTypes = new Set(['toolStatus', 'citation', 'image', 'approval'])
+      assert.deepEqual(
+        reference.deltas.filter((d) => hostedTypes.has(d.type)),
+        expectedHosted(fixture.lines),
+        'hosted-tool deltas',
+      )
     })
   }
 })

@@ -9,7 +9,19 @@ const relay = require('./relay')
 const { ObjectBuilder, issuesMessage } = require('./structured')
 const { kBatches, Form } = require('./symbols')
 
-const DELTA_EVENTS = new Set(['text', 'refusal', 'reasoning', 'toolCallDelta', 'toolCall', 'finish', 'usage'])
+const DELTA_EVENTS = new Set([
+  'text',
+  'refusal',
+  'reasoning',
+  'toolCallDelta',
+  'toolCall',
+  'toolStatus',
+  'citation',
+  'image',
+  'approval',
+  'finish',
+  'usage',
+])
 
 class BaseStream {
   #source
@@ -448,6 +460,12 @@ class BaseStream {
       // is its own Delta, so both events just pass the delta on.
       case 'toolCallDelta':
       case 'toolCall':
+      // Hosted tools (responses): progress, citations, images and MCP approval requests are
+      // Deltas decided in the engine too; their events carry the Delta as it is.
+      case 'toolStatus':
+      case 'citation':
+      case 'image':
+      case 'approval':
         this.#emit(delta.type, delta)
         break
       case 'finish':
