@@ -5,6 +5,7 @@
 
 const { toTokens, argumentFragments } = require('./tokens')
 const { normalizeFault } = require('./faults')
+const { hostedSteps, citationList } = require('./formats/hosted')
 
 /** What a request gets when no script matches: a short answer, streamed at once. */
 const DEFAULT_SCRIPT = Object.freeze({ text: 'Hello! This answer was streamed by the streamdelta mock server.' })
@@ -28,6 +29,8 @@ const SCRIPT_KEYS = new Set([
   'fault',
   'raw',
   'reasoningField',
+  'hosted',
+  'citations',
 ])
 const CHOICE_KEYS = new Set(['text', 'reasoning', 'refusal', 'toolCalls', 'finishReason'])
 const REASONING_FIELDS = new Set(['reasoning_content', 'reasoning'])
@@ -166,6 +169,8 @@ function normalize(script, { where = 'script', n: requestedN } = {}) {
     fault: normalizeFault(script.fault, `${where}.fault`),
     raw,
     reasoningField,
+    hosted: hostedSteps(script.hosted, `${where}.hosted`),
+    citations: citationList(script.citations, `${where}.citations`),
   }
 }
 

@@ -1,13 +1,15 @@
 'use strict'
 // `/responses`: Responses API events, each with `event: <type>` and a `sequence_number`:
 // response.created, response.in_progress, then per output item (a reasoning summary, the
-// message, each function call) its added / delta... / done events, and response.completed
+// script's hosted-tool steps (formats/hosted.js), the message with its citations, each
+// function call) its added / delta... / done events, and response.completed
 // (or response.incomplete for `length` / `content_filter`) carrying the whole response and
 // its usage. Only the script's first choice is played (the API has no `n`). A stream can be
 // replayed from any sequence number (`startingAfter`) with the same ids, for resumes.
 
 const { ids } = require('../ids')
 const { countTokens, responsesUsage } = require('./usage')
+const { stepFrames, stepPrefix } = require('./hosted')
 
 const INCOMPLETE = { length: 'max_output_tokens', content_filter: 'content_filter' }
 
@@ -28,6 +30,7 @@ class ResponsesFormat {
       reasoning: ids.item('rs'),
       message: ids.item('msg'),
       calls: this.choice.toolCalls.map((call) => ({ item: ids.item('fc'), call: call.id ?? ids.toolCall() })),
+      hosted: plan.hosted.map((step) => ids.item(stepPrefix(step))),
     }
     this.skipThrough = startingAfter ?? -1
     this.seq = 0
@@ -113,10 +116,16 @@ class ResponsesFormat {
       if ((f = this.#event('response.output_item.done', { output_index, item }))) yield f
     }
 
+    // Hosted tools run before the answer is written, as on OpenAI.
+    const event = (type, fields) => this.#event(type, fields)
+    for (const [k, step] of this.plan.hosted.entries()) {
+      for (const frame of stepFrames(step, this.ids.hosted[k], output, event)) if (frame) yield frame
+    }
+
     const hasMessage =
       choice.text.length > 0 ||
       choice.refusal.length > 0 ||
-      (choice.toolCalls.length === 0 && choice.reasoning.length === 0)
+      (choice.toolCalls.length === 0 && choice.reasoning.length === 0 && this.plan.hosted.length === 0)
     if (hasMessage) yield* this.#message(choice, output)
 
     for (let k = 0; k < choice.toolCalls.length; k++) {
@@ -196,8 +205,13 @@ class ResponsesFormat {
         }
       }
       const text = this.plan.repeat === 1 ? choice.text.join('') : choice.text.join('').repeat(this.plan.repeat)
+      const annotations = this.plan.citations
+      for (const [annotation_index, annotation] of annotations.entries()) {
+        f = this.#event('response.output_text.annotation.added', { ...fields, annotation_index, annotation })
+        if (f) yield f
+      }
       if ((f = this.#event('response.output_text.done', { ...fields, text, logprobs: [] }))) yield f
-      part = { type: 'output_text', annotations: [], logprobs: [], text }
+      part = { type: 'output_text', annotations, logprobs: [], text }
     }
     if ((f = this.#event('response.content_part.done', { ...fields, part }))) yield f
     const item = { id: item_id, type: 'message', status: 'completed', content: [part], role: 'assistant' }
