@@ -9,7 +9,7 @@
 //! `lib/relay.js` for each `ai-sdk` relay).
 
 use crate::decode::Batch;
-use crate::openai::{Delta, RawJson};
+use crate::openai::{Delta, RawJson, ToolKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayFormat {
@@ -153,6 +153,8 @@ struct ToolInput {
     held: String,
     /// `tool-input-available` (or `-error`) went out.
     done: bool,
+    /// The provider runs it: its parts say `providerExecuted`.
+    hosted: bool,
 }
 
 /// The AI SDK's UI message stream for one stream, rendered batch by batch: `start` and
@@ -174,6 +176,11 @@ pub struct UiMessageStream {
     pending: String,
     parts: u32,
     tools: Vec<ToolInput>,
+    /// Hosted tools known only by their progress (web and file search, image generation):
+    /// their item ids, and whether their output went out.
+    progress: Vec<(String, bool)>,
+    /// `source-url` / `source-document` parts so far (their ids are `source-N`).
+    sources: u32,
     finish: Option<&'static str>,
     usage: Option<RawJson>,
     ended: bool,
@@ -267,6 +274,7 @@ impl UiMessageStream {
                 id,
                 name,
                 arguments,
+                hosted,
                 ..
             } => {
                 self.close(out);
@@ -274,6 +282,7 @@ impl UiMessageStream {
                 if tool.done {
                     return;
                 }
+                tool.hosted |= *hosted;
                 if tool.id.is_none() {
                     tool.id.clone_from(id);
                 }
@@ -282,11 +291,13 @@ impl UiMessageStream {
                 }
                 if !tool.started {
                     if let (Some(id), Some(name)) = (&tool.id, &tool.name) {
-                        push_part(
-                            out,
-                            "tool-input-start",
-                            &[("toolCallId", &to_json(id)), ("toolName", &to_json(name))],
-                        );
+                        let (json_id, json_name) = (to_json(id), to_json(name));
+                        let mut fields =
+                            vec![("toolCallId", json_id.as_str()), ("toolName", &json_name)];
+                        if tool.hosted {
+                            fields.push(("providerExecuted", "true"));
+                        }
+                        push_part(out, "tool-input-start", &fields);
                         tool.started = true;
                         let held = std::mem::take(&mut tool.held);
                         push_input_delta(out, id, &held);
@@ -305,6 +316,10 @@ impl UiMessageStream {
                 id,
                 name,
                 arguments,
+                kind,
+                output,
+                error,
+                hosted,
                 ..
             } => {
                 self.close(out);
@@ -319,32 +334,93 @@ impl UiMessageStream {
                     _ => id.as_str(),
                 };
                 let (call_id, name) = (to_json(call_id), to_json(name));
-                match parse_input(arguments) {
-                    Ok(input) => push_part(
-                        out,
-                        "tool-input-available",
-                        &[
-                            ("toolCallId", &call_id),
-                            ("toolName", &name),
-                            ("input", &input),
-                        ],
-                    ),
-                    Err(error) => push_part(
-                        out,
-                        "tool-input-error",
-                        &[
-                            ("toolCallId", &call_id),
-                            ("toolName", &name),
-                            ("input", &to_json(arguments)),
-                            (
-                                "errorText",
-                                &to_json(&format!(
-                                    "the tool call's arguments are not valid JSON: {error}"
-                                )),
-                            ),
-                        ],
-                    ),
+                let mut fields = vec![("toolCallId", call_id.as_str()), ("toolName", &name)];
+                let executed: &[(&str, &str)] = if *hosted {
+                    &[("providerExecuted", "true")]
+                } else {
+                    &[]
+                };
+                match input_of(*kind, arguments) {
+                    Ok(input) => {
+                        fields.push(("input", &input));
+                        fields.extend_from_slice(executed);
+                        push_part(out, "tool-input-available", &fields);
+                    }
+                    Err(error) => {
+                        let input = to_json(arguments.as_str());
+                        let text = to_json(&format!(
+                            "the tool call's arguments are not valid JSON: {error}"
+                        ));
+                        fields.extend([("input", input.as_str()), ("errorText", &text)]);
+                        fields.extend_from_slice(executed);
+                        push_part(out, "tool-input-error", &fields);
+                    }
                 }
+                // A call the provider ran comes with its result (or error).
+                let id = ("toolCallId", call_id.as_str());
+                if let Some(output) = output.as_ref().filter(|_| *hosted) {
+                    let output = ("output", output.0.get());
+                    push_part(out, "tool-output-available", &[id, output, executed[0]]);
+                } else if let Some(error) = error.as_ref().filter(|_| *hosted) {
+                    let text = to_json(&error_text(error));
+                    let text = ("errorText", text.as_str());
+                    push_part(out, "tool-output-error", &[id, text, executed[0]]);
+                }
+            }
+            Delta::ToolStatus {
+                choice: 0,
+                id,
+                tool,
+                status,
+            } => self.progress(out, id, tool, status),
+            Delta::Citation {
+                choice: 0,
+                kind,
+                url,
+                title,
+                file_id,
+                filename,
+                ..
+            } => {
+                // Sources may come inside the text: what is pending goes first, in order.
+                self.flush(out);
+                self.sources += 1;
+                let source_id = to_json(&format!("source-{}", self.sources));
+                let source_id = ("sourceId", source_id.as_str());
+                if let (Some(url), "url") = (url, kind.as_str()) {
+                    let url = to_json(url.as_str());
+                    let title = title.as_deref().map(to_json);
+                    let mut fields = vec![source_id, ("url", &url)];
+                    fields.extend(title.as_deref().map(|t| ("title", t)));
+                    push_part(out, "source-url", &fields);
+                } else if let Some(document) = filename.as_ref().or(file_id.as_ref()) {
+                    // The API does not say what the file is.
+                    let title = to_json(document.as_str());
+                    let filename = filename.as_deref().map(to_json);
+                    let mut fields = vec![
+                        source_id,
+                        ("mediaType", "\"application/octet-stream\""),
+                        ("title", &title),
+                    ];
+                    fields.extend(filename.as_deref().map(|f| ("filename", f)));
+                    push_part(out, "source-document", &fields);
+                } else {
+                    self.sources -= 1;
+                }
+            }
+            Delta::Image {
+                choice: 0,
+                b64,
+                partial: false,
+                media_type,
+                ..
+            } => {
+                // Partial images are previews: the UI message keeps the finished one.
+                self.close(out);
+                let media_type = media_type.as_deref().unwrap_or("image/png");
+                let url = to_json(&format!("data:{media_type};base64,{b64}"));
+                let media_type = to_json(media_type);
+                push_part(out, "file", &[("url", &url), ("mediaType", &media_type)]);
             }
             Delta::Finish { choice: 0, reason } => {
                 self.close(out);
@@ -424,6 +500,59 @@ impl UiMessageStream {
         out.push_str("\"}\n\n");
     }
 
+    /// A hosted tool known only by its progress events becomes a provider-executed tool part
+    /// of its own: started at its first event, its output (the status) at `completed`, an
+    /// error at `failed`. Calls that stream an input (MCP, code interpreter, shell) have their
+    /// `ToolCall` for that, and an MCP server's tool listing is no call at all.
+    fn progress(&mut self, out: &mut String, id: &str, tool: &str, status: &str) {
+        if matches!(
+            tool,
+            "mcp" | "mcp_list_tools" | "code_interpreter" | "shell"
+        ) || id.is_empty()
+        {
+            return;
+        }
+        let at = match self.progress.iter().position(|(known, _)| known == id) {
+            Some(at) => at,
+            None => {
+                self.close(out);
+                let (call_id, name) = (to_json(id), to_json(tool));
+                let head = [
+                    ("toolCallId", call_id.as_str()),
+                    ("toolName", &name),
+                    ("providerExecuted", "true"),
+                ];
+                push_part(out, "tool-input-start", &head);
+                let available = [head[0], head[1], ("input", "{}"), head[2]];
+                push_part(out, "tool-input-available", &available);
+                self.progress.push((id.to_owned(), false));
+                self.progress.len() - 1
+            }
+        };
+        if self.progress[at].1 || !matches!(status, "completed" | "failed") {
+            return;
+        }
+        self.progress[at].1 = true;
+        self.close(out);
+        let call_id = to_json(id);
+        let executed = ("providerExecuted", "true");
+        if status == "completed" {
+            let output = to_json(&serde_json::json!({ "status": status }));
+            push_part(
+                out,
+                "tool-output-available",
+                &[("toolCallId", &call_id), ("output", &output), executed],
+            );
+        } else {
+            let text = to_json(&format!("the {tool} call failed"));
+            push_part(
+                out,
+                "tool-output-error",
+                &[("toolCallId", &call_id), ("errorText", &text), executed],
+            );
+        }
+    }
+
     fn tool(&mut self, index: u32) -> &mut ToolInput {
         let at = match self.tools.iter().position(|t| t.index == index) {
             Some(at) => at,
@@ -477,6 +606,32 @@ fn parse_input(arguments: &str) -> Result<String, serde_json::Error> {
     }
     serde_json::from_str::<serde::de::IgnoredAny>(arguments)?;
     Ok(arguments.trim().to_owned())
+}
+
+/// A call's `input` value: function and MCP arguments are JSON already; code, commands and
+/// free-form input are text, given as the object the AI SDK's own OpenAI provider uses
+/// (`{ code }`, `{ commands }`) or, for a custom tool, as a JSON string.
+fn input_of(kind: ToolKind, arguments: &str) -> Result<String, serde_json::Error> {
+    match kind {
+        ToolKind::Function | ToolKind::Mcp | ToolKind::LocalShell => parse_input(arguments),
+        ToolKind::Custom => Ok(to_json(arguments)),
+        ToolKind::CodeInterpreter => Ok(to_json(&serde_json::json!({ "code": arguments }))),
+        ToolKind::Shell => {
+            let commands: Vec<&str> = arguments.lines().collect();
+            Ok(to_json(&serde_json::json!({ "commands": commands })))
+        }
+    }
+}
+
+/// A hosted call's error as one line of text: its `message` when it has one.
+fn error_text(error: &RawJson) -> String {
+    let value: serde_json::Value = serde_json::from_str(error.0.get()).unwrap_or_default();
+    match &value {
+        serde_json::Value::String(text) => text.clone(),
+        _ => value["message"]
+            .as_str()
+            .map_or_else(|| error.0.get().to_owned(), str::to_owned),
+    }
 }
 
 /// OpenAI's finish reason in the AI SDK's words.

@@ -395,6 +395,7 @@ impl ChoiceState {
             arguments: arguments.into_owned(),
             kind: ToolKind::Function,
             partial: partial.flatten(),
+            hosted: false,
         });
     }
 

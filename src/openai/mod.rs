@@ -59,6 +59,9 @@ pub enum Delta {
         /// snapshot rules of `partial_json`; absent while nothing shows yet.
         #[serde(skip_serializing_if = "Option::is_none")]
         partial: Option<JsonValue>,
+        /// The provider runs this call itself (see `ToolCall::hosted`). Not serialised.
+        #[serde(skip)]
+        hosted: bool,
     },
     /// A whole tool call, once its arguments are complete. The wire parser is the one place
     /// that decides when that is (chat: `ChoiceState::complete_calls`; responses: the call's

@@ -674,6 +674,7 @@ impl ResponsesParser {
             arguments,
             kind: call.kind,
             partial: partial.flatten(),
+            hosted: call.hosted,
         });
     }
 

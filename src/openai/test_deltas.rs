@@ -15,6 +15,7 @@ pub fn tool(index: u32, id: Option<&str>, name: Option<&str>, arguments: &str) -
         arguments: arguments.to_owned(),
         kind: ToolKind::Function,
         partial: None,
+        hosted: false,
     }
 }
 

@@ -96,6 +96,8 @@ function hostedSteps(value, where) {
         if (!['png', 'jpeg', 'webp'].includes(format)) fail(at, ".format must be 'png', 'jpeg' or 'webp'")
         return { type: step.type, partials, result: text(step.result, `${at}.result`), format }
       }
+      default:
+        return fail(at, '.type is not a step type')
     }
   })
 }
@@ -103,7 +105,8 @@ function hostedSteps(value, where) {
 /** The script's `citations`, checked: url citations `{ url, title?, start?, end? }` or file citations `{ fileId, filename?, index? }`. */
 function citationList(value, where) {
   if (value === undefined) return []
-  if (!Array.isArray(value)) fail(where, ' must be an array of { url, title?, start?, end? } or { fileId, filename?, index? }')
+  if (!Array.isArray(value))
+    fail(where, ' must be an array of { url, title?, start?, end? } or { fileId, filename?, index? }')
   return value.map((c, i) => {
     const at = `${where}[${i}]`
     if (!isObject(c)) fail(at, ' must be an object')
@@ -150,7 +153,10 @@ function* stepFrames(step, id, output, event) {
   const output_index = output.length
   const item_id = step.id ?? id
   // Thunks: the events are numbered in the order they are written, after the item's `added`.
-  const status = (suffix, extra = {}) => () => event(`response.${suffix}`, { output_index, item_id, ...extra })
+  const status =
+    (suffix, extra = {}) =>
+    () =>
+      event(`response.${suffix}`, { output_index, item_id, ...extra })
   let head
   let item
   const frames = []
@@ -161,7 +167,13 @@ function* stepFrames(step, id, output, event) {
       frames.push(status('mcp_list_tools.in_progress'), status('mcp_list_tools.completed'))
       break
     case 'mcp_approval_request':
-      head = { id: item_id, type: 'mcp_approval_request', arguments: step.arguments, name: step.name, server_label: step.server }
+      head = {
+        id: item_id,
+        type: 'mcp_approval_request',
+        arguments: step.arguments,
+        name: step.name,
+        server_label: step.server,
+      }
       item = head
       break
     case 'mcp_call': {
