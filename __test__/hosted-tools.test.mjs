@@ -147,6 +147,40 @@ describe('recorded hosted-tool streams', { timeout: 120_000 }, () => {
         deltas.filter((d) => EVENT_TYPES.includes(d.type)).map((d) => ({ event: d.type, data: d })),
       )
 
+      // ai-sdk, read by ai 5 (the strictest schema): every whole call a tool part; the calls the
+      // provider ran with their outputs; url citations as sources; the image as a file.
+      const route = http.createServer((req, res) => {
+        req.resume()
+        client.responses(BODY).pipeTo(res, { format: 'ai-sdk' })
+      })
+      route.listen(0, '127.0.0.1')
+      await once(route, 'listening')
+      t.after(() => route.close())
+      const { message } = await readUi(ai5, `http://127.0.0.1:${route.address().port}/`, 'fixture')
+      const toolParts = message.parts.filter((p) => p.type.startsWith('tool-'))
+      for (const call of deltas.filter((d) => d.type === 'toolCall')) {
+        const part = toolParts.find((p) => p.toolCallId === call.id)
+        assert.ok(part, `a tool part for ${call.id}`)
+        if (call.output !== undefined) {
+          assert.equal(part.providerExecuted, true)
+          assert.equal(part.state, 'output-available')
+          assert.deepEqual(part.output, call.output)
+        }
+      }
+      assert.equal(
+        message.parts.filter((p) => p.type === 'source-url').length,
+        deltas.filter((d) => d.type === 'citation' && d.kind === 'url').length,
+      )
+      assert.equal(
+        message.parts.filter((p) => p.type === 'file').length,
+        deltas.filter((d) => d.type === 'image' && !d.partial).length,
+      )
+      const answer = message.parts
+        .filter((p) => p.type === 'text')
+        .map((p) => p.text)
+        .join('')
+      assert.equal(answer, text)
+
       // openai: the provider's events as they came.
       const raw = parseSse(await relayed(t, () => client.responses(BODY), 'openai'))
       assert.deepEqual(
@@ -376,6 +410,38 @@ const FIELDS = {
   error: ['errorText'],
 }
 
+/**
+ * Posts to an ai-sdk relay route with `sdk`'s DefaultChatTransport and reads the answer with its
+ * readUIMessageStream: the last message snapshot and every part, each checked against the
+ * schema's fields; no part may be rejected.
+ */
+async function readUi(sdk, api, model) {
+  const transport = new sdk.DefaultChatTransport({ api, body: { model } })
+  const stream = await transport.sendMessages({
+    trigger: 'submit-message',
+    chatId: 'c',
+    messageId: undefined,
+    messages: [{ id: 'u', role: 'user', parts: [{ type: 'text', text: 'go' }] }],
+  })
+  const [forParts, forMessage] = stream.tee()
+  const parts = []
+  const reading = (async () => {
+    for await (const part of forParts) parts.push(part)
+  })()
+  const errors = []
+  let message
+  for await (const snapshot of sdk.readUIMessageStream({ stream: forMessage, onError: (e) => errors.push(e) }))
+    message = snapshot
+  await reading
+  assert.deepEqual(errors, [])
+  for (const part of parts) {
+    const allowed = FIELDS[part.type]
+    assert.ok(allowed, `a part type of the schema: ${part.type}`)
+    for (const key of Object.keys(part)) if (key !== 'type') assert.ok(allowed.includes(key), `${part.type}.${key}`)
+  }
+  return { message, parts }
+}
+
 describe('the ai-sdk relay renders hosted tools', { timeout: 60_000 }, () => {
   let mock
   let client
@@ -427,29 +493,7 @@ describe('the ai-sdk relay renders hosted tools', { timeout: 60_000 }, () => {
     ['ai 5', ai5],
   ]) {
     test(`read by ${name}: provider-executed tool parts with outputs, sources, the image as a file`, async () => {
-      const transport = new sdk.DefaultChatTransport({ api, body: { model: 'hosted' } })
-      const stream = await transport.sendMessages({
-        trigger: 'submit-message',
-        chatId: 'c',
-        messageId: undefined,
-        messages: [{ id: 'u', role: 'user', parts: [{ type: 'text', text: 'go' }] }],
-      })
-      const [forParts, forMessage] = stream.tee()
-      const parts = []
-      const reading = (async () => {
-        for await (const part of forParts) parts.push(part)
-      })()
-      const errors = []
-      let message
-      for await (const snapshot of sdk.readUIMessageStream({ stream: forMessage, onError: (e) => errors.push(e) }))
-        message = snapshot
-      await reading
-      assert.deepEqual(errors, [])
-      for (const part of parts) {
-        const allowed = FIELDS[part.type]
-        assert.ok(allowed, `a part type of the schema: ${part.type}`)
-        for (const key of Object.keys(part)) if (key !== 'type') assert.ok(allowed.includes(key), `${part.type}.${key}`)
-      }
+      const { message, parts } = await readUi(sdk, api, 'hosted')
 
       const shorten = message.parts.find((p) => p.type === 'tool-shorten')
       assert.equal(shorten.state, 'output-available')
