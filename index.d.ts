@@ -668,15 +668,24 @@ export interface ReasoningDelta {
 }
 
 /**
- * What kind of tool a call is for: `'function'` (chat tool calls and responses function calls),
- * `'custom'`, `'mcp'`, `'code_interpreter'` (the code streams as `arguments`), `'shell'`, or
- * another provider's word.
+ * What kind of tool a call is for, and what its `arguments` hold:
+ * - `'function'`: chat tool calls and responses function calls; JSON arguments. You run it.
+ * - `'custom'`: a responses free-form (custom) tool; its raw input text. You run it.
+ * - `'mcp'`: a call to a remote MCP server, run by the provider; JSON arguments, `server` its
+ *   label, `output` / `error` its result.
+ * - `'code_interpreter'`: run by the provider; the code. `output` is the call's `outputs`.
+ * - `'shell'`: the shell tool; its commands, one per line. The provider runs it in a container
+ *   (`environment.type` `container_*`, reported by `toolStatus` `shell`), else you do.
+ * - `'local_shell'`: the local shell tool, run by you; the item's `action` as JSON
+ *   (`{ type: 'exec', command: [...], env, ... }`).
+ * - another provider's word.
  */
-export type ToolKind = OpenString<'function' | 'custom' | 'mcp' | 'code_interpreter' | 'shell'>
+export type ToolKind = OpenString<'function' | 'custom' | 'mcp' | 'code_interpreter' | 'shell' | 'local_shell'>
 
 /**
  * A fragment of a tool call (the `toolCallDelta` event): chat `delta.tool_calls[]` (and the
- * legacy `function_call`), responses function / custom / MCP / code-interpreter input deltas.
+ * legacy `function_call`), responses `function_call_arguments`, `custom_tool_call_input`,
+ * `mcp_call_arguments`, `code_interpreter_call_code` and `shell_call_command` deltas.
  * `id` and `name` come with the first fragment (some servers repeat them). The whole call
  * follows as a `ToolCall` delta once its arguments are complete.
  */
@@ -696,9 +705,13 @@ export interface ToolCallDelta {
 
 /**
  * A whole tool call, once its arguments are complete (the `toolCall` event): `arguments` is the
- * whole text. `id` is the call's id (chat `tool_calls[].id`, responses `call_id`): answer it
- * with `{ role: 'tool', tool_call_id: call.id, content }` (chat) or
- * `{ type: 'function_call_output', call_id: call.id, output }` (responses).
+ * whole text. `id` is the call's id (chat `tool_calls[].id`, responses `call_id`; MCP and code
+ * interpreter calls, which have none, go by their item's `id`): answer a function call with
+ * `{ role: 'tool', tool_call_id: call.id, content }` (chat) or
+ * `{ type: 'function_call_output', call_id: call.id, output }` (responses), a custom tool call
+ * with `{ type: 'custom_tool_call_output', call_id: call.id, output }`. Calls the provider runs
+ * (`mcp`, `code_interpreter`, a container `shell`) need no answer, and do not make the finish
+ * reason `tool_calls`.
  */
 export interface ToolCall {
   type: 'toolCall'
@@ -710,8 +723,90 @@ export interface ToolCall {
   kind: ToolKind
   /** An MCP call's `server_label`. */
   server?: string
-  /** A hosted call's result, when the provider sends it (an MCP call's output text, code interpreter outputs, ...). */
+  /** A hosted call's result, as its finished item has it: an MCP call's `output` text, a code interpreter call's `outputs` array. Absent while the provider sent none (or `null`). */
   output?: unknown
+  /** A hosted call's error, as its finished item has it (an MCP call's `error`: a string or an object with `message`). */
+  error?: unknown
+}
+
+/** A hosted tool's name in `ToolStatus`: the output item type less `_call`. */
+export type HostedTool = OpenString<
+  'web_search' | 'file_search' | 'code_interpreter' | 'image_generation' | 'mcp' | 'mcp_list_tools' | 'shell'
+>
+
+/**
+ * A hosted tool's progress (the `toolStatus` event), one per progress event of the Responses
+ * API: `response.<item type>.<status>` (`response.web_search_call.searching` is `tool:
+ * 'web_search'`, `status: 'searching'`; a tool added later reports the same way). A container
+ * shell call, which has no progress events, reports `in_progress` at its item and `completed`
+ * at its `shell_call_output`.
+ */
+export interface ToolStatus {
+  type: 'toolStatus'
+  choice: number
+  /** The tool's output item id (`ws_...`, `mcp_...`): the `id` of an MCP or code interpreter `ToolCall`, too. */
+  id: string
+  tool: HostedTool
+  status: OpenString<'in_progress' | 'searching' | 'interpreting' | 'generating' | 'completed' | 'failed'>
+}
+
+/**
+ * An annotation of the output text (the `citation` event: `response.output_text.annotation.added`).
+ * `kind` is the annotation type less `_citation`: `'url'` (web search: `url`, `title`, `start` /
+ * `end` the cited range of the text), `'file'` (file search: `fileId`, `filename`, `index`),
+ * `'container_file'` (code interpreter: `fileId`, `filename`, `containerId`, `start` / `end`),
+ * `'file_path'`. `final()` keeps the annotations in the message item as the provider sent them.
+ */
+export interface Citation {
+  type: 'citation'
+  choice: number
+  kind: OpenString<'url' | 'file' | 'container_file' | 'file_path'>
+  url?: string
+  title?: string
+  fileId?: string
+  filename?: string
+  containerId?: string
+  /** The cited range of the output text (`start_index` / `end_index`). */
+  start?: number
+  end?: number
+  /** A file citation's position in the text (it has no range). */
+  index?: number
+}
+
+/**
+ * An image from the image generation tool (the `image` event): each
+ * `image_generation_call.partial_image` (`partial: true`, `index` its `partial_image_index`),
+ * then the finished item's `result` (`partial: false`, `mediaType` from its `output_format`,
+ * `image/png` when it has none). `b64` is base64 without a `data:` prefix.
+ */
+export interface ImageDelta {
+  type: 'image'
+  choice: number
+  /** The image generation item's id (`ig_...`). */
+  id: string
+  index?: number
+  b64: string
+  partial: boolean
+  mediaType?: string
+}
+
+/**
+ * An MCP server asks before a call (the `approval` event: an `mcp_approval_request` item).
+ * Answer in the next request with the input item
+ * `{ type: 'mcp_approval_response', approval_request_id: approval.id, approve: true }` (and
+ * `previous_response_id`); the call then runs and streams as a `ToolCall` of kind `'mcp'`.
+ */
+export interface Approval {
+  type: 'approval'
+  choice: number
+  /** The request's item id (`mcpr_...`). */
+  id: string
+  /** The MCP server's `server_label`. */
+  server: string
+  /** The MCP tool to call. */
+  name: string
+  /** Its JSON arguments. */
+  arguments: string
 }
 
 /** @deprecated The `toolCall` event now receives the `ToolCall` delta; use `ToolCall`. */
@@ -738,7 +833,18 @@ export interface UsageDelta {
  * `if (d.type === 'toolCall')`. The `events` relay format sends one SSE event per Delta type,
  * of the same name.
  */
-export type Delta = TextDelta | RefusalDelta | ReasoningDelta | ToolCallDelta | ToolCall | FinishDelta | UsageDelta
+export type Delta =
+  | TextDelta
+  | RefusalDelta
+  | ReasoningDelta
+  | ToolCallDelta
+  | ToolCall
+  | ToolStatus
+  | Citation
+  | ImageDelta
+  | Approval
+  | FinishDelta
+  | UsageDelta
 
 /** The Delta of one `type`: `DeltaOf<'toolCall'>` is `ToolCall`. */
 export type DeltaOf<T extends Delta['type']> = Extract<Delta, { type: T }>
@@ -931,6 +1037,14 @@ export interface StreamEvents<Final, Chunk> {
   toolCallDelta: (delta: ToolCallDelta) => void
   /** A tool call whose arguments are whole: the `toolCall` Delta. */
   toolCall: (call: ToolCall) => void
+  /** A hosted tool's progress (responses): the `toolStatus` Delta. */
+  toolStatus: (status: ToolStatus) => void
+  /** An annotation of the output text (responses): the `citation` Delta. */
+  citation: (citation: Citation) => void
+  /** A partial or finished generated image (responses): the `image` Delta. */
+  image: (image: ImageDelta) => void
+  /** An MCP server's approval request (responses): the `approval` Delta. */
+  approval: (approval: Approval) => void
   finish: (reason: FinishReason, choice: number) => void
   usage: (usage: Usage) => void
   /** Every raw provider object. */
@@ -1041,8 +1155,10 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
  * Relay formats. `openai`: `data: {chunk}` SSE ending with `data: [DONE]` (the provider's chunks
  * relayed as they came, readable by the official SDKs); `events`: named SSE events for
  * `EventSource` (`text`/`refusal`/`reasoning` with a JSON string as data for choice 0 and the
- * whole delta for other choices; one event per Delta type, of the same name: `toolCallDelta`
- * and `toolCall` (the Deltas), `finish` `{reason, choice}`, `usage`; then `error` or `done`); `text`: content only; `ndjson`: one Delta JSON per line.
+ * whole delta for other choices; one event per Delta type, of the same name: `toolCallDelta`,
+ * `toolCall`, `toolStatus`, `citation`, `image` and `approval` (the Deltas), `finish`
+ * `{reason, choice}`, `usage`; then `error` or `done`); `text`: content only; `ndjson`: one
+ * Delta JSON per line.
  *
  * `ai-sdk`: the AI SDK's UI message stream (headers `x-vercel-ai-ui-message-stream: v1`,
  * `content-type: text/event-stream`, `cache-control: no-cache`, `x-accel-buffering: no`), as
@@ -1051,7 +1167,18 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
  * `text-delta` / `text-end` (a refusal streams as text), `reasoning-start` / `-delta` / `-end`,
  * `tool-input-start` / `tool-input-delta` as the arguments stream, `tool-input-available`
  * with the parsed `input` once the call is whole (`tool-input-error` when its arguments are
- * not JSON), then `finish-step` and `finish` with `finishReason` (`'stop'`, `'length'`,
+ * not JSON). Hosted tools (responses): a call the provider runs has `providerExecuted: true`
+ * on its tool parts and `tool-output-available` with its `output` (`tool-output-error` with
+ * its error's message) after `tool-input-available`; its `input` is the JSON arguments (MCP),
+ * `{ code }` (code interpreter) or `{ commands }` (shell), a custom tool's the input string.
+ * A tool known only by its progress (web search, file search, image generation) is a tool part
+ * named after it (`tool-web_search`): `input` `{}`, started at its first `toolStatus`, output
+ * `{ status: 'completed' }` (or `tool-output-error`) at its end. A url citation is a
+ * `source-url` (`sourceId` `source-N`, `url`, `title`), a file citation a `source-document`
+ * (`title` and `filename` the file's name, `mediaType` `application/octet-stream`: the API
+ * does not say); the finished image (not the partials) a `file` part with a `data:` URL.
+ * MCP tool listings and approval requests have no part in the schema: read them from the
+ * `events` format or the stream itself. Then `finish-step` and `finish` with `finishReason` (`'stop'`, `'length'`,
  * `'tool-calls'`, `'content-filter'`, `'other'`) and, when the provider sent usage,
  * `messageMetadata: { usage: { inputTokens, outputTokens, totalTokens, reasoningTokens?,
  * cachedInputTokens? }, providerUsage }`; then `data: [DONE]`. An upstream error mid-stream
@@ -1310,8 +1437,9 @@ export interface ResponseObject {
 
 /**
  * A streamed Responses API answer. Deltas: `text`, `refusal`, `reasoning`, `toolCallDelta` and
- * `toolCall` (function, custom, MCP, code interpreter calls), `finish`, `usage`; `chunks()`
- * yields every event object. Its errors carry `partial: PartialOf<ResponseStream>`
+ * `toolCall` (function, custom, MCP, code interpreter, shell and local shell calls),
+ * `toolStatus`, `citation`, `image` and `approval` (hosted tools), `finish`, `usage`;
+ * `chunks()` yields every event object, those of event types added later too. Its errors carry `partial: PartialOf<ResponseStream>`
  * (`Partial<ResponseObject>`).
  */
 export declare class ResponseStream extends BaseStream<ResponseObject, ResponseEvent> {

@@ -87,7 +87,47 @@ export interface MockScript {
   raw?: Array<string | object>
   /** The chat delta field reasoning goes in: `'reasoning_content'` (DeepSeek, vLLM; the default) or `'reasoning'` (OpenRouter, Groq). */
   reasoningField?: 'reasoning_content' | 'reasoning'
+  /**
+   * `/responses` only (other endpoints ignore it): hosted-tool steps, each one output item
+   * with the events OpenAI's servers send for it, played in order after the reasoning and
+   * before the message. A script with steps and no text sends no message item (an approval
+   * request ends the turn). A `script(request)` function can read `request.body.input` for an
+   * `mcp_approval_response` and play the call in the next turn.
+   */
+  hosted?: MockHostedStep[]
+  /** `/responses` only: `response.output_text.annotation.added` events after the text, and the message part's `annotations`. */
+  citations?: MockCitation[]
 }
+
+/** One hosted-tool step of `MockScript.hosted`. `arguments` objects are sent as their JSON. */
+export type MockHostedStep =
+  /** An `mcp_list_tools` item (`in_progress`, `completed`), `tools` as given. */
+  | { type: 'mcp_list_tools'; server: string; tools: Array<{ name: string; [key: string]: unknown }> }
+  /** An `mcp_approval_request` item; `id` defaults to a fresh `mcpr_…`. */
+  | { type: 'mcp_approval_request'; server: string; name: string; arguments?: string | object; id?: string }
+  /**
+   * An `mcp_call` item: `in_progress`, its arguments in fragments, `completed` (or `failed`
+   * with `error`), the item with `output` or `error`; `approvalRequestId` its
+   * `approval_request_id`.
+   */
+  | {
+      type: 'mcp_call'
+      server: string
+      name: string
+      arguments?: string | object
+      output?: string
+      error?: string | object
+      approvalRequestId?: string
+    }
+  /** A `web_search_call` item (`in_progress`, `searching`, `completed`), its action the query and sources. */
+  | { type: 'web_search'; query: string; sources?: string[] }
+  /** An `image_generation_call` item: `in_progress`, `generating`, each partial image, `completed`, the item with `result`. Base64 strings; `format` default `'png'`. */
+  | { type: 'image_generation'; partials?: string[]; result: string; format?: 'png' | 'jpeg' | 'webp' }
+
+/** One citation of `MockScript.citations`: a url citation, or a file citation. */
+export type MockCitation =
+  | { url: string; title?: string; start?: number; end?: number }
+  | { fileId: string; filename?: string; index?: number }
 
 export interface MockToolCall {
   name: string

@@ -823,7 +823,16 @@ describe('Responses deviations on the wire', { timeout: 60_000 }, () => {
 
     const result = await consume(() => client.responses(RESPONSES_BODY))
     assert.equal(result.error, null)
-    assert.deepEqual(result.deltas, HELLO_DELTAS)
+    // Issue 19: the annotation is no longer unknown: it is a `citation` Delta, the rest unchanged.
+    const citation = { type: 'citation', choice: 0, kind: 'url', url: 'https://example.com' }
+    assert.deepEqual(
+      result.deltas.filter((d) => d.type === 'citation'),
+      [citation],
+    )
+    assert.deepEqual(
+      result.deltas.filter((d) => d.type !== 'citation'),
+      HELLO_DELTAS,
+    )
     assert.equal(result.text, HELLO)
     assert.equal(result.final.output_text, HELLO)
 

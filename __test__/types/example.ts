@@ -78,6 +78,20 @@ async function everything(): Promise<void> {
         console.log(delta.index, id.length, delta.name, JSON.parse(delta.arguments), delta.kind)
         break
       }
+      case 'toolStatus':
+        console.log(delta.id, delta.tool, delta.status)
+        break
+      case 'citation':
+        console.log(delta.kind, delta.url?.length, delta.title, delta.fileId, delta.filename, delta.start, delta.end)
+        break
+      case 'image': {
+        const partial: boolean = delta.partial
+        console.log(delta.id, delta.index, delta.b64.length, partial, delta.mediaType)
+        break
+      }
+      case 'approval':
+        console.log(delta.id, delta.server, delta.name, JSON.parse(delta.arguments))
+        break
       case 'finish':
         console.log(delta.reason)
         break
@@ -86,6 +100,18 @@ async function everything(): Promise<void> {
         break
     }
   }
+  // Hosted tools and MCP on /responses: the events carry the Deltas.
+  client
+    .responses({
+      model: 'm',
+      input: 'x',
+      tools: [{ type: 'mcp', server_label: 'zip', server_url: 'https://mcp.example/' }],
+    })
+    .on('toolStatus', (s) => console.log(s.tool, s.status))
+    .on('citation', (c) => console.log(c.url))
+    .on('image', (i) => console.log(i.partial ? 'preview' : i.mediaType))
+    .on('approval', (a) => console.log(a.server, a.name))
+    .on('toolCall', (call) => console.log(call.kind === 'mcp' ? call.server : call.name, call.output, call.error))
   for await (const text of client.chat({ model: 'm', messages: [] }).text()) console.log(text.length)
   for await (const chunk of client.chat({ model: 'm', messages: [] }).chunks())
     console.log(chunk.choices[0]?.finish_reason)

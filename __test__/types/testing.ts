@@ -30,6 +30,20 @@ const scripts: Record<string, MockScript> = {
       { name: 'noop', arguments: '{}', id: 'call_1' },
     ],
   },
+  agent: {
+    hosted: [
+      { type: 'mcp_list_tools', server: 'zip', tools: [{ name: 'shorten' }] },
+      { type: 'mcp_approval_request', server: 'zip', name: 'shorten', arguments: { url: 'https://a.example/' } },
+      { type: 'mcp_call', server: 'zip', name: 'shorten', output: 'ok', approvalRequestId: 'mcpr_1' },
+      { type: 'web_search', query: 'news', sources: ['https://a.example/'] },
+      { type: 'image_generation', partials: ['AA=='], result: 'BB==', format: 'webp' },
+    ],
+    text: 'Done.',
+    citations: [
+      { url: 'https://a.example/', title: 'A', start: 0, end: 4 },
+      { fileId: 'file-1', index: 2 },
+    ],
+  },
   thinking: { reasoning: ['Let', ' me', ' think'], reasoningField: 'reasoning', text: ['4'], finishReason: 'stop' },
   two: { choices: [{ text: 'a' }, { refusal: 'no', finishReason: 'content_filter' }] },
   many: {
