@@ -87,3 +87,90 @@ test('README relay example: messages that are missing or not plain user/assistan
   }
   assert.equal(mock.requests.length, 0, 'nothing went upstream')
 })
+
+/** The first ```js block after the "## Agents: hosted tools and MCP" heading. */
+function agentExample() {
+  const section = README.slice(README.indexOf('\n## Agents: hosted tools and MCP'))
+  const match = /```js\n([\s\S]*?)```/.exec(section)
+  assert.ok(match, 'the README has an agent example')
+  return match[1]
+}
+
+/**
+ * What the mock plays for the agent: the tool listing and an approval request; after an
+ * approving `mcp_approval_response`, the call, a web search and the answer with a citation.
+ */
+function agentScript(request) {
+  const answer = (request.body.input ?? []).find?.((i) => i?.type === 'mcp_approval_response')
+  if (!answer) {
+    return {
+      hosted: [
+        { type: 'mcp_list_tools', server: 'zip', tools: [{ name: 'shorten' }] },
+        {
+          type: 'mcp_approval_request',
+          id: 'mcpr_7',
+          server: 'zip',
+          name: 'shorten',
+          arguments: { url: 'https://a.example/' },
+        },
+      ],
+    }
+  }
+  return {
+    hosted: [
+      {
+        type: 'mcp_call',
+        server: 'zip',
+        name: 'shorten',
+        arguments: { url: 'https://a.example/' },
+        output: 'https://z.example/q',
+      },
+      { type: 'web_search', query: 'a.example', sources: ['https://a.example/about'] },
+    ],
+    text: 'https://z.example/q: A is a shop.',
+    citations: [{ url: 'https://a.example/about', title: 'About A', start: 21, end: 32 }],
+  }
+}
+
+test('README agent example: progress, an approval, the approved MCP call and citations', async (t) => {
+  const mock = await startMockServer({ script: agentScript })
+  t.after(() => mock.close())
+  const client = new Client({ baseURL: mock.url, apiKey: 'sk-readme', maxRetries: 0 })
+  const logs = []
+  let written = ''
+  const asked = []
+  const approve = async (a) => {
+    asked.push(a)
+    return true
+  }
+  const run = new Function('client', 'log', 'write', 'approve', `return (async () => {\n${agentExample()}\n})()`)
+  await run(
+    client,
+    (line) => logs.push(line),
+    (text) => {
+      written += text
+    },
+    approve,
+  )
+  assert.deepEqual(
+    asked.map(({ id, server, name, arguments: args }) => ({ id, server, name, args })),
+    [{ id: 'mcpr_7', server: 'zip', name: 'shorten', args: '{"url":"https://a.example/"}' }],
+  )
+  assert.deepEqual(logs, [
+    'mcp_list_tools: in_progress',
+    'mcp_list_tools: completed',
+    'mcp: in_progress',
+    'mcp: completed',
+    'zip.shorten -> https://z.example/q',
+    'web_search: in_progress',
+    'web_search: searching',
+    'web_search: completed',
+    'source: About A <https://a.example/about>',
+  ])
+  assert.equal(written, 'https://z.example/q: A is a shop.')
+  assert.equal(mock.requests.length, 2)
+  const [first, second] = mock.requests.map((r) => r.body)
+  assert.equal(first.tools[0].type, 'mcp')
+  assert.equal(second.previous_response_id.startsWith('resp_'), true)
+  assert.deepEqual(second.input, [{ type: 'mcp_approval_response', approval_request_id: 'mcpr_7', approve: true }])
+})
