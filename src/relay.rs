@@ -904,6 +904,95 @@ mod tests {
         );
     }
 
+    /// The ai-sdk parts of Responses events (one `data:` line each), one batch per event.
+    fn responses_ui_parts(events: &[&str]) -> Vec<serde_json::Value> {
+        use crate::openai::responses::ResponsesParser;
+        let mut decoder = Decoder::new(Box::new(ResponsesParser::new()), None);
+        let mut ui = UiMessageStream::new();
+        let mut out = String::new();
+        for event in events {
+            decoder.push(format!("data: {event}\n\n").as_bytes());
+            out.push_str(&ui.render(&decoder.take_batch()));
+        }
+        decoder.finish();
+        out.push_str(&ui.render(&decoder.take_batch()));
+        out.push_str(&ui.end(None));
+        out.split("\n\n")
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                let line = block.strip_prefix("data: ").expect("one data line");
+                assert!(!line.contains('\n'), "{block}");
+                serde_json::from_str(line).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn ai_sdk_hosted_tools_are_provider_executed_parts() {
+        let parts = responses_ui_parts(&[
+            r#"{"type":"response.created","response":{"id":"resp_1"}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"mcp_call","id":"mcp_1","server_label":"zip","name":"shorten","arguments":""}}"#,
+            r#"{"type":"response.mcp_call_arguments.delta","output_index":0,"item_id":"mcp_1","delta":"{\"u\":1}"}"#,
+            // An output that looks like SSE framing stays inside its JSON string.
+            r#"{"type":"response.output_item.done","output_index":0,"item":{"type":"mcp_call","id":"mcp_1","server_label":"zip","name":"shorten","arguments":"{\"u\":1}","output":"ok\n\ndata: [DONE]\n\n","error":null}}"#,
+            r#"{"type":"response.web_search_call.in_progress","output_index":1,"item_id":"ws_1"}"#,
+            r#"{"type":"response.web_search_call.completed","output_index":1,"item_id":"ws_1"}"#,
+            r#"{"type":"response.output_item.done","output_index":2,"item":{"type":"code_interpreter_call","id":"ci_1","code":"print(1)\n","outputs":[{"type":"logs","logs":"1"}]}}"#,
+            r#"{"type":"response.output_text.delta","output_index":3,"delta":"See"}"#,
+            r#"{"type":"response.output_text.annotation.added","output_index":3,"annotation":{"type":"url_citation","url":"https://a.example/","title":"A\n\nevent: x","start_index":0,"end_index":3}}"#,
+            r#"{"type":"response.output_text.delta","output_index":3,"delta":" it"}"#,
+            r#"{"type":"response.output_text.annotation.added","output_index":3,"annotation":{"type":"file_citation","file_id":"file-1","filename":"a.pdf","index":2}}"#,
+            r#"{"type":"response.output_item.done","output_index":4,"item":{"type":"image_generation_call","id":"ig_1","result":"QUJD","output_format":"jpeg"}}"#,
+            r#"{"type":"response.completed","response":{"id":"resp_1","status":"completed","output":[]}}"#,
+        ]);
+        assert_eq!(
+            types_of(&parts),
+            [
+                "start",
+                "start-step",
+                "tool-input-start",
+                "tool-input-delta",
+                "tool-input-available",
+                "tool-output-available",
+                "tool-input-start",
+                "tool-input-available",
+                "tool-output-available",
+                "tool-input-start",
+                "tool-input-delta",
+                "tool-input-available",
+                "tool-output-available",
+                "text-start",
+                "text-delta",
+                "source-url",
+                "text-delta",
+                "source-document",
+                "text-end",
+                "file",
+                "finish-step",
+                "finish",
+            ]
+        );
+        assert_eq!(parts[2]["providerExecuted"], true);
+        assert_eq!(parts[4]["input"], serde_json::json!({"u": 1}));
+        assert_eq!(parts[5]["output"], "ok\n\ndata: [DONE]\n\n");
+        assert_eq!(parts[6]["toolName"], "web_search");
+        assert_eq!(
+            parts[8]["output"],
+            serde_json::json!({"status": "completed"})
+        );
+        assert_eq!(
+            parts[11]["input"],
+            serde_json::json!({"code": "print(1)\n"})
+        );
+        assert_eq!(parts[12]["output"][0]["logs"], "1");
+        assert_eq!(parts[15]["title"], "A\n\nevent: x");
+        assert_eq!(parts[15]["sourceId"], "source-1");
+        assert_eq!(parts[17]["title"], "a.pdf");
+        assert_eq!(parts[19]["url"], "data:image/jpeg;base64,QUJD");
+        // Nothing the caller must run: the finish is `stop`.
+        assert_eq!(parts[21]["finishReason"], "stop");
+    }
+
     #[test]
     fn ai_sdk_deltas_of_one_batch_become_one_part() {
         let sse = [
