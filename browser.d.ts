@@ -43,6 +43,11 @@ export interface RelayReaderEvents {
   reasoning: (text: string, snapshot: undefined, choice: number) => void
   toolCallDelta: (delta: Extract<Delta, { type: 'toolCallDelta' }>) => void
   toolCall: (delta: Extract<Delta, { type: 'toolCall' }>) => void
+  /** Hosted tools (a relayed Responses stream): the Deltas of the same names. */
+  toolStatus: (delta: Extract<Delta, { type: 'toolStatus' }>) => void
+  citation: (delta: Extract<Delta, { type: 'citation' }>) => void
+  image: (delta: Extract<Delta, { type: 'image' }>) => void
+  approval: (delta: Extract<Delta, { type: 'approval' }>) => void
   finish: (delta: Extract<Delta, { type: 'finish' }>) => void
   usage: (delta: Extract<Delta, { type: 'usage' }>) => void
   error: (error: RelayError | RelayAbortError | Error) => void

@@ -12,6 +12,7 @@ import path from 'node:path'
 import { once } from 'node:events'
 import * as ai7 from 'ai'
 import * as ai5 from 'ai5'
+import { readRelay } from 'streamdelta/browser'
 import { Client } from '../index.mjs'
 import { startMockServer } from '../testing.mjs'
 import { startServer } from './helpers/server.mjs'
@@ -180,6 +181,19 @@ describe('recorded hosted-tool streams', { timeout: 120_000 }, () => {
         .map((p) => p.text)
         .join('')
       assert.equal(answer, text)
+
+      // streamdelta/browser reads the events relay back as the same Deltas, events included.
+      const page = http.createServer((req, res) => client.responses(BODY).pipeTo(res, { format: 'events' }))
+      page.listen(0, '127.0.0.1')
+      await once(page, 'listening')
+      t.after(() => page.close())
+      const reader = readRelay(`http://127.0.0.1:${page.address().port}/`)
+      const readerHeard = []
+      for (const type of EVENT_TYPES) reader.on(type, (delta) => readerHeard.push(delta))
+      const read = []
+      for await (const delta of reader) read.push(delta)
+      assert.deepEqual(read, deltas)
+      assert.deepEqual(readerHeard, heard)
 
       // openai: the provider's events as they came.
       const raw = parseSse(await relayed(t, () => client.responses(BODY), 'openai'))
