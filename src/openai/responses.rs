@@ -537,15 +537,16 @@ impl ResponsesParser {
                 "image_generation_call" => out.extend(hosted::final_image(&item)),
                 "shell_call_output" => {
                     // The output of a container shell call: the call is over. Its status goes
-                    // by the call's item id, as its `in_progress` did.
+                    // by the call's item id, as its `in_progress` did. (A local shell's output
+                    // is the caller's own input item: it never streams.)
                     let call_id = item.call_id();
                     let call = self.calls.iter().find(|c| {
-                        c.kind == ToolKind::Shell && Some(&c.call_id) == call_id.as_ref()
+                        c.kind == ToolKind::Shell
+                            && c.hosted
+                            && Some(&c.call_id) == call_id.as_ref()
                     });
-                    if call.is_none_or(|c| c.hosted) {
-                        let id = call.and_then(|c| c.item_id.clone());
-                        let id = id.unwrap_or_else(|| item.id());
-                        out.push(hosted::tool_status(&id, "shell", "completed"));
+                    if let Some(id) = call.and_then(|c| c.item_id.as_deref()) {
+                        out.push(hosted::tool_status(id, "shell", "completed"));
                     }
                 }
                 _ => {}

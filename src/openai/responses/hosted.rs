@@ -117,7 +117,7 @@ impl<'a> HostedItem<'a> {
         string(self.call_id).map(|s| s.into_owned())
     }
 
-    pub(super) fn id(&self) -> String {
+    fn id(&self) -> String {
         string(self.id).unwrap_or_default().into_owned()
     }
 }
