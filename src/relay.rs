@@ -9,7 +9,7 @@
 //! `lib/relay.js` for each `ai-sdk` relay).
 
 use crate::decode::Batch;
-use crate::openai::{Delta, RawJson, ToolKind};
+use crate::openai::{Citation, Delta, RawJson, ToolKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RelayFormat {
@@ -95,7 +95,7 @@ fn push_event(out: &mut String, delta: &Delta) {
         Delta::ToolCallDelta { .. } => ("toolCallDelta", to_json(delta)),
         Delta::ToolCall { .. } => ("toolCall", to_json(delta)),
         Delta::ToolStatus { .. } => ("toolStatus", to_json(delta)),
-        Delta::Citation { .. } => ("citation", to_json(delta)),
+        Delta::Citation(_) => ("citation", to_json(delta)),
         Delta::Image { .. } => ("image", to_json(delta)),
         Delta::Approval { .. } => ("approval", to_json(delta)),
         Delta::Finish { choice, reason } => (
@@ -373,15 +373,15 @@ impl UiMessageStream {
                 tool,
                 status,
             } => self.progress(out, id, tool, status),
-            Delta::Citation {
-                choice: 0,
-                kind,
-                url,
-                title,
-                file_id,
-                filename,
-                ..
-            } => {
+            Delta::Citation(citation) if citation.choice == 0 => {
+                let Citation {
+                    kind,
+                    url,
+                    title,
+                    file_id,
+                    filename,
+                    ..
+                } = citation.as_ref();
                 // Sources may come inside the text: what is pending goes first, in order.
                 self.flush(out);
                 self.sources += 1;

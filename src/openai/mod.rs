@@ -97,30 +97,9 @@ pub enum Delta {
         tool: String,
         status: String,
     },
-    /// An annotation of the output text (`response.output_text.annotation.added`): `kind` is
-    /// its type less `_citation` (`url`, `file`, `container_file`, `file_path`, ...).
-    #[serde(rename_all = "camelCase")]
-    Citation {
-        choice: u32,
-        kind: String,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        url: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        title: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        file_id: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        filename: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        container_id: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        start: Option<u64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        end: Option<u64>,
-        /// A file citation's position in the text (`index`: it has no range).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        index: Option<u64>,
-    },
+    /// An annotation of the output text (`response.output_text.annotation.added`). Boxed:
+    /// its many optional fields would make every `Delta` as large.
+    Citation(Box<Citation>),
     /// An image from image generation: each `partial_image` (`partial: true`, `index` its
     /// `partial_image_index`), then the item's `result` (`partial: false`, with `mediaType`
     /// from its `output_format`).
@@ -152,6 +131,32 @@ pub enum Delta {
     Usage {
         usage: RawJson,
     },
+}
+
+/// An annotation of the output text: `kind` is its type less `_citation` (`url`, `file`,
+/// `container_file`, `file_path`, ...). Serialises inside `Delta::Citation` with its fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Citation {
+    pub choice: u32,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<u64>,
+    /// A file citation's position in the text (`index`: it has no range).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
 }
 
 /// What kind of tool a call is for (`kind` in the Delta union of `index.d.ts`).

@@ -1256,10 +1256,10 @@ fn check_fixture(file: &str) -> (Vec<Delta>, Value) {
             | Delta::ToolCallDelta { choice: c, .. }
             | Delta::ToolCall { choice: c, .. }
             | Delta::ToolStatus { choice: c, .. }
-            | Delta::Citation { choice: c, .. }
             | Delta::Image { choice: c, .. }
             | Delta::Approval { choice: c, .. }
             | Delta::Finish { choice: c, .. } => *c == choice,
+            Delta::Citation(citation) => citation.choice == choice,
             Delta::Usage { .. } => false,
         });
         assert!(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::{number, string};
-use crate::openai::Delta;
+use crate::openai::{Citation, Delta};
 
 /// The last words of the progress events (`response.web_search_call.searching`, ...).
 const STATUSES: &[&str] = &[
@@ -74,7 +74,7 @@ pub(super) fn citation(raw: Option<&RawValue>) -> Option<Delta> {
     let annotation: Annotation = serde_json::from_str(raw.get()).ok()?;
     let kind = string(annotation.kind).filter(|k| !k.is_empty())?;
     let owned = |raw| string(raw).map(|s| s.into_owned());
-    Some(Delta::Citation {
+    Some(Delta::Citation(Box::new(Citation {
         choice: 0,
         kind: kind.strip_suffix("_citation").unwrap_or(&kind).to_owned(),
         url: owned(annotation.url),
@@ -85,7 +85,7 @@ pub(super) fn citation(raw: Option<&RawValue>) -> Option<Delta> {
         start: number(annotation.start_index),
         end: number(annotation.end_index),
         index: number(annotation.index),
-    })
+    })))
 }
 
 /// The fields of the hosted items read here.

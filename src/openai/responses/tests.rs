@@ -1881,10 +1881,10 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
         | Delta::ToolCallDelta { choice, .. }
         | Delta::ToolCall { choice, .. }
         | Delta::ToolStatus { choice, .. }
-        | Delta::Citation { choice, .. }
         | Delta::Image { choice, .. }
         | Delta::Approval { choice, .. }
         | Delta::Finish { choice, .. } => *choice == 0,
+        Delta::Citation(citation) => citation.choice == 0,
         Delta::Usage { .. } => true,
     }));
 
@@ -1897,7 +1897,7 @@ fn check_stream(file: &str, stream: &[(usize, String)], with_names: bool) -> Run
             matches!(
                 d,
                 Delta::ToolStatus { .. }
-                    | Delta::Citation { .. }
+                    | Delta::Citation(_)
                     | Delta::Image { .. }
                     | Delta::Approval { .. }
             )
@@ -2312,7 +2312,7 @@ fixtures! {
             // Six searches of three steps each, twelve url citations, no calls to make.
             let count = |f: fn(&Delta) -> bool| runs[0].deltas.iter().filter(|d| f(d)).count();
             assert_eq!(count(|d| matches!(d, Delta::ToolStatus { tool, .. } if tool == "web_search")), 18);
-            assert_eq!(count(|d| matches!(d, Delta::Citation { kind, url: Some(_), .. } if kind == "url")), 12);
+            assert_eq!(count(|d| matches!(d, Delta::Citation(c) if c.kind == "url" && c.url.is_some())), 12);
             assert_eq!(runs[0].deltas.last().map(|d| matches!(d, Delta::Usage { .. })), Some(true));
             assert!(runs[0].deltas.contains(&finish("stop")));
         };
