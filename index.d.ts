@@ -971,9 +971,23 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Choice 0's content (responses: the output text) parsed as JSON so far, one snapshot per
    * batch that changed it. A snapshot holds only what has arrived: an unfinished string shows
    * its prefix; a number, `true`, `false` or `null` only once complete; a key once its string
-   * is complete and its value has begun; items and keys in order. Each snapshot is built from
-   * the previous one: unchanged subtrees are the same objects, and a snapshot handed out never
-   * changes. Content that is not JSON ends it with `ParseError` (`partial` holds the text).
+   * is complete and its value has begun; items and keys in order. Content that is not JSON
+   * ends it with `ParseError` (`partial` holds the text).
+   *
+   * Snapshots are plain objects and arrays (`structuredClone`, `JSON.stringify` and
+   * `postMessage` work), built from the previous one. What is guaranteed:
+   * - a snapshot handed out never changes (treat it as read-only: the stream never writes it);
+   * - each object or array that changed since the previous snapshot is a new object, and so is
+   *   every container above it (only the open path, the last member of each open container,
+   *   can change);
+   * - everything else is the same object as in the previous snapshot (so `===` tells a
+   *   renderer what to skip, as React's memo does).
+   *
+   * Cost stays linear in the content: changing a container copies it (shallowly) once per
+   * snapshot, so when the open path is wide (more than about a thousand members, a long array
+   * being appended to) the next snapshot waits until the patches read since the last one are
+   * as long as that path is wide, or 16 ms, whichever comes first; the last batch always gets
+   * one. Small values get a snapshot for every batch that changed them.
    */
   objects<T = unknown>(): AsyncIterableIterator<T>
   on<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this

@@ -254,3 +254,50 @@ test('schema: anything but a Standard Schema is a TypeError', async (t) => {
   assert.throws(() => client.chat(CHAT_BODY, { schema: { type: 'object' } }), TypeError)
   assert.throws(() => client.chat(CHAT_BODY, { schema: 'x' }), /Standard Schema/)
 })
+
+test('objects() of a wide array: snapshots never change, finished items are shared, the last is whole', async (t) => {
+  const doc = {
+    title: 'wide',
+    items: Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `item ${i} \u00e9\ud83d\ude00`, tags: ['a'] })),
+  }
+  const text = JSON.stringify(doc)
+  const client = await mock(t, { 'gpt-test': { text: text.match(/[\s\S]{1,8}/g) } })
+  const snapshots = []
+  for await (const value of client.chat(CHAT_BODY).objects()) snapshots.push([value, JSON.stringify(value)])
+  assert.deepEqual(snapshots.at(-1)[0], doc)
+  // Every snapshot still says what it said when it was handed out.
+  for (const [value, text] of snapshots) assert.equal(JSON.stringify(value), text)
+  // An item finished in one snapshot is the same object in every later one; the array is new.
+  for (let i = 1; i < snapshots.length; i++) {
+    const [before] = snapshots[i - 1]
+    const [after] = snapshots[i]
+    const finished = (before.items?.length ?? 0) - 1
+    for (let k = 0; k < finished; k++) assert.equal(after.items[k], before.items[k], `item ${k}`)
+    if (JSON.stringify(before) !== JSON.stringify(after)) assert.notEqual(after, before)
+  }
+})
+
+test('objects(): a wide value whose snapshot waits for more patches still gets it without more data', async (t) => {
+  const chat = await drivenChat(t)
+  const it = chat.client.chat(CHAT_BODY).objects()
+  const first = it.next()
+  await chat.ready
+  const items = Array.from({ length: 5000 }, (_, i) => i)
+  chat.send(`{"items":[${items.join(',')},`)
+  const { value } = await first
+  assert.equal(value.items.length, 5000)
+  // A one-item batch patches little against a 5000-wide array: its snapshot is held back for
+  // more patches, then handed out anyway since nothing more comes.
+  chat.send('5000,')
+  const started = performance.now()
+  const next = await it.next()
+  assert.equal(next.value.items.length, 5001)
+  assert.equal(next.value.items.at(-1), 5000)
+  assert.ok(performance.now() - started < 1000)
+  assert.equal(value.items.length, 5000, 'the earlier snapshot did not change')
+  chat.send('5001]}')
+  chat.end()
+  const last = await it.next()
+  assert.deepEqual(last.value, { items: [...items, 5000, 5001] })
+  assert.deepEqual(await it.next(), { value: undefined, done: true })
+})
