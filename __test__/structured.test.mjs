@@ -258,7 +258,12 @@ test('schema: anything but a Standard Schema is a TypeError', async (t) => {
 test('objects() of a wide array: snapshots never change, finished items are shared, the last is whole', async (t) => {
   const doc = {
     title: 'wide',
-    items: Array.from({ length: 3000 }, (_, i) => ({ id: i, name: `item ${i} \u00e9\ud83d\ude00`, tags: ['a'] })),
+    items: Array.from({ length: 3000 }, (_, i) => ({
+      id: i,
+      name: `item ${i} \u00e9\ud83d\ude00`,
+      score: i / 7,
+      tags: ['a'],
+    })),
   }
   const text = JSON.stringify(doc)
   const client = await mock(t, { 'gpt-test': { text: text.match(/[\s\S]{1,8}/g) } })

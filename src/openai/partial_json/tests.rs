@@ -388,3 +388,13 @@ fn a_large_document_in_small_pieces_is_linear_work() {
         doc.len()
     );
 }
+
+#[test]
+fn floats_keep_every_digit() {
+    // The f64 that JSON.parse makes from the same text (serde_json's `float_roundtrip`).
+    let doc = r#"[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]"#;
+    let mut parser = PartialJson::recording();
+    parser.feed(doc);
+    let value = parser.finish().unwrap();
+    assert_eq!(value.to_json(), "[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]");
+}
