@@ -14,11 +14,9 @@
 // against it is still met only if ours is under the bar.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import path from 'node:path'
 import { requireNodeForPeers, runNode } from './node.mjs'
 import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
-const here = path.dirname(fileURLToPath(import.meta.url))
 const SIZES = (process.env.SIZES_MB ?? '0.25,1,4').split(',').map(Number)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const CUTOFF_S = Number(process.env.CUTOFF_S ?? 30)
