@@ -295,3 +295,13 @@ test('runTools: bad arguments are synchronous TypeErrors naming the field', asyn
   for (const [call, message] of cases)
     assert.throws(call, (error) => error instanceof TypeError && message.test(error.message))
 })
+
+test('runTools: abort before anything read ends the run; final() rejects with AbortError', async (t) => {
+  const { client } = await conversation(t, () => ({ text: 'never read' }))
+  const run = client.runTools(BODY, { tools: { t: { parameters: { type: 'object' }, run: () => 'ok' } } })
+  run.abort()
+  // Nothing consumes the run yet: the abort alone makes it end (this listener comes after it).
+  const aborted = new Promise((resolve) => run.on('abort', resolve))
+  assert.ok((await aborted) instanceof AbortError)
+  await assert.rejects(run.final(), AbortError)
+})

@@ -233,6 +233,8 @@ class ToolRunStream {
     if (this.#state !== 'open') return
     this.#controller.abort(reason ?? new AbortError('The run was aborted'))
     this.#current?.abort(reason)
+    // Not consumed yet: the run still has to end (final(), the abort event).
+    this.#drainSoon()
   }
 
   /** Fires when the run is aborted (also what each tool's `run` receives). */
