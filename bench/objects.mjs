@@ -3,7 +3,7 @@
 // official SDK (`chat.completions.stream` with a json_schema response format: its `parsed`
 // on `content.delta`) and by the AI SDK (`streamText` with `Output.object`: its
 // `partialOutputStream`).
-//   node bench/objects.mjs        (Node >= 22; ROUNDS=3, SIZES_MB=0.25,1,4, CUTOFF_S=30)
+//   node bench/objects.mjs        (Node >= 22; ROUNDS=3, SIZES_MB=0.25,1,4, CUTOFF_S=60)
 // The server and every client run in their own process (each client a fresh one per run,
 // clients interleaved per round); a client measures its own main-thread CPU
 // (process.threadCpuUsage) from the request to the whole value, and checks that value against
@@ -19,7 +19,7 @@ import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
 const SIZES = (process.env.SIZES_MB ?? '0.25,1,4').split(',').map(Number)
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
-const CUTOFF_S = Number(process.env.CUTOFF_S ?? 30)
+const CUTOFF_S = Number(process.env.CUTOFF_S ?? 60)
 const PIECE = 8
 const CLIENTS = ['streamdelta', 'openai', 'ai-sdk']
 

@@ -396,5 +396,8 @@ fn floats_keep_every_digit() {
     let mut parser = PartialJson::recording();
     parser.feed(doc);
     let value = parser.finish().unwrap();
-    assert_eq!(value.to_json(), "[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]");
+    assert_eq!(
+        value.to_json(),
+        "[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]"
+    );
 }
