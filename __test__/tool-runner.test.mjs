@@ -305,3 +305,33 @@ test('runTools: abort before anything read ends the run; final() rejects with Ab
   assert.ok((await aborted) instanceof AbortError)
   await assert.rejects(run.final(), AbortError)
 })
+
+test('runTools: text() spans the steps; options.signal aborts the run; events forward each step', async (t) => {
+  const { client } = await conversation(t, (messages) =>
+    toolMessages(messages).length === 0
+      ? { text: 'Let me check. ', toolCalls: [{ id: 'c1', name: 'clock', arguments: {} }] }
+      : { text: ['It is ', 'noon.'] },
+  )
+  const tools = { clock: { parameters: { type: 'object', properties: {} }, run: () => '12:00' } }
+  const run = client.runTools(BODY, { tools })
+  const snapshots = []
+  run.on('text', (_text, snapshot) => snapshots.push(snapshot))
+  let text = ''
+  for await (const piece of run.text()) text += piece
+  assert.equal(text, 'Let me check. It is noon.')
+  assert.equal(snapshots.at(-1), 'It is noon.', "a text event's snapshot is its step's text")
+  assert.equal(run.messages.length, 4)
+  assert.throws(() => run.text(), /already being consumed/)
+
+  const controller = new AbortController()
+  const slow = {
+    clock: {
+      parameters: { type: 'object' },
+      run: (_args, { signal }) =>
+        new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+    },
+  }
+  const aborted = client.runTools(BODY, { tools: slow }, { signal: controller.signal })
+  aborted.on('toolCall', () => setTimeout(() => controller.abort(), 20))
+  await assert.rejects(aborted.final(), AbortError)
+})
