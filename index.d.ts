@@ -175,6 +175,32 @@ export class Client {
    * `starting_after` (within `maxRetries`), skips what it already had, and carries on as one stream.
    * The body is checked as `chat`'s is (openai's `ResponseCreateParams` fits).
    */
+  /**
+   * Streams a chat across tool-calling steps. Each step is a `chat()` request with the tools as
+   * `tools` (functions); when its answer calls tools, every call is run (all calls of one
+   * answer at once), each result goes back as a `tool` message, and the next step starts, until
+   * an answer calls no tool or `maxSteps` steps ran (the tools of the last step still run, and
+   * their results are in `final().messages`). One object spans the steps: its Deltas, events
+   * and `final()` (see `ToolRunStream`). `options` are each step's request options.
+   *
+   * A tool that throws (or whose arguments are not JSON, or fail its Standard Schema) does not
+   * end the run: `Error: <message>` goes to the model as that call's result, and `toolError`
+   * reports it. Throws a `TypeError` synchronously for a bad body (`body.tools` must not be
+   * set), a tool name the API rejects, a tool without `run` or `parameters`, or a bad `maxSteps`.
+   *
+   *   const run = client.runTools({ model, messages }, {
+   *     tools: { weather: { description: 'Weather in a city', parameters: z.object({ city: z.string() }),
+   *                         run: async ({ city }, { signal }) => getWeather(city, { signal }) } },
+   *     maxSteps: 5,
+   *   })
+   *   for await (const text of run.text()) process.stdout.write(text)
+   *   const { messages, steps, stopReason } = await run.final()
+   */
+  runTools<Body extends ChatCompletionRequest, Params extends Record<string, ToolParameters>>(
+    body: Body & { tools?: never },
+    run: { tools: { [Name in keyof Params]: RunnableTool<Params[Name]> }; maxSteps?: number },
+    options?: RequestOptions,
+  ): ToolRunStream
   responses<Body extends ResponseRequest>(body: Body, options?: RequestOptions): ResponseStream
   /** Re-attaches to a background response: GET `{baseURL}/responses/{id}?stream=true&starting_after=N`. */
   resumeResponse(id: string, position?: { startingAfter?: number }, options?: RequestOptions): ResponseStream
@@ -1085,9 +1111,23 @@ export declare class BaseStream<Final, Chunk> implements AsyncIterable<Delta> {
    * Choice 0's content (responses: the output text) parsed as JSON so far, one snapshot per
    * batch that changed it. A snapshot holds only what has arrived: an unfinished string shows
    * its prefix; a number, `true`, `false` or `null` only once complete; a key once its string
-   * is complete and its value has begun; items and keys in order. Each snapshot is built from
-   * the previous one: unchanged subtrees are the same objects, and a snapshot handed out never
-   * changes. Content that is not JSON ends it with `ParseError` (`partial` holds the text).
+   * is complete and its value has begun; items and keys in order. Content that is not JSON
+   * ends it with `ParseError` (`partial` holds the text).
+   *
+   * Snapshots are plain objects and arrays (`structuredClone`, `JSON.stringify` and
+   * `postMessage` work), built from the previous one. What is guaranteed:
+   * - a snapshot handed out never changes (treat it as read-only: the stream never writes it);
+   * - each object or array that changed since the previous snapshot is a new object, and so is
+   *   every container above it (only the open path, the last member of each open container,
+   *   can change);
+   * - everything else is the same object as in the previous snapshot (so `===` tells a
+   *   renderer what to skip, as React's memo does).
+   *
+   * Cost stays linear in the content: changing a container copies it (shallowly) once per
+   * snapshot, so when the open path is wide (more than about a thousand members, a long array
+   * being appended to) the next snapshot waits until the patches read since the last one are
+   * as long as that path is wide, or 16 ms, whichever comes first; the last batch always gets
+   * one. Small values get a snapshot for every batch that changed them.
    */
   objects<T = unknown>(): AsyncIterableIterator<T>
   on<E extends keyof StreamEvents<Final, Chunk>>(event: E, listener: StreamEvents<Final, Chunk>[E]): this
@@ -1354,6 +1394,143 @@ export interface RelayWebSocket {
 export declare class ChatStream extends BaseStream<ChatCompletion, ChatCompletionChunk> {
   /** Choice 0's whole content (`''` when there was none). */
   finalText(): Promise<string>
+}
+
+/**
+ * What a tool's `parameters` may be: a JSON Schema object (sent as the function's `parameters`;
+ * `run` gets the arguments as parsed JSON, unchecked), or a Standard Schema that also offers
+ * its JSON Schema (Standard JSON Schema, `~standard.jsonSchema.input`, as zod 4.2+ has): that
+ * JSON Schema is sent (draft-07, without `$schema`), and `run` gets the schema's validated
+ * output (arguments that fail it go back to the model as an error, and `toolError` fires).
+ */
+export type ToolParameters = JsonSchema | StandardJsonSchemaLike
+
+/** A Standard Schema that can also give its JSON Schema (Standard JSON Schema). */
+export interface StandardJsonSchemaLike extends StandardSchemaLike {
+  readonly '~standard': StandardSchemaLike['~standard'] & {
+    readonly jsonSchema: { readonly input: (options: { readonly target: string }) => Record<string, unknown> }
+    readonly types?: { readonly input: unknown; readonly output: unknown }
+  }
+}
+
+/** The arguments `run` receives: a Standard Schema's output type, or (JSON Schema) any parsed JSON. */
+export type ToolArguments<P> = P extends { readonly '~standard': { readonly types?: infer T } }
+  ? NonNullable<T> extends { readonly output: infer O }
+    ? O
+    : unknown
+  : // biome-ignore lint/suspicious/noExplicitAny: JSON Schema arguments are not typed
+    any
+
+/** One tool of `runTools`. */
+export interface RunnableTool<P extends ToolParameters = ToolParameters> {
+  description?: string
+  parameters: P
+  /**
+   * Runs one call. The value it returns (or resolves to) is the tool message's `content`: a
+   * string as it is, anything else as JSON (`undefined`: `''`). A throw is sent as
+   * `Error: <message>`.
+   */
+  run: (args: ToolArguments<P>, context: ToolContext) => unknown
+}
+
+/** What `run` receives besides the arguments. */
+export interface ToolContext {
+  /** Fires when the run is aborted. */
+  signal: AbortSignal
+  toolCallId: string
+  /** The step whose answer made the call (1 for the first request). */
+  step: number
+  /** The conversation so far (a copy), the calling assistant message last. */
+  messages: ChatCompletionMessageParam[]
+}
+
+/** One call's outcome: `result` when `run` returned, `error` when it failed (or could not run). */
+export interface ToolResult {
+  id: string
+  name: string
+  /** The arguments `run` got (parsed, and validated with a Standard Schema); undefined if they did not parse. */
+  arguments: unknown
+  result?: unknown
+  error?: unknown
+  /** What was sent to the model as the tool message's content. */
+  content: string
+}
+
+/** One step of a run: its request's whole answer and the calls it made. */
+export interface ToolRunStep {
+  /** 1 for the first request. */
+  step: number
+  completion: ChatCompletion
+  /** In the order of the answer's `tool_calls`; empty when it called none. */
+  toolResults: ToolResult[]
+}
+
+/** What `ToolRunStream.final()` resolves with. */
+export interface ToolRunResult {
+  /**
+   * The conversation: the request's `messages`, then each step's assistant message (`content`,
+   * `refusal`, `tool_calls` as the API takes them back) and its `tool` messages, in order:
+   * ready to send again to continue.
+   */
+  messages: ChatCompletionMessageParam[]
+  steps: ToolRunStep[]
+  /** The last step's answer. */
+  completion: ChatCompletion
+  /** `stop`: the last answer called no tool; `maxSteps`: the run stopped at `maxSteps`. */
+  stopReason: 'stop' | 'maxSteps'
+}
+
+/** A run's error: a step's error (or an `AbortError`), with what the run had done by then. */
+export type ToolRunFailure = StreamFailure<ChatCompletion> & {
+  messages: ChatCompletionMessageParam[]
+  steps: ToolRunStep[]
+}
+
+/** The events of a `ToolRunStream`. */
+export interface ToolRunEvents {
+  /** Content text of the current step; `snapshot` is that step's text so far. */
+  text: (text: string, snapshot: string, choice: number) => void
+  refusal: (text: string, snapshot: string, choice: number) => void
+  reasoning: (text: string, snapshot: string, choice: number) => void
+  toolCallDelta: (delta: ToolCallDelta) => void
+  /** A whole tool call, as the model made it (it runs once its step's answer is whole). */
+  toolCall: (call: ToolCall) => void
+  finish: (reason: FinishReason, choice: number) => void
+  usage: (usage: Usage) => void
+  /** A call's `run` returned. */
+  toolResult: (result: ToolResult) => void
+  /** A call failed (its `run` threw, its arguments did not parse or validate, no such tool); the run goes on. */
+  toolError: (error: unknown, result: ToolResult) => void
+  /** A step ended: its answer is whole and its tools ran. */
+  step: (step: ToolRunStep) => void
+  end: (result: ToolRunResult) => void
+  /** A step failed: the run ends (no error listener, no iterator and no `final()`: an unhandled rejection). */
+  error: (error: ToolRunFailure) => void
+  abort: (error: AbortError) => void
+}
+
+/**
+ * A chat streamed across tool-calling steps (`client.runTools`). Consume it as a `ChatStream`:
+ * one iterator (`for await` of Deltas, or `text()`), events, `final()`. The iterator paces each
+ * step's stream; listeners or `final()` alone make the run flow. `abort()` cancels the step in
+ * flight (its request closes) or, while tools run, fires their `signal`; the run then ends with
+ * `AbortError`.
+ */
+export declare class ToolRunStream implements AsyncIterable<Delta> {
+  /** Every Delta of every step, in order (`toolCall` Deltas before their results). `break` aborts the run. */
+  [Symbol.asyncIterator](): AsyncIterator<Delta>
+  /** Choice 0's content text of every step. */
+  text(): AsyncIterableIterator<string>
+  final(): Promise<ToolRunResult>
+  /** The last step's content. */
+  finalText(): Promise<string>
+  on<E extends keyof ToolRunEvents>(event: E, listener: ToolRunEvents[E]): this
+  off<E extends keyof ToolRunEvents>(event: E, listener: ToolRunEvents[E]): this
+  abort(reason?: unknown): void
+  /** Fires when the run is aborted (the same signal each tool's `run` receives). */
+  readonly signal: AbortSignal
+  /** The conversation so far (a copy): the request's messages, then each finished step's. */
+  readonly messages: ChatCompletionMessageParam[]
 }
 
 /** A Responses API event object (`response.output_text.delta`, `response.completed`, ... and types not known yet). */

@@ -5,6 +5,7 @@
 const { Client } = require('./lib/client')
 const { BaseStream } = require('./lib/base-stream')
 const { ChatStream, ResponseStream, CompletionStream } = require('./lib/endpoint-streams')
+const { ToolRunStream } = require('./lib/tool-runner')
 const { parseChatStream, parseResponseStream, parseCompletionStream } = require('./lib/parse')
 const { SseParser } = require('./lib/sse-parser')
 const { toChatMessages, toResponseInput } = require('./lib/ui-messages')
@@ -17,6 +18,7 @@ module.exports = {
   ChatStream,
   ResponseStream,
   CompletionStream,
+  ToolRunStream,
   parseChatStream,
   parseResponseStream,
   parseCompletionStream,

@@ -7,6 +7,7 @@ export const {
   ChatStream,
   ResponseStream,
   CompletionStream,
+  ToolRunStream,
   parseChatStream,
   parseResponseStream,
   parseCompletionStream,

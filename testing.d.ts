@@ -235,7 +235,14 @@ export interface MockServerOptions {
   /**
    * A script for every request (same as `scripts.default`; give one or the other), or a
    * function choosing per request: it sees the recorded request and returns a script, or
-   * `undefined` to fall through to `scripts`.
+   * `undefined` to fall through to `scripts`. A multi-step tool conversation (as
+   * `client.runTools` holds) is scripted by what the request's messages hold so far:
+   *
+   *   script: ({ body }) => body.messages.some((m) => m.role === 'tool')
+   *     ? { text: 'It is 18 degrees in Paris.' }
+   *     : { toolCalls: [{ id: 'call_1', name: 'weather', arguments: { city: 'Paris' } }] }
+   *
+   * and `mock.requests[n].body.messages` shows what the client sent back.
    */
   script?: MockScript | ((request: MockRecordedRequest) => MockScript | null | undefined)
   /**

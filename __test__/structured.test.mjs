@@ -254,3 +254,102 @@ test('schema: anything but a Standard Schema is a TypeError', async (t) => {
   assert.throws(() => client.chat(CHAT_BODY, { schema: { type: 'object' } }), TypeError)
   assert.throws(() => client.chat(CHAT_BODY, { schema: 'x' }), /Standard Schema/)
 })
+
+test('objects() of a wide array: snapshots never change, finished items are shared, the last is whole', async (t) => {
+  const doc = {
+    title: 'wide',
+    items: Array.from({ length: 3000 }, (_, i) => ({
+      id: i,
+      name: `item ${i} \u00e9\ud83d\ude00`,
+      score: i / 7,
+      tags: ['a'],
+    })),
+  }
+  const text = JSON.stringify(doc)
+  const client = await mock(t, { 'gpt-test': { text: text.match(/[\s\S]{1,8}/g) } })
+  const snapshots = []
+  for await (const value of client.chat(CHAT_BODY).objects()) snapshots.push([value, JSON.stringify(value)])
+  assert.deepEqual(snapshots.at(-1)[0], doc)
+  // Every snapshot still says what it said when it was handed out.
+  for (const [value, text] of snapshots) assert.equal(JSON.stringify(value), text)
+  // An item finished in one snapshot is the same object in every later one; the array is new.
+  for (let i = 1; i < snapshots.length; i++) {
+    const [before] = snapshots[i - 1]
+    const [after] = snapshots[i]
+    const finished = (before.items?.length ?? 0) - 1
+    for (let k = 0; k < finished; k++) assert.equal(after.items[k], before.items[k], `item ${k}`)
+    if (JSON.stringify(before) !== JSON.stringify(after)) assert.notEqual(after, before)
+  }
+})
+
+test('objects(): a wide value whose snapshot waits for more patches still gets it without more data', async (t) => {
+  const chat = await drivenChat(t)
+  const it = chat.client.chat(CHAT_BODY).objects()
+  const first = it.next()
+  await chat.ready
+  const items = Array.from({ length: 5000 }, (_, i) => i)
+  chat.send(`{"items":[${items.join(',')},`)
+  const { value } = await first
+  assert.equal(value.items.length, 5000)
+  // A one-item batch patches little against a 5000-wide array: its snapshot is held back for
+  // more patches, then handed out anyway since nothing more comes.
+  chat.send('5000,')
+  const started = performance.now()
+  const next = await it.next()
+  assert.equal(next.value.items.length, 5001)
+  assert.equal(next.value.items.at(-1), 5000)
+  assert.ok(performance.now() - started < 1000)
+  assert.equal(value.items.length, 5000, 'the earlier snapshot did not change')
+  chat.send('5001]}')
+  chat.end()
+  const last = await it.next()
+  assert.deepEqual(last.value, { items: [...items, 5000, 5001] })
+  assert.deepEqual(await it.next(), { value: undefined, done: true })
+})
+
+test('objects(): escapes, \\u surrogate pairs and numbers cut at every offset never show half a value', async (t) => {
+  // The JSON text as a model writes it: escapes spelled out, a pair as two \u escapes.
+  const text = '{"s":"a\\ud83d\\ude00b\\n\\"q\\"\\\\","n":-12.5e+3,"k":[true,null,0.5]}'
+  const whole = JSON.parse(text)
+  const scripts = {}
+  for (let cut = 1; cut < text.length; cut++) scripts[`cut-${cut}`] = { text: [text.slice(0, cut), text.slice(cut)] }
+  const client = await mock(t, scripts)
+  for (let cut = 1; cut < text.length; cut++) {
+    const body = { ...CHAT_BODY, model: `cut-${cut}` }
+    const snapshots = []
+    for await (const value of client.chat(body).objects()) snapshots.push(value)
+    assert.deepEqual(snapshots.at(-1), whole, `cut at ${cut}`)
+    for (const snap of snapshots) {
+      if ('s' in snap) {
+        assert.ok(whole.s.startsWith(snap.s), `cut at ${cut}: ${JSON.stringify(snap.s)} is a prefix`)
+        assert.ok(!/[\ud800-\udbff]$/.test(snap.s), `cut at ${cut}: no lone high surrogate`)
+      }
+      if ('n' in snap) assert.equal(snap.n, -12500, `cut at ${cut}: a number shows only whole`)
+      if ('k' in snap) assert.deepEqual(snap.k, whole.k.slice(0, snap.k.length), `cut at ${cut}`)
+    }
+  }
+})
+
+test('objects() on the Responses API with one-character deltas; tool arguments with escapes cut anywhere', async (t) => {
+  const doc = { list: [{ a: 'x\u00e9\ud83d\ude00' }, [1, [2]]], done: false }
+  const args = { q: 'caf\u00e9 \ud83d\ude00 "x"', n: 3 }
+  const client = await mock(t, {
+    'gpt-test': { text: [...JSON.stringify(doc)] },
+    tools: { toolCalls: [{ name: 'search', arguments: JSON.stringify(args) }] },
+  })
+  const body = { model: 'gpt-test', input: 'hi', text: { format: { type: 'json_object' } } }
+  let last
+  let count = 0
+  for await (const value of client.responses(body).objects()) {
+    last = value
+    count++
+  }
+  assert.deepEqual(last, doc)
+  assert.ok(count > 1)
+  const partials = []
+  const stream = client.chat({ model: 'tools', messages: CHAT_BODY.messages }, { partialJson: true })
+  stream.on('toolCallDelta', (d) => partials.push(d.partial))
+  await stream.final()
+  assert.deepEqual(partials.at(-1), args)
+  for (const p of partials) if (p?.q !== undefined) assert.ok(args.q.startsWith(p.q), JSON.stringify(p.q))
+})

@@ -9,6 +9,9 @@ const relay = require('./relay')
 const { ObjectBuilder, issuesMessage } = require('./structured')
 const { kBatches, Form } = require('./symbols')
 
+/** How long a snapshot of a wide value may wait for more patches (about one frame). */
+const OBJECT_FLUSH_MS = 16
+
 const DELTA_EVENTS = new Set([
   'text',
   'refusal',
@@ -41,6 +44,8 @@ class BaseStream {
   #toldForms = null
   /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event). */
   #objects = new ObjectBuilder()
+  /** The timer that hands out a snapshot still waiting (see `#dispatchObjects`). */
+  #objectFlush = null
   /** The `schema` request option (a Standard Schema), checked against the whole value. */
   #schema
   /** The end arrived and the schema is checking it: no more batches are read. */
@@ -309,15 +314,19 @@ class BaseStream {
 
   /** One batch's object patches: a changed snapshot goes to `objects()` and `object`. */
   #dispatchObjects(batch) {
+    const objects = this.#objects
     const patches = batch.objects()
-    if (patches === null || !this.#objects.apply(patches)) {
-      if (this.#objects.error === null || this.#iterator?.kind !== 'object') return
-    } else {
-      const value = this.#objects.value
-      if (this.#iterator?.kind === 'object') this.#iterator.queue.push(value)
-      this.#emit('object', value, 0)
+    if (patches !== null) objects.apply(patches)
+    const last = batch.end() !== null
+    // A wide value waits for more patches before its next snapshot (lib/structured.js), at
+    // most OBJECT_FLUSH_MS; the last batch and a parse error hand out what is pending.
+    if (objects.pending && (last || objects.error !== null || objects.ready())) this.#handOutObject()
+    else if (objects.pending && this.#objectFlush === null) {
+      this.#objectFlush = setTimeout(this.#flushObject, OBJECT_FLUSH_MS)
+      // Node and Bun timers can be unref'd (the stream itself keeps the process up); Deno's are numbers.
+      this.#objectFlush.unref?.()
     }
-    const error = this.#objects.error
+    const error = objects.error
     if (error !== null && this.#iterator?.kind === 'object' && this.#state === 'open') {
       // Not JSON: objects() ends here, with what had arrived (the text included) in `partial`.
       const end = batch.end()
@@ -325,6 +334,36 @@ class BaseStream {
       const failure = new ParseError(`the content is not JSON: ${error.reason} (at byte ${error.position})`)
       if (partial != null) Object.assign(failure, { partial })
       this.#end('failed', undefined, failure)
+    }
+  }
+
+  #handOutObject() {
+    if (this.#objectFlush !== null) {
+      clearTimeout(this.#objectFlush)
+      this.#objectFlush = null
+    }
+    const value = this.#objects.take()
+    if (this.#iterator?.kind === 'object') this.#iterator.queue.push(value)
+    this.#emit('object', value, 0)
+  }
+
+  /** A snapshot that waited OBJECT_FLUSH_MS for more patches goes out as it is. */
+  #flushObject = () => {
+    this.#objectFlush = null
+    if (this.#state !== 'open' || !this.#objects.pending || !this.#readsObjects()) return
+    try {
+      this.#handOutObject()
+    } catch (error) {
+      // An `object` listener threw: as in the pump, the stream ends with that error.
+      this.#source.abort()
+      this.#end('failed', undefined, error)
+      return
+    }
+    const it = this.#iterator
+    if (it?.waiter && it.head < it.queue.length) {
+      const { resolve } = it.waiter
+      it.waiter = null
+      resolve(this.#iteratorNextSync(it))
     }
   }
 
@@ -498,6 +537,10 @@ class BaseStream {
     this.#state = state
     this.#final = final
     this.#error = error
+    if (this.#objectFlush !== null) {
+      clearTimeout(this.#objectFlush)
+      this.#objectFlush = null
+    }
     if (this.#detachSignal) this.#detachSignal()
     if (this.#onEnd) {
       const onEnd = this.#onEnd

@@ -5,6 +5,7 @@
 const { NativeClient, WireFormat } = require('./native')
 const { EngineSource, PackedBatch, QueuedSource } = require('./sources')
 const { ChatStream, ResponseStream, CompletionStream } = require('./endpoint-streams')
+const { ToolRunStream } = require('./tool-runner')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { asksForJson, checkSchema } = require('./structured')
@@ -279,6 +280,16 @@ class Client {
    */
   chat(body, options) {
     return this.#open(ChatStream, WireFormat.Chat, 'POST', '/chat/completions', body, options, checkChatBody)
+  }
+
+  /**
+   * Streams a chat across tool-calling steps: each step a chat() stream, each whole tool call
+   * run (those of one answer at once), the results sent back, until an answer calls no tool
+   * or `maxSteps` steps ran (lib/tool-runner.js).
+   * @returns {ToolRunStream}
+   */
+  runTools(body, run, options) {
+    return new ToolRunStream(this, body, run, options)
   }
 
   /**

@@ -284,12 +284,15 @@ impl Decoder {
             return;
         }
         let build_json = self.delta_json.load(Ordering::Relaxed);
-        self.objects
-            .set_record(self.objects_json.load(Ordering::Relaxed));
+        // When the wire parser parses choice 0's content for `final()`, its parser is the one
+        // `objects()` reads (see `WireParser::content_json`): the text is parsed once.
+        let own_parser = self.wire.content_json().is_none();
         for delta in self.deltas.drain(..) {
             if let Delta::Text { choice: 0, text } = &delta {
                 self.batch.text.push_str(text);
-                self.objects.feed(text);
+                if own_parser {
+                    self.objects.feed(text);
+                }
                 self.objects_fed = true;
             }
             // Only while every earlier delta of the batch is in the JSON too.
@@ -304,7 +307,10 @@ impl Decoder {
             self.batch.delta_count += 1;
             self.batch.deltas.push(delta);
         }
-        self.objects.take_patches(&mut self.batch.objects_json);
+        let record = self.objects_json.load(Ordering::Relaxed);
+        let objects = objects_parser(&mut self.wire, &mut self.objects);
+        objects.set_record(record);
+        objects.take_patches(&mut self.batch.objects_json);
     }
 
     /// End of input. A stream that closes without a terminal marker is whole only when every
@@ -336,8 +342,9 @@ impl Decoder {
         self.flush_deltas();
         if self.objects_fed {
             // A number ending the content completes now; content cut short is not JSON.
-            let _ = self.objects.finish();
-            self.objects.take_patches(&mut self.batch.objects_json);
+            let objects = objects_parser(&mut self.wire, &mut self.objects);
+            let _ = objects.finish();
+            objects.take_patches(&mut self.batch.objects_json);
         }
         let final_json = self.wire.final_json();
         self.end_with(End::Finished { final_json });
@@ -371,6 +378,17 @@ impl Decoder {
     /// The accumulated result so far (for failures raised outside the decoder).
     pub fn partial_json(&self) -> String {
         self.wire.final_json()
+    }
+}
+
+/// The parser of choice 0's content: the wire parser's when it keeps one, else the decoder's.
+fn objects_parser<'a>(
+    wire: &'a mut Box<dyn WireParser>,
+    own: &'a mut PartialJson,
+) -> &'a mut PartialJson {
+    match wire.content_json() {
+        Some(parser) => parser,
+        None => own,
     }
 }
 

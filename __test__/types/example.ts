@@ -1,5 +1,6 @@
 // Type-checked by `tsc --noEmit -p __test__/types` (part of `npm test`): uses the whole public
 // API the way a user would, so a wrong or missing declaration in index.d.ts fails the build.
+import { z } from 'zod'
 import {
   Client,
   type ChatStream,
@@ -256,4 +257,58 @@ void everything
   void s.response.then((r) => r?.rateLimit?.remainingTokens)
   const ctx: import('streamdelta').RequestTraceContext = { operation: 'chat', model: 'm', url: 'http://x' }
   void ctx
+}
+
+// Issue 16: the tool runner.
+{
+  const client = new Client()
+  const run: import('streamdelta').ToolRunStream = client.runTools(
+    { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Weather in Paris?' }] },
+    {
+      tools: {
+        weather: {
+          description: 'The weather in a city',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          run: async (args, { signal, toolCallId, step }) => {
+            const city: string = args.city
+            void signal.aborted
+            return { city, toolCallId, step }
+          },
+        },
+      },
+      maxSteps: 4,
+    },
+    { timeout: 30_000 },
+  )
+  run.on('toolError', (error, result) => console.log(error, result.content))
+  run.on('step', (step) => console.log(step.step, step.toolResults.length, step.completion.id))
+  void (async () => {
+    for await (const delta of run) if (delta.type === 'toolCall') console.log(delta.name)
+    const { messages, steps, stopReason, completion } = await run.final()
+    const reason: 'stop' | 'maxSteps' = stopReason
+    void [messages.length, steps.length, reason, completion.choices]
+  })()
+  // @ts-expect-error runTools sends its own tools
+  client.runTools({ model: 'm', messages: [], tools: [] }, { tools: {} })
+}
+
+// A Standard Schema's output types the arguments.
+{
+  const client = new Client()
+  client.runTools(
+    { model: 'm', messages: [] },
+    {
+      tools: {
+        add: {
+          parameters: z.object({ a: z.number(), b: z.number() }),
+          run: (args) => {
+            const sum: number = args.a + args.b
+            // @ts-expect-error the output has no c
+            void args.c
+            return sum
+          },
+        },
+      },
+    },
+  )
 }

@@ -310,7 +310,12 @@ impl ChoiceState {
         if !text.is_empty() {
             let text = append(&mut self.content, text);
             if self.options.json {
-                self.parsed.get_or_insert_with(PartialJson::new).feed(&text);
+                // Choice 0's parser also records the patches of `objects()` (see `content_json`).
+                let parser = self.parsed.get_or_insert_with(|| match choice {
+                    0 => PartialJson::recording(),
+                    _ => PartialJson::new(),
+                });
+                parser.feed(&text);
             }
             out.push(Delta::Text { choice, text });
         }
@@ -475,6 +480,10 @@ impl WireParser for ChatParser {
         for (&index, choice) in &mut self.choices {
             choice.complete_calls(index, |_| true, out);
         }
+    }
+
+    fn content_json(&mut self) -> Option<&mut PartialJson> {
+        self.choices.get_mut(&0)?.parsed.as_mut()
     }
 
     fn final_json(&self) -> String {

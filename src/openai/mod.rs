@@ -243,6 +243,13 @@ pub trait WireParser: Send {
     /// The accumulated result so far, shaped like the non-streaming API object, as JSON.
     fn final_json(&self) -> String;
 
+    /// Choice 0's content parser, when this parser keeps one for `final()` (the request asked
+    /// for JSON): a recording `PartialJson` that the decoder reads `objects()` patches from,
+    /// so that the same text is not parsed twice. `None` until the first content arrives.
+    fn content_json(&mut self) -> Option<&mut partial_json::PartialJson> {
+        None
+    }
+
     /// For formats whose events carry a `sequence_number` (the Responses API): the highest one
     /// seen, so that a broken background stream can resume after it. Events at or below it that
     /// arrive again after a resume must be ignored by the parser itself.

@@ -13,6 +13,11 @@
 //!   index one past the end pushes an item);
 //! - `[1,path,"text"]`: append text to the string at `path`;
 //! - `[2,position,"reason"]`: the text is not JSON (nothing follows).
+//!
+//! A container that opens after one `take_patches` is sent whole by the next, as one `[0,..]`
+//! with its value so far, rather than as the patches that built it: most of a large value
+//! crosses as plain JSON that `JSON.parse` builds at once, and only the open path crosses as
+//! patches.
 
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
@@ -165,6 +170,9 @@ pub struct PartialJson {
     patches: String,
     /// Text appended to the open string value since its last patch.
     pending: String,
+    /// The depth (index in `frames`) of the outermost container opened since the last
+    /// `take_patches` while recording: what is inside it goes out whole with it.
+    fresh: Option<usize>,
 }
 
 impl Default for PartialJson {
@@ -187,6 +195,7 @@ impl PartialJson {
             error_sent: false,
             patches: String::new(),
             pending: String::new(),
+            fresh: None,
         }
     }
 
@@ -209,6 +218,7 @@ impl PartialJson {
         }
         self.record = on;
         self.pending.clear();
+        self.fresh = None;
         if !on {
             self.synced = false;
         } else if !self.synced {
@@ -225,6 +235,7 @@ impl PartialJson {
 
     /// The patches recorded since the last call, comma-separated (see the module doc).
     pub fn take_patches(&mut self, out: &mut String) {
+        self.send_fresh();
         self.flush_pending();
         if self.patches.is_empty() {
             return;
@@ -304,13 +315,18 @@ impl PartialJson {
         if let Some(value) = &self.root {
             return Some(value.clone());
         }
+        self.open_snapshot(0)
+    }
+
+    /// The snapshot of the open container `frames[depth]` (with what is open inside it).
+    fn open_snapshot(&self, depth: usize) -> Option<JsonValue> {
         let mut child = match &self.token {
             Token::Str {
                 text, key: false, ..
             } => Some(JsonValue::String(text.clone())),
             _ => None,
         };
-        for frame in self.frames.iter().rev() {
+        for frame in self.frames[depth..].iter().rev() {
             child = Some(match frame {
                 Frame::Array(items) => {
                     let mut items = items.clone();
@@ -334,6 +350,8 @@ impl PartialJson {
     }
 
     fn fail(&mut self, position: usize, reason: &'static str) {
+        // What was read before the error still goes out, then the error.
+        self.send_fresh();
         self.pending.clear();
         self.error = Some(JsonError { position, reason });
         self.record_error();
@@ -394,12 +412,12 @@ impl PartialJson {
         match self.expect {
             Expect::Value | Expect::ValueOrClose => match b {
                 b'{' => {
-                    self.set_here(|out| out.push_str("{}"));
+                    self.open_here();
                     self.frames.push(Frame::Object(Vec::new(), None));
                     self.expect = Expect::KeyOrClose;
                 }
                 b'[' => {
-                    self.set_here(|out| out.push_str("[]"));
+                    self.open_here();
                     self.frames.push(Frame::Array(Vec::new()));
                     self.expect = Expect::ValueOrClose;
                 }
@@ -487,7 +505,7 @@ impl PartialJson {
                 // `piece` is a str and the run stops at ASCII bytes: it is whole characters.
                 let run = &piece[i..end];
                 text.push_str(run);
-                if !key && record {
+                if !key && record && self.fresh.is_none() {
                     self.pending.push_str(run);
                 }
                 return Ok(end);
@@ -568,7 +586,7 @@ impl PartialJson {
         }
         if let Some(c) = decoded {
             text.push(c);
-            if !key && record {
+            if !key && record && self.fresh.is_none() {
                 self.pending.push(c);
             }
         }
@@ -625,7 +643,12 @@ impl PartialJson {
             Some(Frame::Object(members, _)) => JsonValue::Object(members),
             None => return Err("unbalanced bracket"),
         };
-        self.complete(value, true);
+        // The container opened since the last take closes: it goes out whole, once.
+        let whole = self.fresh == Some(self.frames.len());
+        if whole {
+            self.fresh = None;
+        }
+        self.complete(value, !whole);
         Ok(())
     }
 
@@ -638,13 +661,40 @@ impl PartialJson {
         self.patches.push(',');
     }
 
-    /// `[0,path,value]` for the value starting at the current position.
-    fn set_here(&mut self, value: impl FnOnce(&mut String)) {
+    /// A container opens at the current position: the first since the last take becomes
+    /// `fresh` (it goes out whole later); one inside a fresh container is part of it.
+    fn open_here(&mut self) {
+        if self.record && self.fresh.is_none() {
+            self.fresh = Some(self.frames.len());
+        }
+    }
+
+    /// The fresh container, as it is now, in one `[0,path,value]`.
+    fn send_fresh(&mut self) {
+        let Some(depth) = self.fresh.take() else {
+            return;
+        };
+        // Its open string's text is in the value: no append follows for it.
+        self.pending.clear();
         if !self.record {
             return;
         }
+        let value = self.open_snapshot(depth).expect("an open container shows");
         self.patch_start(0);
-        self.write_path();
+        self.write_path(depth);
+        self.patches.push(',');
+        let _ = serde_json::to_writer(unsafe_vec(&mut self.patches), &value);
+        self.patches.push(']');
+    }
+
+    /// `[0,path,value]` for the value starting at the current position (inside a fresh
+    /// container: nothing, the container carries it).
+    fn set_here(&mut self, value: impl FnOnce(&mut String)) {
+        if !self.record || self.fresh.is_some() {
+            return;
+        }
+        self.patch_start(0);
+        self.write_path(self.frames.len());
         self.patches.push(',');
         value(&mut self.patches);
         self.patches.push(']');
@@ -656,7 +706,7 @@ impl PartialJson {
         }
         let text = std::mem::take(&mut self.pending);
         self.patch_start(1);
-        self.write_path();
+        self.write_path(self.frames.len());
         self.patches.push(',');
         let _ = serde_json::to_writer(unsafe_vec(&mut self.patches), &text);
         self.patches.push(']');
@@ -664,11 +714,12 @@ impl PartialJson {
         self.pending.clear();
     }
 
-    /// The path of the current position: one key or index per open container.
-    fn write_path(&mut self) {
+    /// The path of the position inside `frames[..depth]`: one key or index per container
+    /// (`frames.len()`: the current position).
+    fn write_path(&mut self, depth: usize) {
         let mut path = std::mem::take(&mut self.patches);
         path.push('[');
-        for (n, frame) in self.frames.iter().enumerate() {
+        for (n, frame) in self.frames[..depth].iter().enumerate() {
             if n > 0 {
                 path.push(',');
             }

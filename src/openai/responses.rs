@@ -418,7 +418,10 @@ impl ResponsesParser {
             Channel::Text => {
                 let text = append(&mut slot.text, text);
                 if self.options.json {
-                    self.parsed.get_or_insert_with(PartialJson::new).feed(&text);
+                    // Also the parser of `objects()` (see `content_json`).
+                    self.parsed
+                        .get_or_insert_with(PartialJson::recording)
+                        .feed(&text);
                 }
                 Delta::Text { choice: 0, text }
             }
@@ -827,6 +830,10 @@ impl WireParser for ResponsesParser {
 
     fn close(&mut self, out: &mut Vec<Delta>) {
         self.complete_all(out);
+    }
+
+    fn content_json(&mut self) -> Option<&mut PartialJson> {
+        self.parsed.as_mut()
     }
 
     fn final_json(&self) -> String {

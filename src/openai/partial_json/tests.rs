@@ -300,10 +300,7 @@ fn an_error_is_one_patch() {
     parser.feed("x");
     let mut patches = String::new();
     parser.take_patches(&mut patches);
-    assert_eq!(
-        patches,
-        r#"[0,[],[]],[0,[0],1],[2,3,"expected a JSON value"]"#
-    );
+    assert_eq!(patches, r#"[0,[],[1]],[2,3,"expected a JSON value"]"#);
     parser.feed("more");
     let mut more = String::new();
     parser.take_patches(&mut more);
@@ -313,12 +310,36 @@ fn an_error_is_one_patch() {
 #[test]
 fn appends_coalesce_until_taken() {
     let mut parser = PartialJson::recording();
-    for c in chars(r#"{"k":"abc"#) {
+    parser.feed(r#"{"k":"a"#);
+    let mut first = String::new();
+    parser.take_patches(&mut first);
+    for c in chars(r#"bc","n":[1,"#) {
         parser.feed(c);
     }
     let mut patches = String::new();
     parser.take_patches(&mut patches);
-    assert_eq!(patches, r#"[0,[],{}],[0,["k"],""],[1,["k"],"abc"]"#);
+    assert_eq!(first, r#"[0,[],{"k":"a"}]"#);
+    assert_eq!(patches, r#"[1,["k"],"bc"],[0,["n"],[1]]"#);
+}
+
+#[test]
+fn a_container_opened_since_the_last_take_goes_out_whole() {
+    let mut parser = PartialJson::recording();
+    parser.feed(r#"{"items":[{"id":1,"tags":["a"]},{"id":2,"na"#);
+    let mut first = String::new();
+    parser.take_patches(&mut first);
+    assert_eq!(
+        first,
+        r#"[0,[],{"items":[{"id":1,"tags":["a"]},{"id":2}]}]"#
+    );
+    parser.feed(r#"me":"x"},{"id":3,"tags":[]},{"#);
+    let mut second = String::new();
+    parser.take_patches(&mut second);
+    // The open item continues as patches; the items opened and closed since go whole.
+    assert_eq!(
+        second,
+        r#"[0,["items",1,"name"],""],[1,["items",1,"name"],"x"],[0,["items",2],{"id":3,"tags":[]}],[0,["items",3],{}]"#
+    );
 }
 
 #[test]
@@ -365,5 +386,18 @@ fn a_large_document_in_small_pieces_is_linear_work() {
         total < doc.len() * 6,
         "{total} bytes of patches for {}",
         doc.len()
+    );
+}
+
+#[test]
+fn floats_keep_every_digit() {
+    // The f64 that JSON.parse makes from the same text (serde_json's `float_roundtrip`).
+    let doc = r#"[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]"#;
+    let mut parser = PartialJson::recording();
+    parser.feed(doc);
+    let value = parser.finish().unwrap();
+    assert_eq!(
+        value.to_json(),
+        "[90.28571428571429,0.1,1e-7,12.345678901234567,-2.718281828459045]"
     );
 }
