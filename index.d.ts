@@ -1095,7 +1095,7 @@ export interface RelayOptions {
 /**
  * `pipeTo(res, { format, resumable: { store, id } })`: the relay is recorded in `store` under
  * `id` as it goes, so that any instance can `store.resume(id, ...)` it. Only for the SSE
- * formats (`'events'`, `'openai'`; others throw a `TypeError`). With it:
+ * formats (`'events'`, `'openai'`, `'ai-sdk'`; others throw a `TypeError`). With it:
  * - every event written carries an SSE `id:` (a Redis stream id, increasing), for
  *   `Last-Event-ID`;
  * - the client leaving does not abort the upstream: the answer keeps being recorded to its end
@@ -1111,6 +1111,9 @@ export interface RelayOptions {
  *   `resumable`. A Redis failure later stops the recording (`: no longer resumable`); resumers
  *   then end with an error event instead of waiting. The live client never fails because of
  *   Redis.
+ * - a background Responses answer (`client.responses({ ..., background: true })`) also records
+ *   its response id and last sequence number with every batch, so that a store with a
+ *   `client` can take it over when this process dies (see `RelayStoreOptions.client`).
  */
 export interface ResumableOptions {
   store: RelayStore
@@ -1126,12 +1129,23 @@ export interface RelayStoreOptions {
   ttl: number
   /** Prefix of every key. Default `'streamdelta:'`. */
   prefix?: string
+  /**
+   * The Client to take background Responses answers over with. When a `resume()` on this
+   * store finds that a relay's producer died (its marker expired with no end recorded) and the
+   * log holds a background response's position, it takes the id, re-attaches with
+   * `client.resumeResponse(responseId, { startingAfter })` (the last recorded sequence number)
+   * and carries the log on to the end, relaying to its own client: the answer completes, and
+   * every other resumer follows. Without it (or for other answers) resumers end with
+   * `code: 'relay_interrupted'`. In the `ai-sdk` format the taken-over part of the answer
+   * starts a new step (its text is a new text part of the same message).
+   */
+  client?: Client
 }
 
 /** Options of `store.resume(id, res, options)`. */
 export interface ResumeOptions {
   /** Must be the format the relay was recorded in (else 409); default: that format. */
-  format?: 'events' | 'openai'
+  format?: 'events' | 'openai' | 'ai-sdk'
   /** The client's `Last-Event-ID` header: replay starts right after that event. Missing, null or not an id: from the start. */
   lastEventId?: string | null
   /** Ms without an event before a `: ping` comment while following. Default 15_000; `false` disables. */
@@ -1147,6 +1161,8 @@ export interface ResumeResult {
   ok: boolean
   found: boolean
   error?: Error
+  /** True when this resume took a background response over from a producer that died (see `RelayStoreOptions.client`). */
+  takenOver?: boolean
 }
 
 /**

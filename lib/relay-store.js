@@ -24,10 +24,14 @@ const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
+const { NativeUiRenderer } = require('./native')
+const { ResponseStream } = require('./endpoint-streams')
+const { BackgroundPosition } = require('./background-position')
 
-const STORE_OPTIONS = ['url', 'ttl', 'prefix']
+const STORE_OPTIONS = ['url', 'ttl', 'prefix', 'client']
 const RESUME_OPTIONS = ['format', 'lastEventId', 'heartbeat']
-const SSE_FORMATS = ['events', 'openai']
+const SSE_FORMATS = ['events', 'openai', 'ai-sdk']
+const FORMAT_LIST = "'events', 'openai' or 'ai-sdk'"
 /** The producer's marker expiry, and how often it is refreshed (and the cancel flag read). */
 const MARKER_MS = 3000
 const HEARTBEAT_MS = 500
@@ -109,6 +113,18 @@ function fieldsOf(flat) {
   const fields = {}
   for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1])
   return fields
+}
+
+/** The `ai-sdk` renderer of one relay (see relay.js's pump): a string id, false for none, undefined for the upstream's. */
+function uiRenderer(messageId) {
+  return new NativeUiRenderer(typeof messageId === 'string' ? messageId : null, messageId === undefined)
+}
+
+/** How a resumer that has no renderer says that the answer failed: `body` in `format`. */
+function failure(format, body) {
+  if (format === 'ai-sdk')
+    return `data: ${JSON.stringify({ type: 'error', errorText: body.message })}\n\ndata: [DONE]\n\n`
+  return RELAY_PARTS.ending(format, body)
 }
 
 /** A response's writes, backpressure and whether the client left. */
@@ -242,11 +258,30 @@ class Recorder {
     this.#timer = null
   }
 
-  /** Records a data batch of `n` events; returns the ids' start, null when not recording. */
-  add(text, n) {
+  /**
+   * Takes over the log of a relay whose producer died: takes the id (SET NX) and carries on
+   * after the log's last entry `lastId`. False when another instance took it first.
+   */
+  async adopt(lastId) {
+    const taken = await this.#command(['SET', this.#keys.live, this.#token, 'NX', 'PX', String(MARKER_MS)])
+    if (taken !== 'OK') return false
+    const last = parseId(lastId)
+    this.#ms = last.ms
+    this.#seq = last.seq + 1
+    this.#timer = setInterval(() => this.#beat(), HEARTBEAT_MS)
+    return true
+  }
+
+  /**
+   * Records a data batch of `n` events (`extra`: more fields, such as a background response's
+   * position); returns the ids' start, null when not recording.
+   */
+  add(text, n, extra = null) {
     if (this.broken) return null
     const id = this.#next(n)
-    this.#send(['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', text])
+    const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', text]
+    if (extra) args.push(...extra)
+    this.#send(args)
     return id
   }
 
@@ -279,13 +314,15 @@ class RelayStore {
   #closed = false
   #readers = new Set()
   #recorders = new Set()
+  /** The Client a resumer takes a background response over with (option `client`), or null. */
+  #takeoverClient = null
 
-  /** @param {{ url: string, ttl: number, prefix?: string }} options */
+  /** @param {{ url: string, ttl: number, prefix?: string, client?: import('./client').Client }} options */
   constructor(options) {
     if (options === null || typeof options !== 'object')
       throw new TypeError('streamdelta: RelayStore needs options { url, ttl, prefix? }')
     checkNames(options, STORE_OPTIONS, 'RelayStore option')
-    const { url, ttl, prefix = 'streamdelta:' } = options
+    const { url, ttl, prefix = 'streamdelta:', client = null } = options
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
       throw new TypeError(`streamdelta: RelayStore option url must be a redis:// or rediss:// URL, got ${String(url)}`)
     if (!Number.isInteger(ttl) || ttl < 1)
@@ -294,9 +331,14 @@ class RelayStore {
       )
     if (typeof prefix !== 'string')
       throw new TypeError(`streamdelta: RelayStore option prefix must be a string, got ${typeof prefix}`)
+    if (client !== null && typeof client?.resumeResponse !== 'function')
+      throw new TypeError(
+        'streamdelta: RelayStore option client must be a streamdelta Client (it takes over background responses)',
+      )
     this.#url = url
     this.#ttl = ttl
     this.#prefix = prefix
+    this.#takeoverClient = client
   }
 
   get ttl() {
@@ -362,31 +404,36 @@ class RelayStore {
   }
 
   /** pipeTo(res, { resumable: { store: this, id } }): see relay.js. */
-  [kResumableRelay](stream, res, { format, heartbeat, onError, id }) {
+  [kResumableRelay](stream, res, { format, heartbeat, onError, id, messageId }) {
     RELAY_PARTS.checked(stream, () => {
       checkId(id)
       if (!SSE_FORMATS.includes(format))
-        throw new TypeError(`streamdelta: a resumable relay needs format 'events' or 'openai', got '${format}'`)
+        throw new TypeError(`streamdelta: a resumable relay needs format ${FORMAT_LIST}, got '${format}'`)
       if (this.#closed) throw new TypeError('streamdelta: this RelayStore is closed')
     })
-    return this.#produce(stream, res, format, heartbeat, onError, id).catch((error) => {
+    return this.#produce(stream, res, format, heartbeat, onError, id, messageId).catch((error) => {
       stream.abort(error)
       if (!res.destroyed && !res.writableEnded) res.destroy()
       return { ok: false, error }
     })
   }
 
-  async #produce(stream, res, format, heartbeat, onError, id) {
-    const { ending, publicError, headersFor, sendErrorResponse } = RELAY_PARTS
-    const client = clientOf(res)
-    const recorder = new Recorder(
+  /** A Recorder of relay `id` on the shared connection; `stream` is aborted when cancelled. */
+  #recorder(keys, stream, client) {
+    return new Recorder(
       (args) => this.#command(args),
-      this.#keys(id),
+      keys,
       randomUUID(),
       this.#ttl,
       () => stream.abort(new AbortError('The stream was aborted: the relay was cancelled')),
       () => client.write(': no longer resumable: the relay store failed\n\n'),
     )
+  }
+
+  async #produce(stream, res, format, heartbeat, onError, id, messageId) {
+    const { ending, publicError, headersFor, sendErrorResponse } = RELAY_PARTS
+    const client = clientOf(res)
+    const recorder = this.#recorder(this.#keys(id), stream, client)
     let recording = true
     const onClose = () => {
       if (res.writableFinished) return
@@ -396,6 +443,7 @@ class RelayStore {
     }
     res.on('close', onClose)
     this.#recorders.add(recorder)
+    const renderer = format === 'ai-sdk' ? uiRenderer(messageId) : null
     try {
       try {
         await withTimeout(recorder.begin(format), CONNECT_TIMEOUT_MS, 'Redis')
@@ -419,7 +467,7 @@ class RelayStore {
         await stream.response
       } catch (error) {
         const { body } = publicError(error, onError)
-        if (recording) await recorder.finish('error', ending(format, body))
+        if (recording) await recorder.finish('error', ending(format, body, renderer))
         if (!client.gone && !res.headersSent) sendErrorResponse(res, error, onError)
         return { ok: false, error }
       }
@@ -427,47 +475,96 @@ class RelayStore {
       res.statusCode = 200
       res.flushHeaders()
       if (!recording) client.write(': not resumable: the relay store is unreachable\n\n')
-      const timer =
-        heartbeat &&
-        setInterval(
-          () => {
-            if (Date.now() - client.lastWrite >= heartbeat) client.write(': ping\n\n')
-          },
-          Math.max(10, Math.min(heartbeat, 1000)),
-        )
-      let error
-      try {
-        for await (const batch of stream[kBatches]()) {
-          const text = batch.relay(format)
-          if (text === '') continue
-          const events = splitEvents(text)
-          const at = recorder.add(text, events.length)
-          const out = at ? withIds(events, at.ms, at.seq) : text
-          if (client.write(out) === false) await client.drained()
-        }
-      } catch (caught) {
-        error = caught
-      } finally {
-        if (timer) clearInterval(timer)
-      }
-      let type = 'done'
-      let last = ending(format, null)
-      if (recorder.cancelled) {
-        type = 'cancelled'
-        last = ending(format, CANCELLED)
-        error = new AbortError('The stream was aborted: the relay was cancelled')
-      } else if (error) {
-        type = 'error'
-        last = ending(format, publicError(error, onError).body)
-      }
-      const at = await recorder.finish(type, last)
-      client.write(at ? withIds(splitEvents(last), at.ms, at.seq) : last)
-      if (!client.gone) res.end()
-      await recorder.settled()
-      if (error) return { ok: false, error }
-      return { ok: true, final: await stream.final() }
+      const position = stream instanceof ResponseStream ? new BackgroundPosition() : null
+      return await this.#record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position })
     } finally {
       res.off('close', onClose)
+      this.#recorders.delete(recorder)
+    }
+  }
+
+  /**
+   * The producer's loop, shared by pipeTo and a takeover: each batch rendered once, written to
+   * the client with its SSE ids and appended to the log (without waiting for Redis), then the
+   * terminal entry. `position` records a background response's resume point with each batch.
+   */
+  async #record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position }) {
+    const { ending, publicError } = RELAY_PARTS
+    const timer =
+      heartbeat &&
+      setInterval(
+        () => {
+          if (Date.now() - client.lastWrite >= heartbeat) client.write(': ping\n\n')
+        },
+        Math.max(10, Math.min(heartbeat, 1000)),
+      )
+    let error
+    try {
+      for await (const batch of stream[kBatches]()) {
+        // A stand-in batch made in JS (a failure of a byte source) carries only its end.
+        if (renderer && batch.deltaCount === 0 && batch.chunkCount === 0) continue
+        const text = renderer ? renderer.render(/** @type {any} */ (batch)).toString('utf8') : batch.relay(format)
+        const extra = position ? position.observe(batch) : null
+        if (text === '') continue
+        const events = splitEvents(text)
+        const at = recorder.add(text, events.length, extra)
+        const out = at ? withIds(events, at.ms, at.seq) : text
+        if (client.write(out) === false) await client.drained()
+      }
+    } catch (caught) {
+      error = caught
+    } finally {
+      if (timer) clearInterval(timer)
+    }
+    let type = 'done'
+    let last = ending(format, null, renderer)
+    if (recorder.cancelled) {
+      type = 'cancelled'
+      last = ending(format, CANCELLED, renderer)
+      error = new AbortError('The stream was aborted: the relay was cancelled')
+    } else if (error) {
+      type = 'error'
+      last = ending(format, publicError(error, onError).body, renderer)
+    }
+    const at = await recorder.finish(type, last)
+    client.write(at ? withIds(splitEvents(last), at.ms, at.seq) : last)
+    if (!client.gone) res.end()
+    await recorder.settled()
+    if (error) return { ok: false, error }
+    return { ok: true, final: await stream.final() }
+  }
+
+  /**
+   * A resumer found the producer gone with no end recorded. When the log's last entry holds a
+   * background response's position and this store has a `client`, it takes the relay over:
+   * takes the id, re-attaches upstream after the last recorded sequence number and carries
+   * the log on to the end, relaying to its own client too (so every other resumer follows).
+   * Returns null when it cannot (the answer is then interrupted), 'following' when another
+   * instance took it over first, else the takeover's result.
+   */
+  async #takeOver(keys, format, client, res, heartbeat) {
+    if (!this.#takeoverClient) return null
+    const [last] = await this.#command(['XREVRANGE', keys.stream, '+', '-', 'COUNT', '1'])
+    if (!last) return null
+    const fields = fieldsOf(last[1])
+    if (TERMINAL.has(fields.t) || fields.r === undefined) return null
+    const startingAfter = Number(fields.q)
+    // The stream is made only once the id is ours; `cancel` aborts it through this holder.
+    const holder = { stream: null, abort: (reason) => holder.stream?.abort(reason) }
+    const recorder = this.#recorder(keys, holder, client)
+    if (!(await recorder.adopt(last[0]))) return 'following'
+    this.#recorders.add(recorder)
+    try {
+      const stream = this.#takeoverClient.resumeResponse(fields.r, { startingAfter })
+      holder.stream = stream
+      const renderer = format === 'ai-sdk' ? uiRenderer(false) : null
+      const result = await this.#record(stream, format, renderer, recorder, client, res, {
+        heartbeat,
+        onError: undefined,
+        position: new BackgroundPosition(fields.r),
+      })
+      return { ...result, found: true, takenOver: true }
+    } finally {
       this.#recorders.delete(recorder)
     }
   }
@@ -477,7 +574,7 @@ class RelayStore {
    * live to its end. 204 with no body for an unknown or expired id. Never rejects.
    * @param {string} id
    * @param {import('node:http').ServerResponse} res
-   * @param {{ format?: 'events' | 'openai', lastEventId?: string | null, heartbeat?: number | false }} [options]
+   * @param {{ format?: 'events' | 'openai' | 'ai-sdk', lastEventId?: string | null, heartbeat?: number | false }} [options]
    */
   resume(id, res, options = {}) {
     if (options === null || typeof options !== 'object')
@@ -488,7 +585,7 @@ class RelayStore {
       throw new TypeError('streamdelta: resume needs a Node http.ServerResponse (res)')
     const { format, lastEventId, heartbeat = DEFAULT_HEARTBEAT } = options
     if (format !== undefined && !SSE_FORMATS.includes(format))
-      throw new TypeError(`streamdelta: resume option format must be 'events' or 'openai', got ${String(format)}`)
+      throw new TypeError(`streamdelta: resume option format must be ${FORMAT_LIST}, got ${String(format)}`)
     if (lastEventId !== undefined && lastEventId !== null && typeof lastEventId !== 'string')
       throw new TypeError(`streamdelta: resume option lastEventId must be a string, got ${typeof lastEventId}`)
     if (heartbeat !== false && (typeof heartbeat !== 'number' || !(heartbeat > 0)))
@@ -535,7 +632,7 @@ class RelayStore {
         res.end(JSON.stringify({ error: { message, type: 'conflict', code: 'relay_format', status: 409 } }))
         return { ok: false, found: true, error: new TypeError(`streamdelta: ${message}`) }
       }
-      const { ending, headersFor } = RELAY_PARTS
+      const { headersFor } = RELAY_PARTS
       for (const [name, value] of Object.entries(headersFor(format))) res.setHeader(name, value)
       res.statusCode = 200
       res.flushHeaders()
@@ -588,7 +685,10 @@ class RelayStore {
             // No producer: what it wrote before it went is all there will be.
             entries = await command(['XRANGE', keys.stream, `(${cursor}`, '+'])
             if (entries.length === 0) {
-              const last = ending(format, INTERRUPTED)
+              const took = await this.#takeOver(keys, format, client, res, heartbeat)
+              if (took === 'following') continue // another instance carries the log on
+              if (took) return took
+              const last = failure(format, INTERRUPTED)
               client.write(last)
               finish('error')
               return { ok: false, found: true, error: new Error(`streamdelta: ${INTERRUPTED.message}`) }
