@@ -6,47 +6,22 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import { DefaultChatTransport, readUIMessageStream } from 'ai'
 import { Client, RelayStore } from '../index.js'
 import { startMockServer } from '../testing.js'
 import { freePort } from './helpers/server.mjs'
+import { startRedis, skipWithoutRedis } from './helpers/redis.mjs'
 
 const require = createRequire(import.meta.url)
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
-const skip = REDIS_SERVER ? false : 'redis-server is not installed (apt-get install redis-server; .ci/run does)'
+const skip = skipWithoutRedis
 const TTL = 60
 const WORDS = Array.from({ length: 40 }, (_, i) => `w${i} `)
 
 let redis // { port, url, process, client }
 let mock
 const instances = []
-
-async function startRedis(port) {
-  port ??= await freePort()
-  const child = spawn(
-    REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (d) => (output += d))
-  const deadline = Date.now() + 10_000
-  while (!/Ready to accept connections/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const url = `redis://127.0.0.1:${port}`
-  const { createClient } = require('redis')
-  const client = createClient({ url })
-  client.on('error', () => {})
-  await client.connect()
-  return { port, url, process: child, client }
-}
 
 /**
  * An instance of the service: its own RelayStore and http server on the shared Redis (or
