@@ -103,6 +103,44 @@ function withIds(events, ms, seq, from = 0) {
   return out
 }
 
+const EVENT_END = Buffer.from('\n\n')
+
+/** Where each SSE event of a rendered batch ends (after its blank line; data lines are JSON). */
+function eventEnds(bytes) {
+  const ends = []
+  for (let at = bytes.indexOf(EVENT_END); at !== -1; at = bytes.indexOf(EVENT_END, at + 2)) ends.push(at + 2)
+  return ends
+}
+
+/**
+ * The rendered batch `bytes` with SSE ids `ms-(seq+k)` before its events (which end at
+ * `ends`), written into one buffer: the relay's hot path works on the engine's UTF-8 as it is
+ * (no JS string of the batch, no encoding it again for the socket and for Redis), and writes
+ * the ids' digits itself (no string per event).
+ */
+function withIdsBytes(bytes, ends, ms, seq) {
+  const prefix = `id: ${ms}-`
+  const out = Buffer.allocUnsafe(bytes.length + ends.length * (prefix.length + 17))
+  let to = 0
+  let from = 0
+  for (let k = 0; k < ends.length; k++) {
+    to += out.write(prefix, to, 'latin1')
+    // The sequence number's decimal digits, most significant first, then the line end.
+    let n = seq + k
+    let digits = 1
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++
+    for (let d = digits - 1; d >= 0; d--) {
+      out[to + d] = 48 + (n % 10)
+      n = Math.floor(n / 10)
+    }
+    to += digits
+    out[to++] = 10
+    to += bytes.copy(out, to, from, ends[k])
+    from = ends[k]
+  }
+  return out.subarray(0, to)
+}
+
 function parseId(id) {
   const dash = id.indexOf('-')
   return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) }
@@ -273,13 +311,14 @@ class Recorder {
   }
 
   /**
-   * Records a data batch of `n` events (`extra`: more fields, such as a background response's
-   * position); returns the ids' start, null when not recording.
+   * Records a data batch of `n` events, the engine's UTF-8 as it is (`extra`: more fields, such
+   * as a background response's position); returns the ids' start, null when not recording.
    */
-  add(text, n, extra = null) {
+  add(bytes, n, extra = null) {
     if (this.broken) return null
     const id = this.#next(n)
-    const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', text]
+    /** @type {Array<string | Buffer>} */
+    const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', bytes]
     if (extra) args.push(...extra)
     this.#send(args)
     return id
@@ -503,12 +542,12 @@ class RelayStore {
       for await (const batch of stream[kBatches]()) {
         // A stand-in batch made in JS (a failure of a byte source) carries only its end.
         if (renderer && batch.deltaCount === 0 && batch.chunkCount === 0) continue
-        const text = renderer ? renderer.render(/** @type {any} */ (batch)).toString('utf8') : batch.relay(format)
+        const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
         const extra = position ? position.observe(batch) : null
-        if (text === '') continue
-        const events = splitEvents(text)
-        const at = recorder.add(text, events.length, extra)
-        const out = at ? withIds(events, at.ms, at.seq) : text
+        if (bytes.length === 0) continue
+        const ends = eventEnds(bytes)
+        const at = recorder.add(bytes, ends.length, extra)
+        const out = at ? withIdsBytes(bytes, ends, at.ms, at.seq) : bytes
         if (client.write(out) === false) await client.drained()
       }
     } catch (caught) {
