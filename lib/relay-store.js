@@ -56,6 +56,21 @@ const HEARTBEAT_SCRIPT = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return redis.call('EXISTS', KEYS[3])`
+// Start: KEYS marker, stream, cancel; ARGV token, marker ms, start entry id, format, ttl s.
+// 0 when another producer has the id; else the marker taken, the old log and flag dropped,
+// the start entry written.
+const BEGIN_SCRIPT = `if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('XADD', KEYS[2], ARGV[3], 't', 'start', 'f', ARGV[4], 'n', '0', 'b', '')
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1`
+// End: KEYS stream, marker, cancel; ARGV entry id, type, events, ttl s, token: the terminal
+// entry, the expiry refreshed, the marker released if it is ours, the cancel flag dropped.
+const FINISH_SCRIPT = `redis.call('XADD', KEYS[1], ARGV[1], 't', ARGV[2], 'n', '1', 'b', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[3])
+return 1`
 // KEYS marker; ARGV token: deletes the marker if it is ours.
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
@@ -252,14 +267,23 @@ class Recorder {
 
   /** Takes the id (SET NX) and starts the log; throws RelayLiveError when another has it. */
   async begin(format) {
-    const taken = await this.#command(['SET', this.#keys.live, this.#token, 'NX', 'PX', String(MARKER_MS)])
-    if (taken !== 'OK') throw new RelayLiveError(this.#keys.id)
     const { ms, seq } = this.#next(1)
-    await Promise.all([
-      this.#command(['DEL', this.#keys.stream, this.#keys.cancel]),
-      this.#command(['XADD', this.#keys.stream, `${ms}-${seq}`, 't', 'start', 'f', format, 'n', '0', 'b', '']),
-      this.#command(['EXPIRE', this.#keys.stream, String(this.#ttl)]),
+    const keys = this.#keys
+    // One round trip: each command costs the JS thread more than the script does Redis.
+    const taken = await this.#command([
+      'EVAL',
+      BEGIN_SCRIPT,
+      '3',
+      keys.live,
+      keys.stream,
+      keys.cancel,
+      this.#token,
+      String(MARKER_MS),
+      `${ms}-${seq}`,
+      format,
+      String(this.#ttl),
     ])
+    if (taken !== 1) throw new RelayLiveError(keys.id)
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_MS)
   }
 
@@ -330,10 +354,20 @@ class Recorder {
     if (this.broken) return null
     const id = this.#next(1)
     const keys = this.#keys
-    this.#send(['XADD', keys.stream, `${id.ms}-${id.seq}`, 't', type, 'n', '1', 'b', text])
-    this.#send(['EXPIRE', keys.stream, String(this.#ttl)])
-    this.#send(['EVAL', RELEASE_SCRIPT, '1', keys.live, this.#token])
-    this.#send(['DEL', keys.cancel])
+    const entry = `${id.ms}-${id.seq}`
+    this.#send([
+      'EVAL',
+      FINISH_SCRIPT,
+      '3',
+      keys.stream,
+      keys.live,
+      keys.cancel,
+      entry,
+      type,
+      text,
+      String(this.#ttl),
+      this.#token,
+    ])
     return id
   }
 
@@ -437,9 +471,16 @@ class RelayStore {
    * @param {string[]} args
    * @returns {Promise<any>}
    */
-  async #command(args) {
-    const client = await this.#connection()
-    return client.sendCommand(args)
+  #command(args) {
+    // Connected: straight to the client (this runs once per relayed batch).
+    if (this.#client && !this.#closed) {
+      try {
+        return this.#client.sendCommand(args)
+      } catch (error) {
+        return Promise.reject(error) // callers expect a rejection, never a throw
+      }
+    }
+    return this.#connection().then((client) => client.sendCommand(args))
   }
 
   /** pipeTo(res, { resumable: { store: this, id } }): see relay.js. */
