@@ -412,6 +412,40 @@ describe('resumable relays (Redis)', { skip }, () => {
     assert.equal(replay.events.at(-1).event, 'done')
   })
 
+  test('background takeover in the ai-sdk format: reconnectToStream gets the whole message, the rest as a new step', async () => {
+    const c = await startInstance({ takeover: true, format: 'ai-sdk' })
+    const many = Array.from({ length: 150 }, (_, i) => `a${i} `)
+    const script = JSON.stringify({ text: many, intervalMs: 20 })
+    const source = `
+      const http = require('node:http')
+      const { Client, RelayStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+      const store = new RelayStore({ url: ${JSON.stringify(redis.url)}, ttl: ${TTL} })
+      const client = new Client({ baseURL: ${JSON.stringify(mock.url)}, apiKey: 'sk-test' })
+      const server = http.createServer((req, res) => {
+        const stream = client.responses({ model: 'mock', input: 'hi', background: true }, { headers: { 'x-mock-script': ${JSON.stringify(script)} } })
+        stream.pipeTo(res, { format: 'ai-sdk', resumable: { store, id: 'bg2' } })
+      })
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+    `
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data')
+    const port = Number(String(line).trim())
+    await readSse(`http://127.0.0.1:${port}/`, { until: (events) => events.length >= 12 })
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    const transport = new DefaultChatTransport({ api: `${c.url}/chat` })
+    const stream = await transport.reconnectToStream({ chatId: 'bg2' })
+    let message
+    for await (const snapshot of readUIMessageStream({ stream })) message = snapshot
+    const texts = message.parts.filter((p) => p.type === 'text').map((p) => p.text)
+    assert.equal(texts.join(''), many.join(''), 'the whole text, no gap, no repeat')
+    assert.equal(texts.length, 2, 'what the takeover relayed is a second text part')
+    assert.equal(message.parts.filter((p) => p.type === 'step-start').length, 2, 'in a second step')
+    await waitFor(() => c.results.length === 1, 2000, 'the resume to resolve')
+    assert.equal(c.results[0].takenOver, true)
+    assert.equal(c.results[0].ok, true)
+  })
+
   test("ai-sdk format: useChat's reconnectToStream (DefaultChatTransport) reads the whole answer after a drop", async () => {
     const c = await startInstance({ format: 'ai-sdk' })
     const first = await readSse(`${c.url}/chat/u1?script=${slow()}`, {
