@@ -1108,9 +1108,10 @@ export interface RelayOptions {
  *   `{ ok: false, error: AbortError }`;
  * - Redis unreachable at the start (2 s): the live client is served as usual and told in-band
  *   (`: not resumable` comment), events carry no ids, and the client leaving aborts as without
- *   `resumable`. A Redis failure later stops the recording (`: no longer resumable`); resumers
- *   then end with an error event instead of waiting. The live client never fails because of
- *   Redis.
+ *   `resumable`. A Redis failure later (Redis restarted, say) stops the recording (`: no
+ *   longer resumable`; the events after it carry no ids, and the client leaving then aborts);
+ *   resumers are cut or end with an error event instead of waiting. The store reconnects by
+ *   itself for the next relay. The live client never fails because of Redis.
  * - a background Responses answer (`client.responses({ ..., background: true })`) also records
  *   its response id and last sequence number with every batch, so that a store with a
  *   `client` can take it over when this process dies (see `RelayStoreOptions.client`).
@@ -1188,7 +1189,9 @@ export declare class RelayStore {
    * follows the live answer to its end (done, error, cancelled), each event with its SSE id.
    * An unknown or expired id answers 204 with no body (what `useChat`'s `resume: true`
    * expects). When the producer dies (its marker expires with no end recorded) the resumer
-   * ends with an error event (`code: 'relay_interrupted'`) within about 4 s. Each resumer uses
+   * ends with an error event (`code: 'relay_interrupted'`) within about 4 s, unless the answer
+   * is a background response and this store has a `client`: then it takes the upstream over
+   * (`RelayStoreOptions.client`; the result says `takenOver: true`). Each resumer uses
    * its own Redis connection (for XREAD BLOCK), closed when it ends or the client leaves.
    * Throws a `TypeError` synchronously for bad arguments; the promise never rejects (Redis
    * unreachable before the first byte: 503 with a JSON body).
