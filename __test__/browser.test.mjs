@@ -210,6 +210,14 @@ describe('the Express example with REDIS_URL (resumable relays) in Chromium', {
       })
       const sentAtReload = state.sent
       await page.reload()
+      // A page that just loaded is 'ready' before its resume starts: wait for the upstream's
+      // end, then for the page to settle on the whole text (or show what it has instead).
+      assert.ok(await waitFor(() => state.ended, 20_000), 'the upstream ran to its end')
+      await page
+        .waitForFunction(([sel, whole]) => document.querySelector(sel)?.textContent === whole, [output, TEXT], {
+          timeout: 10_000,
+        })
+        .catch(() => {}) // the assertion below says what the page shows
       await page.waitForSelector(done, { timeout: 20_000 })
       const text = await page.$eval(output, (el) => el.textContent)
       assert.ok(sentAtReload < TOKENS.length, 'the reload came mid-answer')
