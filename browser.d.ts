@@ -9,6 +9,7 @@ import type { Delta } from './index'
 
 export type { Delta }
 
+/** Options of `readRelay`. An unknown name, or a bad reconnection option, throws a `TypeError`. */
 export interface ReadRelayOptions {
   /** Sent as JSON (a string as it is). With a body the default method is POST, else GET. */
   body?: unknown
@@ -19,6 +20,20 @@ export interface ReadRelayOptions {
   /** Default: `globalThis.fetch`. */
   fetch?: typeof fetch
   credentials?: RequestCredentials
+  /**
+   * Where the answer resumes (the route calling `store.resume(id, res, { format: 'events',
+   * lastEventId })`), e.g. `/chat/${id}/stream`. With it, when the connection breaks before
+   * the relay's `done` and its events carried SSE ids (a `resumable` pipeTo), the reader waits
+   * `reconnectDelay`, GETs this URL with `Last-Event-ID` (and `headers`) and reads on: every
+   * delta arrives exactly once. A 204 there ends the reader with `RelayError` (`code:
+   * 'not_resumable'`); a 503 counts as one more broken attempt. Without it a broken connection
+   * fails the reader.
+   */
+  resumeUrl?: string | URL
+  /** Reconnections allowed for one answer. Default 5. */
+  maxReconnects?: number
+  /** Ms to wait before each reconnection. Default 1000. */
+  reconnectDelay?: number
 }
 
 /** What the relay reported in-band (`event: error`), or an HTTP error answer (`status`, the JSON body). */
@@ -27,6 +42,7 @@ export declare class RelayError extends Error {
   /** The HTTP status of an error answer, or the `status` the relay put in its error body. */
   readonly status: number | null
   readonly type: string | null
+  /** The relay's error code (`'cancelled'`, `'relay_interrupted'`, ...); `'not_resumable'` for a 204 from `resumeUrl`. */
   readonly code: string | null
   /** The error body as it came. */
   readonly body: unknown

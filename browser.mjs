@@ -7,6 +7,10 @@
 //   const answer = readRelay('/chat', { body: { messages } })
 //   answer.on('text', (text, snapshot) => (el.textContent = snapshot))
 //   await answer.finalText()
+//
+// On a resumable route (pipeTo with `resumable`: every event has an SSE id), `resumeUrl` lets
+// the reader survive a dropped connection: it GETs that route with `Last-Event-ID` and reads
+// on, so the page gets every delta exactly once.
 
 /** An error the relay reported (`event: error`), or an HTTP error answer. */
 export class RelayError extends Error {
@@ -106,11 +110,64 @@ function toDelta(event, data) {
 /**
  * Reads a relay route in the `events` format. The request starts at once.
  * @param {string | URL} url
- * @param {{ body?: unknown, method?: string, headers?: Record<string, string>, signal?: AbortSignal, fetch?: typeof fetch, credentials?: RequestCredentials }} [options]
+ * @param {{ body?: unknown, method?: string, headers?: Record<string, string>, signal?: AbortSignal, fetch?: typeof fetch, credentials?: RequestCredentials, resumeUrl?: string | URL, maxReconnects?: number, reconnectDelay?: number }} [options]
  */
 export function readRelay(url, options = {}) {
   return new RelayReader(url, options)
 }
+
+const READ_OPTIONS = [
+  'body',
+  'method',
+  'headers',
+  'signal',
+  'fetch',
+  'credentials',
+  'resumeUrl',
+  'maxReconnects',
+  'reconnectDelay',
+]
+
+/** Throws a TypeError naming the first bad option (a page's mistakes show at the call). */
+function checkReadOptions(options) {
+  if (options === null || typeof options !== 'object')
+    throw new TypeError('streamdelta/browser: readRelay options must be an object')
+  for (const name of Object.keys(options))
+    if (!READ_OPTIONS.includes(name))
+      throw new TypeError(`streamdelta/browser: unknown readRelay option '${name}' (known: ${READ_OPTIONS.join(', ')})`)
+  const { resumeUrl, maxReconnects, reconnectDelay } = options
+  if (resumeUrl !== undefined && typeof resumeUrl !== 'string' && !(resumeUrl instanceof URL))
+    throw new TypeError(
+      `streamdelta/browser: readRelay option resumeUrl must be a string or URL, got ${typeof resumeUrl}`,
+    )
+  if (maxReconnects !== undefined && !(Number.isInteger(maxReconnects) && maxReconnects >= 0))
+    throw new TypeError(
+      `streamdelta/browser: readRelay option maxReconnects must be a whole number >= 0, got ${String(maxReconnects)}`,
+    )
+  if (reconnectDelay !== undefined && !(typeof reconnectDelay === 'number' && reconnectDelay >= 0))
+    throw new TypeError(
+      `streamdelta/browser: readRelay option reconnectDelay must be a number of ms >= 0, got ${String(reconnectDelay)}`,
+    )
+}
+
+/** The relay said nothing more will come: an HTTP error answer as a RelayError. */
+async function httpError(response) {
+  const text = await response.text().catch(() => '')
+  let parsed
+  try {
+    parsed = JSON.parse(text)
+  } catch {}
+  const error = parsed?.error
+  return new RelayError(String(error?.message ?? (text || `HTTP ${response.status}`)), {
+    status: response.status,
+    type: error?.type,
+    code: error?.code,
+    body: parsed ?? text,
+  })
+}
+
+/** A connection that broke before the relay's end: the reader may reconnect after it. */
+class Broken extends Error {}
 
 export class RelayReader {
   #controller = new AbortController()
@@ -121,8 +178,11 @@ export class RelayReader {
   #error = null
   #text = ''
   #finished
+  /** The last SSE id the relay sent (a resumable route's events carry one), '' before. */
+  #lastEventId = ''
 
   constructor(url, options = {}) {
+    checkReadOptions(options)
     const { body, method = body === undefined ? 'GET' : 'POST', headers = {}, signal, credentials } = options
     const doFetch = options.fetch ?? globalThis.fetch
     if (signal) {
@@ -140,46 +200,41 @@ export class RelayReader {
       signal: this.#controller.signal,
       credentials,
     }
-    this.#finished = this.#run(doFetch, url, init)
+    const resume = {
+      url: options.resumeUrl,
+      left: options.maxReconnects ?? 5,
+      delay: options.reconnectDelay ?? 1000,
+      // A reconnection GETs the resume route: the page's headers (auth), none about a body.
+      init: { method: 'GET', headers: { accept: 'text/event-stream', ...headers }, signal: init.signal, credentials },
+    }
+    this.#finished = this.#run(doFetch, url, init, resume)
     this.#finished.catch(() => {}) // observed through the iterator, finalText() or 'error'
   }
 
-  async #run(doFetch, url, init) {
+  /**
+   * Reads the relay; when its connection breaks before the end and the route is resumable
+   * (its events carried ids, and `resumeUrl` says where it resumes), GETs `resumeUrl` with
+   * `Last-Event-ID` and reads on from there: the server replays exactly what came after.
+   */
+  async #run(doFetch, url, init, resume) {
     try {
-      const response = await doFetch(url, init)
-      if (!response.ok) {
-        const text = await response.text().catch(() => '')
-        let parsed
+      let request = { url, init }
+      for (;;) {
         try {
-          parsed = JSON.parse(text)
-        } catch {}
-        const error = parsed?.error
-        throw new RelayError(String(error?.message ?? (text || `HTTP ${response.status}`)), {
-          status: response.status,
-          type: error?.type,
-          code: error?.code,
-          body: parsed ?? text,
-        })
-      }
-      if (!response.body) throw new RelayError('The relay answered without a body', { status: response.status })
-      const reader = response.body.getReader()
-      const decoder = new TextDecoder()
-      const splitter = new EventSplitter()
-      let ended = false
-      while (!ended) {
-        const { value, done } = await reader.read()
-        const events = splitter.push(done ? decoder.decode() + '\n\n' : decoder.decode(value, { stream: true }))
-        for (const { event, data } of events) {
-          const delta = toDelta(event, data)
-          if (delta === null) {
-            ended = true
-            break
-          }
-          this.#deliver(delta)
+          await this.#read(doFetch, request.url, request.init)
+          break
+        } catch (error) {
+          const signal = this.#controller.signal
+          const canResume = resume.url !== undefined && this.#lastEventId !== '' && resume.left > 0
+          if (!(error instanceof Broken)) throw error
+          if (signal.aborted || !canResume) throw error.cause
+          resume.left--
+          await new Promise((resolve) => setTimeout(resolve, resume.delay))
+          if (signal.aborted) throw error
+          const headers = { ...resume.init.headers, 'last-event-id': this.#lastEventId }
+          request = { url: resume.url, init: { ...resume.init, headers } }
         }
-        if (done && !ended) throw new RelayError('The relay stream ended before its done event')
       }
-      reader.cancel().catch(() => {})
       this.#finish(null)
     } catch (error) {
       const failure = this.#controller.signal.aborted ? new RelayAbortError() : error
@@ -187,6 +242,54 @@ export class RelayReader {
       throw failure
     }
     return this.#text
+  }
+
+  /** One response, to the relay's `done`; throws Broken when the connection broke first. */
+  async #read(doFetch, url, init) {
+    let response
+    try {
+      response = await doFetch(url, init)
+    } catch (error) {
+      throw new Broken('The relay could not be reached', { cause: error })
+    }
+    if (response.status === 204)
+      throw new RelayError('The answer can no longer be resumed (the relay has no record of it)', {
+        status: 204,
+        code: 'not_resumable',
+      })
+    if (!response.ok) {
+      const error = await httpError(response)
+      // A resume route that cannot reach its store now (503) may answer on a later try.
+      if (response.status === 503 && this.#lastEventId !== '') throw new Broken(error.message, { cause: error })
+      throw error
+    }
+    if (!response.body) throw new RelayError('The relay answered without a body', { status: response.status })
+    const reader = response.body.getReader()
+    const decoder = new TextDecoder()
+    const splitter = new EventSplitter()
+    for (;;) {
+      let chunk
+      try {
+        chunk = await reader.read()
+      } catch (error) {
+        throw new Broken('The relay connection broke', { cause: error })
+      }
+      const { value, done } = chunk
+      const events = splitter.push(done ? decoder.decode() + '\n\n' : decoder.decode(value, { stream: true }))
+      for (const { event, data, id } of events) {
+        const delta = toDelta(event, data)
+        if (id !== '') this.#lastEventId = id
+        if (delta === null) {
+          reader.cancel().catch(() => {})
+          return
+        }
+        this.#deliver(delta)
+      }
+      if (done)
+        throw new Broken('The relay stream ended before its done event', {
+          cause: new RelayError('The relay stream ended before its done event'),
+        })
+    }
   }
 
   #deliver(delta) {

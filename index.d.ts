@@ -1262,7 +1262,7 @@ export interface RelayOptions {
 /**
  * `pipeTo(res, { format, resumable: { store, id } })`: the relay is recorded in `store` under
  * `id` as it goes, so that any instance can `store.resume(id, ...)` it. Only for the SSE
- * formats (`'events'`, `'openai'`; others throw a `TypeError`). With it:
+ * formats (`'events'`, `'openai'`, `'ai-sdk'`; others throw a `TypeError`). With it:
  * - every event written carries an SSE `id:` (a Redis stream id, increasing), for
  *   `Last-Event-ID`;
  * - the client leaving does not abort the upstream: the answer keeps being recorded to its end
@@ -1275,9 +1275,13 @@ export interface RelayOptions {
  *   `{ ok: false, error: AbortError }`;
  * - Redis unreachable at the start (2 s): the live client is served as usual and told in-band
  *   (`: not resumable` comment), events carry no ids, and the client leaving aborts as without
- *   `resumable`. A Redis failure later stops the recording (`: no longer resumable`); resumers
- *   then end with an error event instead of waiting. The live client never fails because of
- *   Redis.
+ *   `resumable`. A Redis failure later (Redis restarted, say) stops the recording (`: no
+ *   longer resumable`; the events after it carry no ids, and the client leaving then aborts);
+ *   resumers are cut or end with an error event instead of waiting. The store reconnects by
+ *   itself for the next relay. The live client never fails because of Redis.
+ * - a background Responses answer (`client.responses({ ..., background: true })`) also records
+ *   its response id and last sequence number with every batch, so that a store with a
+ *   `client` can take it over when this process dies (see `RelayStoreOptions.client`).
  */
 export interface ResumableOptions {
   store: RelayStore
@@ -1293,12 +1297,23 @@ export interface RelayStoreOptions {
   ttl: number
   /** Prefix of every key. Default `'streamdelta:'`. */
   prefix?: string
+  /**
+   * The Client to take background Responses answers over with. When a `resume()` on this
+   * store finds that a relay's producer died (its marker expired with no end recorded) and the
+   * log holds a background response's position, it takes the id, re-attaches with
+   * `client.resumeResponse(responseId, { startingAfter })` (the last recorded sequence number)
+   * and carries the log on to the end, relaying to its own client: the answer completes, and
+   * every other resumer follows. Without it (or for other answers) resumers end with
+   * `code: 'relay_interrupted'`. In the `ai-sdk` format the taken-over part of the answer
+   * starts a new step (its text is a new text part of the same message).
+   */
+  client?: Client
 }
 
 /** Options of `store.resume(id, res, options)`. */
 export interface ResumeOptions {
   /** Must be the format the relay was recorded in (else 409); default: that format. */
-  format?: 'events' | 'openai'
+  format?: 'events' | 'openai' | 'ai-sdk'
   /** The client's `Last-Event-ID` header: replay starts right after that event. Missing, null or not an id: from the start. */
   lastEventId?: string | null
   /** Ms without an event before a `: ping` comment while following. Default 15_000; `false` disables. */
@@ -1314,6 +1329,8 @@ export interface ResumeResult {
   ok: boolean
   found: boolean
   error?: Error
+  /** True when this resume took a background response over from a producer that died (see `RelayStoreOptions.client`). */
+  takenOver?: boolean
 }
 
 /**
@@ -1339,7 +1356,9 @@ export declare class RelayStore {
    * follows the live answer to its end (done, error, cancelled), each event with its SSE id.
    * An unknown or expired id answers 204 with no body (what `useChat`'s `resume: true`
    * expects). When the producer dies (its marker expires with no end recorded) the resumer
-   * ends with an error event (`code: 'relay_interrupted'`) within about 4 s. Each resumer uses
+   * ends with an error event (`code: 'relay_interrupted'`) within about 4 s, unless the answer
+   * is a background response and this store has a `client`: then it takes the upstream over
+   * (`RelayStoreOptions.client`; the result says `takenOver: true`). Each resumer uses
    * its own Redis connection (for XREAD BLOCK), closed when it ends or the client leaves.
    * Throws a `TypeError` synchronously for bad arguments; the promise never rejects (Redis
    * unreachable before the first byte: 503 with a JSON body).

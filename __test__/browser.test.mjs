@@ -1,14 +1,17 @@
 // The Express example (examples/express) in a real browser: Debian's Chromium driven by
-// playwright-core loads the example page, which streams tokens from a slow local upstream into
-// the DOM through EventSource and the relay's `events` format. Without /usr/bin/chromium the
+// playwright-core loads the example pages, which stream tokens from a slow local upstream into
+// the DOM: `/` through streamdelta/browser and the relay's `events` format, `/ai-sdk` (React,
+// bundled by esbuild) through the AI SDK's useChat and the `ai-sdk` format. With a real
+// redis-server the relays are resumable and a reload mid-answer picks the answer up again. Without /usr/bin/chromium the
 // browser tests are skipped, unless CI is set: CI installs Chromium, so there it is a failure.
-import { test, describe } from 'node:test'
+import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import { startServer, startSse, sseChunk, chatChunk } from './helpers/server.mjs'
 import { sleep, waitFor } from './helpers/sse.mjs'
 import { SseParser } from '../index.mjs'
 import { start } from '../examples/express/server.mjs'
+import { startRedis, skipWithoutRedis } from './helpers/redis.mjs'
 
 const CHROMIUM = '/usr/bin/chromium'
 const CHROMIUM_ARGS = [
@@ -65,8 +68,8 @@ async function slowUpstream(t) {
   return { server, state }
 }
 
-async function startExample(t, upstreamURL) {
-  const app = await start({ port: 0, upstreamURL, apiKey: 'sk-browser-test', model: 'test-model' })
+async function startExample(t, upstreamURL, { redisUrl = null } = {}) {
+  const app = await start({ port: 0, upstreamURL, apiKey: 'sk-browser-test', model: 'test-model', redisUrl })
   t.after(() => app.close())
   return app
 }
@@ -126,7 +129,7 @@ describe('the Express example in Chromium', () => {
     assert.deepEqual(problems, [])
   })
 
-  test('Stop closes the EventSource and the upstream request is aborted', {
+  test('Stop aborts the reader and the upstream request is aborted', {
     skip: SKIP_BROWSER,
     timeout: 60_000,
   }, async (t) => {
@@ -145,6 +148,87 @@ describe('the Express example in Chromium', () => {
   })
 })
 
+describe("the Express example's AI SDK page (useChat, bundled with esbuild) in Chromium", () => {
+  test('useChat with DefaultChatTransport renders the streamed answer as it comes', {
+    skip: SKIP_BROWSER,
+    timeout: 60_000,
+  }, async (t) => {
+    const { server, state } = await slowUpstream(t)
+    const app = await startExample(t, server.url)
+    const { page, problems } = await openBrowser(t)
+    await page.goto(`${app.url}/ai-sdk`)
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 })
+    await page.fill('#prompt', 'Count to thirty, please')
+    await page.click('#send')
+    const assistant = '.message[data-role="assistant"]'
+    let early = null
+    while (!state.ended) {
+      const text = await page.$eval(assistant, (el) => el.textContent).catch(() => '')
+      if (text) {
+        early = { text, sentByUpstream: state.sent }
+        break
+      }
+      await sleep(10)
+    }
+    assert.ok(early, 'no token reached the DOM before the upstream finished')
+    assert.ok(early.sentByUpstream < TOKENS.length)
+    assert.ok(TEXT.startsWith(early.text), `a prefix of the answer: ${JSON.stringify(early.text)}`)
+    await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 })
+    assert.equal(await page.$eval(assistant, (el) => el.textContent), TEXT)
+    assert.equal(await page.$eval('.message[data-role="user"]', (el) => el.textContent), 'Count to thirty, please')
+    assert.equal(await page.$(`${assistant} b`), null, 'markup in the text stays text')
+    assert.deepEqual(state.prompts, ['Count to thirty, please'], 'toChatMessages turned the UI message into the prompt')
+    assert.deepEqual(problems, [])
+  })
+})
+
+describe('the Express example with REDIS_URL (resumable relays) in Chromium', {
+  skip: SKIP_BROWSER || skipWithoutRedis,
+}, () => {
+  let redis
+  before(async () => {
+    redis = await startRedis()
+  })
+  after(() => redis?.stop())
+
+  for (const { path, output, done } of [
+    { path: '/', output: '#output', done: '#status[data-state="done"]' },
+    { path: '/ai-sdk', output: '.message[data-role="assistant"]', done: '#status[data-state="ready"]' },
+  ]) {
+    test(`${path}: a reload mid-answer picks the answer up again; the upstream is not aborted`, {
+      timeout: 60_000,
+    }, async (t) => {
+      const { server, state } = await slowUpstream(t)
+      const app = await startExample(t, server.url, { redisUrl: redis.url })
+      assert.equal(app.resumable, true)
+      const { page, problems } = await openBrowser(t)
+      await page.goto(`${app.url}${path}`)
+      if (path === '/ai-sdk') await page.waitForSelector('#status[data-state="ready"]', { timeout: 20_000 })
+      await page.click('#send')
+      await page.waitForFunction((sel) => (document.querySelector(sel)?.textContent.length ?? 0) > 0, output, {
+        timeout: 10_000,
+      })
+      const sentAtReload = state.sent
+      await page.reload()
+      // A page that just loaded is 'ready' before its resume starts: wait for the upstream's
+      // end, then for the page to settle on the whole text (or show what it has instead).
+      assert.ok(await waitFor(() => state.ended, 20_000), 'the upstream ran to its end')
+      await page
+        .waitForFunction(([sel, whole]) => document.querySelector(sel)?.textContent === whole, [output, TEXT], {
+          timeout: 10_000,
+        })
+        .catch(() => {}) // the assertion below says what the page shows
+      await page.waitForSelector(done, { timeout: 20_000 })
+      const text = await page.$eval(output, (el) => el.textContent)
+      assert.ok(sentAtReload < TOKENS.length, 'the reload came mid-answer')
+      assert.equal(text, TEXT, 'the whole answer, once')
+      assert.equal(state.ended, true, 'the upstream ran to its end')
+      assert.equal(state.prompts.length, 1, 'one upstream request: the reload resumed it, it did not ask again')
+      assert.deepEqual(problems, [])
+    })
+  }
+})
+
 describe('the Express example without a browser', () => {
   function eventsOf(text) {
     const parser = new SseParser()
@@ -157,7 +241,11 @@ describe('the Express example without a browser', () => {
     const page = await fetch(`${app.url}/`)
     assert.equal(page.status, 200)
     assert.match(page.headers.get('content-type'), /^text\/html/)
-    assert.match(await page.text(), /new EventSource/)
+    const html = await page.text()
+    assert.match(html, /import \{ readRelay, RelayError \} from '\/streamdelta-browser\.mjs'/)
+    const module = await fetch(`${app.url}/streamdelta-browser.mjs`)
+    assert.match(module.headers.get('content-type'), /^text\/javascript/)
+    assert.match(await module.text(), /export function readRelay/)
 
     for (const init of [
       { url: `${app.url}/chat?prompt=${encodeURIComponent('via GET')}` },

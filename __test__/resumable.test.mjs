@@ -6,16 +6,16 @@ import { test, describe, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import http from 'node:http'
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
+import { DefaultChatTransport, readUIMessageStream } from 'ai'
 import { Client, RelayStore } from '../index.js'
 import { startMockServer } from '../testing.js'
 import { freePort } from './helpers/server.mjs'
+import { startRedis, skipWithoutRedis } from './helpers/redis.mjs'
 
 const require = createRequire(import.meta.url)
-const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
-const skip = REDIS_SERVER ? false : 'redis-server is not installed (apt-get install redis-server; .ci/run does)'
+const skip = skipWithoutRedis
 const TTL = 60
 const WORDS = Array.from({ length: 40 }, (_, i) => `w${i} `)
 
@@ -23,39 +23,30 @@ let redis // { port, url, process, client }
 let mock
 const instances = []
 
-async function startRedis() {
-  const port = await freePort()
-  const child = spawn(
-    REDIS_SERVER,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let output = ''
-  child.stdout.setEncoding('utf8').on('data', (d) => (output += d))
-  const deadline = Date.now() + 10_000
-  while (!/Ready to accept connections/.test(output)) {
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  const url = `redis://127.0.0.1:${port}`
-  const { createClient } = require('redis')
-  const client = createClient({ url })
-  client.on('error', () => {})
-  await client.connect()
-  return { port, url, process: child, client }
-}
-
-/** An instance of the service: its own RelayStore and http server on the shared Redis. */
-async function startInstance({ format = 'events', prefix } = {}) {
-  const store = new RelayStore({ url: redis.url, ttl: TTL, ...(prefix ? { prefix } : {}) })
+/**
+ * An instance of the service: its own RelayStore and http server on the shared Redis (or
+ * `url`). `takeover`: the store gets the client, to take background responses over.
+ * POST /chat/:id relays a chat answer, POST /responses/:id a background Responses answer.
+ */
+async function startInstance({ format = 'events', prefix, url = redis.url, takeover = false } = {}) {
   const client = new Client({ baseURL: mock.url, apiKey: 'sk-test', maxRetries: 0 })
+  const store = new RelayStore({
+    url,
+    ttl: TTL,
+    ...(prefix ? { prefix } : {}),
+    ...(takeover ? { client } : {}),
+  })
   const results = []
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://x')
-    const [, , id, action] = url.pathname.split('/')
-    if (req.method === 'POST' && action === undefined) {
+    const [, kind, id, action] = url.pathname.split('/')
+    if (req.method === 'POST' && kind === 'responses') {
+      const stream = client.responses(
+        { model: 'mock', input: 'hi', background: true },
+        { headers: { 'x-mock-script': url.searchParams.get('script') } },
+      )
+      results.push(await stream.pipeTo(res, { format, resumable: { store, id } }))
+    } else if (req.method === 'POST' && action === undefined) {
       const script = url.searchParams.get('script')
       const stream = client.chat(
         { model: 'mock', messages: [{ role: 'user', content: 'hi' }] },
@@ -129,6 +120,13 @@ async function waitFor(check, ms, what) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 10))
   }
+}
+
+/** [name, value, name, value, ...] as pairs. */
+function chunkPairs(flat) {
+  const pairs = []
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([String(flat[i]), String(flat[i + 1])])
+  return pairs
 }
 
 function compareIds(a, b) {
@@ -317,18 +315,187 @@ describe('resumable relays (Redis)', { skip }, () => {
     assert.ok(textOf(result.events).startsWith('k0 k1 '), 'what was recorded came first')
   })
 
+  test('Redis restarted mid-answer: the live client gets all of it, told in-band it is no longer resumable; the store reconnects', async () => {
+    const own = await startRedis()
+    const c = await startInstance({ url: own.url })
+    let again
+    try {
+      const live = readSse(`${c.url}/chat/r1?script=${slow(30)}`, { method: 'POST' })
+      await waitFor(async () => (await own.client.xLen('streamdelta:relay:r1').catch(() => 0)) > 5, 3000, 'events')
+      // A resumer following during the restart: its connection to Redis breaks.
+      const follower = readSse(`${c.url}/chat/r1/stream`).catch((error) => ({ cut: error }))
+      await new Promise((r) => setTimeout(r, 100))
+      own.process.kill('SIGKILL')
+      await once(own.process, 'exit')
+      own.client.destroy()
+      const killed = Date.now()
+      again = await startRedis(own.port)
+      const result = await live
+      assert.equal(textOf(result.events), WORDS.join(''), 'the live client got the whole text')
+      assert.equal(result.events.at(-1).event, 'done')
+      assert.match(result.text, /^: no longer resumable/m, 'told in-band')
+      assert.equal(result.events.at(-1).id, null, 'events after the failure carry no id (nothing to resume from)')
+      const followed = await follower
+      assert.ok(Date.now() - killed < 6000, 'the follower did not hang')
+      assert.ok(
+        followed.cut !== undefined || followed.events.at(-1).event === 'error',
+        'the follower was cut (to reconnect) or told the answer is interrupted',
+      )
+      // The restarted Redis lost the log (no persistence): nothing to resume, not a hang.
+      const lost = await fetch(`${c.url}/chat/r1/stream`)
+      assert.equal(lost.status, 204)
+      // The same store reconnected: a new relay is recorded and resumable again.
+      const next = await readSse(`${c.url}/chat/r2?script=${slow(0)}`, { method: 'POST' })
+      assert.ok(next.events.every((e) => e.id !== null))
+      assert.ok((await again.client.xLen('streamdelta:relay:r2')) > 2)
+      const replay = await readSse(`${c.url}/chat/r2/stream`)
+      assert.deepEqual(replay.events, next.events)
+    } finally {
+      c.server.close()
+      await c.store.close()
+      instances.splice(instances.indexOf(c), 1)
+      if (again) {
+        await again.client.close()
+        again.process.kill('SIGTERM')
+        await once(again.process, 'exit')
+      }
+    }
+  })
+
+  test('background takeover: the producer killed, a resume on an instance with a client finishes the answer upstream', async () => {
+    const c = await startInstance({ takeover: true })
+    const many = Array.from({ length: 150 }, (_, i) => `b${i} `)
+    const script = JSON.stringify({ text: many, intervalMs: 20 })
+    const source = `
+      const http = require('node:http')
+      const { Client, RelayStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+      const store = new RelayStore({ url: ${JSON.stringify(redis.url)}, ttl: ${TTL} })
+      const client = new Client({ baseURL: ${JSON.stringify(mock.url)}, apiKey: 'sk-test' })
+      const server = http.createServer((req, res) => {
+        const stream = client.responses({ model: 'mock', input: 'hi', background: true }, { headers: { 'x-mock-script': ${JSON.stringify(script)} } })
+        stream.pipeTo(res, { format: 'events', resumable: { store, id: 'bg1' } })
+      })
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+    `
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data')
+    const port = Number(String(line).trim())
+    // The page leaves after a few words; the producer keeps recording.
+    const first = await readSse(`http://127.0.0.1:${port}/`, {
+      until: (events) => events.filter((e) => e.event === 'text').length >= 10,
+    })
+    const resumer = readSse(`${c.url}/chat/bg1/stream`, { headers: { 'last-event-id': first.events.at(-1).id } })
+    await new Promise((r) => setTimeout(r, 200))
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    const rest = await resumer
+    assert.equal(rest.status, 200)
+    assert.equal(textOf(first.events) + textOf(rest.events), many.join(''), 'the whole text, no gap, no repeat')
+    assert.equal(rest.events.at(-1).event, 'done')
+    for (let i = 1; i < rest.events.length; i++) assert.ok(compareIds(rest.events[i].id, rest.events[i - 1].id) > 0)
+    await waitFor(() => c.results.length === 1, 2000, 'the resume to resolve')
+    const [result] = c.results
+    assert.equal(result.ok, true)
+    assert.equal(result.takenOver, true)
+    // The takeover asked upstream for what came after the last recorded sequence number.
+    const resumed = mock.requests.filter((r) => r.method === 'GET' && r.path.includes('/responses/')).at(-1)
+    assert.ok(resumed, 'a GET /responses/{id} reached the mock')
+    assert.ok(Number(resumed.query.starting_after) > 10, `starting_after ${resumed.query.starting_after}`)
+    // The taken-over part records its position too (it could be taken over again).
+    const entries = await redis.client.sendCommand(['XRANGE', 'streamdelta:relay:bg1', '-', '+'])
+    const data = entries.map(([, flat]) => Object.fromEntries(chunkPairs(flat))).filter((f) => f.t === 'data')
+    assert.ok(Number(data.at(-1).q) > Number(resumed.query.starting_after))
+    assert.ok(data.every((f) => f.r === data[0].r && f.r.length > 0))
+    // The log now holds the whole answer: a later resume on an instance without a client replays it.
+    const replay = await readSse(`${b.url}/chat/bg1/stream`)
+    assert.equal(textOf(replay.events), many.join(''))
+    assert.equal(replay.events.at(-1).event, 'done')
+  })
+
+  test('background takeover in the ai-sdk format: reconnectToStream gets the whole message, the rest as a new step', async () => {
+    const c = await startInstance({ takeover: true, format: 'ai-sdk' })
+    const many = Array.from({ length: 150 }, (_, i) => `a${i} `)
+    const script = JSON.stringify({ text: many, intervalMs: 20 })
+    const source = `
+      const http = require('node:http')
+      const { Client, RelayStore } = require(${JSON.stringify(require.resolve('../index.js'))})
+      const store = new RelayStore({ url: ${JSON.stringify(redis.url)}, ttl: ${TTL} })
+      const client = new Client({ baseURL: ${JSON.stringify(mock.url)}, apiKey: 'sk-test' })
+      const server = http.createServer((req, res) => {
+        const stream = client.responses({ model: 'mock', input: 'hi', background: true }, { headers: { 'x-mock-script': ${JSON.stringify(script)} } })
+        stream.pipeTo(res, { format: 'ai-sdk', resumable: { store, id: 'bg2' } })
+      })
+      server.listen(0, '127.0.0.1', () => console.log(server.address().port))
+    `
+    const child = spawn(process.execPath, ['-e', source], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const [line] = await once(child.stdout.setEncoding('utf8'), 'data')
+    const port = Number(String(line).trim())
+    await readSse(`http://127.0.0.1:${port}/`, { until: (events) => events.length >= 12 })
+    child.kill('SIGKILL')
+    await once(child, 'exit')
+    const transport = new DefaultChatTransport({ api: `${c.url}/chat` })
+    const stream = await transport.reconnectToStream({ chatId: 'bg2' })
+    let message
+    for await (const snapshot of readUIMessageStream({ stream })) message = snapshot
+    const texts = message.parts.filter((p) => p.type === 'text').map((p) => p.text)
+    assert.equal(texts.join(''), many.join(''), 'the whole text, no gap, no repeat')
+    assert.equal(texts.length, 2, 'what the takeover relayed is a second text part')
+    assert.equal(message.parts.filter((p) => p.type === 'step-start').length, 2, 'in a second step')
+    await waitFor(() => c.results.length === 1, 2000, 'the resume to resolve')
+    assert.equal(c.results[0].takenOver, true)
+    assert.equal(c.results[0].ok, true)
+  })
+
+  test("ai-sdk format: useChat's reconnectToStream (DefaultChatTransport) reads the whole answer after a drop", async () => {
+    const c = await startInstance({ format: 'ai-sdk' })
+    const first = await readSse(`${c.url}/chat/u1?script=${slow()}`, {
+      method: 'POST',
+      until: (events) => events.length >= 8,
+    })
+    assert.ok(
+      first.events.every((e) => e.id !== null),
+      'every part carries an SSE id',
+    )
+    const transport = new DefaultChatTransport({ api: `${c.url}/chat` })
+    const stream = await transport.reconnectToStream({ chatId: 'u1' })
+    assert.ok(stream, 'a stream, not null')
+    let message
+    for await (const snapshot of readUIMessageStream({ stream })) message = snapshot
+    const text = message.parts
+      .filter((p) => p.type === 'text')
+      .map((p) => p.text)
+      .join('')
+    assert.equal(text, WORDS.join(''))
+    assert.equal(await transport.reconnectToStream({ chatId: 'nobody' }), null, '204: nothing to resume')
+    // Last-Event-ID works for ai-sdk parts too: the rest after the first part read.
+    const deltas = (events) =>
+      events
+        .filter((e) => e.data.startsWith('{'))
+        .map((e) => JSON.parse(e.data))
+        .filter((p) => p.type === 'text-delta')
+        .map((p) => p.delta)
+        .join('')
+    const rest = await readSse(`${c.url}/chat/u1/stream`, { headers: { 'last-event-id': first.events.at(-1).id } })
+    assert.equal(deltas(first.events) + deltas(rest.events), WORDS.join(''))
+    assert.equal(rest.events.at(-1).data, '[DONE]')
+  })
+
   test('bad arguments throw TypeErrors naming them', async () => {
     assert.throws(() => new RelayStore({ url: redis.url }), /ttl must be a whole number/)
     assert.throws(() => new RelayStore({ url: 'http://x', ttl: 1 }), /url must be a redis:\/\//)
     assert.throws(() => new RelayStore({ url: redis.url, ttl: 1, tll: 2 }), /unknown RelayStore option 'tll'/)
     const res = new http.ServerResponse(new http.IncomingMessage(/** @type {any} */ (null)))
-    assert.throws(() => a.store.resume('x', res, { format: 'text' }), /format must be 'events' or 'openai'/)
+    assert.throws(() => a.store.resume('x', res, { format: 'text' }), /format must be 'events', 'openai' or 'ai-sdk'/)
+    assert.throws(
+      () => new RelayStore({ url: redis.url, ttl: 1, client: {} }),
+      /option client must be a streamdelta Client/,
+    )
     assert.throws(() => a.store.resume('', res), /relay id must be a non-empty string/)
     const client = new Client({ baseURL: mock.url, apiKey: 'sk-test' })
     const stream = client.chat({ model: 'mock', messages: [] })
     assert.throws(
       () => stream.pipeTo(res, { format: 'text', resumable: { store: a.store, id: 'x' } }),
-      /a resumable relay needs format 'events' or 'openai'/,
+      /a resumable relay needs format 'events', 'openai' or 'ai-sdk'/,
     )
     const other = client.chat({ model: 'mock', messages: [] })
     assert.throws(() => other.toNodeStream({ resumable: { store: a.store, id: 'x' } }), /only for pipeTo/)

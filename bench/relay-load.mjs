@@ -11,8 +11,13 @@
 // choice 0's content (OpenAI chunks) or the text-delta parts (the AI SDK's UI message stream)
 // must hash to EXPECTED_SHA256, in exactly CHUNKS content events.
 //
+// A relay that coalesces (COALESCED=1: streamdelta's ai-sdk format writes one text-delta part
+// per batch, not per upstream chunk) has no fixed count of events per response: there every
+// response's share of the window is counted by bytes instead (the bytes it received in the
+// window over its whole length, times CHUNKS), and only the sampled responses' text is checked.
+//
 // Env: CONCURRENCY (32), WARMUP (2 s), DURATION (8 s), CHUNKS and EXPECTED_SHA256 (from
-// server.mjs), SAMPLE_EVERY (10), RELAY_PID, UPSTREAM_PID (to report its CPU share).
+// server.mjs), SAMPLE_EVERY (10), RELAY_PID, UPSTREAM_PID (to report its CPU share), COALESCED.
 // Prints one JSON line: responses, chunks and chunksPerSec (content events in the window),
 // errors, and the window's CPU figures of the relay, this process and the upstream.
 import http from 'node:http'
@@ -28,6 +33,7 @@ const EXPECTED_SHA256 = process.env.EXPECTED_SHA256
 const SAMPLE_EVERY = Number(process.env.SAMPLE_EVERY ?? 10)
 const RELAY_PID = Number(process.env.RELAY_PID)
 const UPSTREAM_PID = Number(process.env.UPSTREAM_PID ?? 0)
+const COALESCED = process.env.COALESCED === '1'
 if (!origin || !CHUNKS || !EXPECTED_SHA256 || !RELAY_PID) {
   console.error(
     'usage: CHUNKS=<n> EXPECTED_SHA256=<hex> RELAY_PID=<pid> [UPSTREAM_PID=<pid>] node bench/relay-load.mjs <relayOrigin>',
@@ -48,6 +54,9 @@ const failures = new Set() // distinct error messages, for the report
 let eventsPerResponse = 0 // from the first response verified by hash
 let stopping = false
 const inFlight = new Set()
+/** COALESCED: per response { bytes, atStart, atEnd, total }, for the byte count of the window. */
+const tracked = new Set()
+let phase = 'warmup' // then 'measuring', then 'over'
 
 function failed(message) {
   errors++
@@ -58,7 +67,9 @@ function failed(message) {
 function contentOf(body) {
   let count = 0
   let text = ''
-  for (const block of body.toString('utf8').split('\n\n')) {
+  for (let block of body.toString('utf8').split('\n\n')) {
+    // A resumable relay's events start with their SSE id.
+    if (block.startsWith('id: ')) block = block.slice(block.indexOf('\n') + 1)
     if (!block.startsWith('data: ') || block === 'data: [DONE]') continue
     const part = JSON.parse(block.slice(6))
     let piece
@@ -80,6 +91,8 @@ function oneResponse(sample) {
     let lastByte = 0 // the previous read's last byte: a boundary can straddle two reads
     let tail = Buffer.alloc(0) // the last bytes, to see the [DONE]
     const kept = sample ? [] : null
+    const track = COALESCED ? { bytes: 0, atStart: phase === 'warmup' ? null : 0, atEnd: null, total: null } : null
+    if (track) tracked.add(track)
     const req = http.request({
       hostname,
       port,
@@ -110,6 +123,7 @@ function oneResponse(sample) {
         count += n
         events += n
         lastByte = buf[buf.length - 1]
+        if (track) track.bytes += buf.length
         tail = buf.length >= DONE.length ? buf : Buffer.concat([tail, buf]).subarray(-DONE.length)
         kept?.push(buf)
       })
@@ -126,8 +140,16 @@ function oneResponse(sample) {
       res.on('end', () => {
         ended = true
         if (stopping && !res.complete) return finish()
+        if (track) track.total = track.bytes
         if (!tail.subarray(-DONE.length).equals(DONE)) failed('no data: [DONE] at the end')
-        else if (kept) {
+        else if (COALESCED) {
+          if (kept) {
+            const { sha256 } = contentOf(Buffer.concat(kept))
+            if (sha256 !== EXPECTED_SHA256) failed(`sampled response: text sha256 ${sha256.slice(0, 12)}...`)
+            else responses++
+          } else responses++
+          eventsPerResponse = CHUNKS // the count is by bytes (see chunksInWindow)
+        } else if (kept) {
           const { count: content, sha256 } = contentOf(Buffer.concat(kept))
           if (content !== CHUNKS || sha256 !== EXPECTED_SHA256)
             failed(`sampled response: ${content} content events, text sha256 ${sha256.slice(0, 12)}...`)
@@ -185,8 +207,12 @@ const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const workers = Array.from({ length: CONCURRENCY }, worker)
 await sleep(WARMUP)
 const start = snapshot()
+phase = 'measuring'
+for (const track of tracked) track.atStart = track.bytes
 await sleep(DURATION)
 const end = snapshot()
+phase = 'over'
+for (const track of tracked) track.atEnd = track.bytes
 const relayPeakRssMB = Number(readFileSync(`/proc/${RELAY_PID}/status`, 'latin1').match(/^VmHWM:\s*(\d+)/m)[1]) / 1024
 stopping = true
 for (const req of inFlight) req.destroy()
@@ -197,7 +223,20 @@ const seconds = (end.at - start.at) / 1000
 // Events carry a few non-content events per response (role, finish, usage, [DONE]; the AI SDK's
 // start/step/text-start/... parts): scale by the share a verified response has.
 const contentShare = eventsPerResponse ? CHUNKS / eventsPerResponse : NaN
-const chunks = Math.round((end.events - start.events) * contentShare)
+/** COALESCED: each response's bytes in the window over its length, times CHUNKS. */
+function chunksInWindow() {
+  const totals = [...tracked].filter((t) => t.total !== null).map((t) => t.total)
+  totals.sort((a, b) => a - b)
+  const typical = totals[totals.length >> 1] // for responses cut at the end, their length unknown
+  let sum = 0
+  for (const t of tracked) {
+    if (t.atStart === null || t.atEnd === null) continue // ended before the window, or started after it
+    const length = t.total ?? typical
+    sum += ((t.atEnd - t.atStart) / length) * CHUNKS
+  }
+  return Math.round(sum)
+}
+const chunks = COALESCED ? chunksInWindow() : Math.round((end.events - start.events) * contentShare)
 const share = (key) => (end[key] - start[key]) / seconds
 console.log(
   JSON.stringify({

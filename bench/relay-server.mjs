@@ -60,6 +60,32 @@ const modes = {
     }
   },
 
+  // The AI SDK's UI message stream, rendered by the engine: the row to set against 'ai-sdk'.
+  async 'streamdelta-ai-sdk'() {
+    const { Client } = await import('../index.mjs')
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async (req, res) => {
+      const result = await client.chat(chatBody(req.body.prompt)).pipeTo(res, { format: 'ai-sdk' })
+      if (!result.ok && result.error?.name !== 'AbortError')
+        console.error(`relay streamdelta-ai-sdk: ${result.error?.message}`)
+    }
+  },
+
+  // The plain relay made resumable: every batch also XADDed to Redis (REDIS_URL), one relay id
+  // per request, as a chat app would use its chat ids.
+  async 'streamdelta-resumable'() {
+    const { Client, RelayStore } = await import('../index.mjs')
+    const { randomUUID } = await import('node:crypto')
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    const store = new RelayStore({ url: process.env.REDIS_URL, ttl: 120, prefix: 'bench:' })
+    return async (req, res) => {
+      const resumable = { store, id: randomUUID() }
+      const result = await client.chat(chatBody(req.body.prompt)).pipeTo(res, { format: 'openai', resumable })
+      if (!result.ok && result.error?.name !== 'AbortError')
+        console.error(`relay streamdelta-resumable: ${result.error?.message}`)
+    }
+  },
+
   async openai() {
     const { default: OpenAI } = await import('openai')
     const openai = new OpenAI({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })

@@ -1,12 +1,18 @@
 // An Express relay at saturation: streamdelta's pipeTo(res) against the peers' relays.
 //   node bench/relay.mjs      (ROUNDS=5, CONCURRENCY=32, CHUNKS=2000, WARMUP=2, DURATION=8)
+// Rows: streamdelta (the openai format) against openai's SDK and a hand-written relay;
+// streamdelta-ai-sdk (pipeTo format 'ai-sdk') against the AI SDK's own UI message stream relay
+// of the same upstream (ai-sdk); streamdelta-resumable (the openai format recorded in Redis: a
+// redis-server started here, persistence off) against plain streamdelta.
 // One upstream (bench/server.mjs, prebuilt bytes, as fast as it is read) for the whole run;
 // then, round after round, each relay (bench/relay-server.mjs <mode>) in a fresh process under
 // the same load (bench/relay-load.mjs, its own process): as many chunks per second as the
 // relay can deliver. Modes run interleaved, rotated each round, and we report medians.
 // Writes bench/results/relay.md (the Markdown section) and bench/results/relay.json (medians).
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import path from 'node:path'
 import os from 'node:os'
@@ -19,8 +25,14 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32)
 const CHUNKS = Number(process.env.CHUNKS ?? 2000)
 const WARMUP = Number(process.env.WARMUP ?? 2)
 const DURATION = Number(process.env.DURATION ?? 8)
-const MODES = (process.env.MODES ?? 'streamdelta,openai,ai-sdk,fetch-eventsource-parser').split(',')
+const MODES = (
+  process.env.MODES ?? 'streamdelta,openai,ai-sdk,fetch-eventsource-parser,streamdelta-ai-sdk,streamdelta-resumable'
+).split(',')
 const BAR = 3 // streamdelta must deliver at least 3x the openai relay's chunks per second
+const AI_SDK_BAR = 3 // streamdelta's ai-sdk format: at least 3x the AI SDK's own relay's chunks/s
+const RESUMABLE_BAR = 0.5 // resumable: at least 0.5x the plain relay's chunks/s ...
+const RESUMABLE_CPU_BAR = 1.5 // ... and at most 1.5x its main-thread CPU per chunk
+const REDIS_SERVER = ['/usr/bin/redis-server', '/usr/local/bin/redis-server'].find((p) => existsSync(p))
 
 requireNodeForPeers()
 
@@ -73,9 +85,65 @@ function stop(child) {
   })
 }
 
+/** A free TCP port on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+    server.on('error', reject)
+  })
+}
+
+/** A redis-server for the resumable relay (persistence off), and a client to inspect it. */
+async function startRedis() {
+  if (!REDIS_SERVER) throw new Error('the streamdelta-resumable row needs redis-server (apt-get install redis-server)')
+  const port = await freePort()
+  const child = spawn(
+    REDIS_SERVER,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+  let output = ''
+  child.stdout.setEncoding('utf8').on('data', (d) => (output += d))
+  const deadline = Date.now() + 10_000
+  while (!/Ready to accept connections/.test(output)) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`redis-server did not start:\n${output}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  const { createClient } = createRequire(import.meta.url)('redis')
+  const client = createClient({ url: `redis://127.0.0.1:${port}` })
+  await client.connect()
+  return { child, client, url: `redis://127.0.0.1:${port}`, pid: child.pid }
+}
+
+/**
+ * After a resumable run: how many batches (stream entries less the start and the end) a
+ * finished relay recorded, over a sample of its logs; then the logs are dropped, so that every
+ * run starts with an empty Redis.
+ */
+async function recordedBatches(redis) {
+  const counts = []
+  for await (const keys of redis.client.scanIterator({ MATCH: 'bench:relay:*', COUNT: 200 })) {
+    for (const key of [keys].flat()) {
+      const [last] = await redis.client.sendCommand(['XREVRANGE', key, '+', '-', 'COUNT', '1'])
+      const type = last?.[1]?.[1]
+      if (type === 'done') counts.push((await redis.client.xLen(key)) - 2)
+      if (counts.length >= 50) break
+    }
+    if (counts.length >= 50) break
+  }
+  await redis.client.flushAll()
+  return counts.length ? median(counts) : NaN
+}
+
 /** One relay in a fresh process under one load run. */
 async function measure(mode, upstream) {
-  const { child: relay, info } = await startNode('relay-server.mjs', [mode, upstream.origin])
+  const env = mode === 'streamdelta-resumable' ? { REDIS_URL: redis.url } : {}
+  const { child: relay, info } = await startNode('relay-server.mjs', [mode, upstream.origin], env)
   try {
     const env = {
       CONCURRENCY: String(CONCURRENCY),
@@ -85,12 +153,21 @@ async function measure(mode, upstream) {
       EXPECTED_SHA256: upstream.info.textSha256,
       RELAY_PID: String(relay.pid),
       UPSTREAM_PID: String(upstream.child.pid),
+      // The engine's ai-sdk format writes one text-delta per batch: counted by bytes (relay-load.mjs).
+      COALESCED: mode === 'streamdelta-ai-sdk' ? '1' : '0',
     }
-    return await runLoad([`http://127.0.0.1:${info.port}`], env)
+    const result = await runLoad([`http://127.0.0.1:${info.port}`], env)
+    if (mode === 'streamdelta-resumable') {
+      await stop(relay) // nothing more is recorded once it is gone
+      result.batchesPerResponse = await recordedBatches(redis)
+    }
+    return result
   } finally {
     await stop(relay)
   }
 }
+
+const redis = MODES.includes('streamdelta-resumable') ? await startRedis() : null
 
 // server.mjs prebuilds its bytes, so it has written a whole response into the kernel's socket
 // buffers long before a slow relay has read it; Node's default 5 s keep-alive timer starts then
@@ -132,6 +209,10 @@ try {
   }
 } finally {
   await stop(upstream.child)
+  if (redis) {
+    await redis.client.close()
+    await stop(redis.child)
+  }
 }
 
 const rows = MODES.map((mode) => {
@@ -156,6 +237,45 @@ const rows = MODES.map((mode) => {
 })
 const byMode = Object.fromEntries(rows.map((r) => [r.mode, r]))
 const ratio = byMode.streamdelta && byMode.openai ? byMode.streamdelta.chunksPerSec / byMode.openai.chunksPerSec : NaN
+const aiSdkRatio = byMode['streamdelta-ai-sdk']?.chunksPerSec / byMode['ai-sdk']?.chunksPerSec
+const resumable = byMode['streamdelta-resumable']
+const plain = byMode.streamdelta
+const resumableRatio = resumable?.chunksPerSec / plain?.chunksPerSec
+const resumableCpuRatio = resumable?.mainCpuUsPerChunk / plain?.mainCpuUsPerChunk
+// What recording costs the JS thread per relayed batch (one XADD each): the extra main-thread
+// CPU per chunk times the chunks a batch held.
+const batchesPerResponse = resumable ? median(results['streamdelta-resumable'].map((r) => r.batchesPerResponse)) : NaN
+const recordUsPerBatch = ((resumable?.mainCpuUsPerChunk - plain?.mainCpuUsPerChunk) * CHUNKS) / batchesPerResponse
+/** The bars this run checks, each against the row it is set against (absent rows: n/a). */
+const bars = [
+  {
+    what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`,
+    ratio,
+    limit: BAR,
+    higherIsBetter: true,
+  },
+  {
+    what: `ai-sdk format, chunks/s delivered: at least ${AI_SDK_BAR}x the AI SDK's own relay (pipeUIMessageStreamToResponse)`,
+    ratio: aiSdkRatio,
+    limit: AI_SDK_BAR,
+    higherIsBetter: true,
+  },
+  {
+    what: `resumable relay (Redis), chunks/s delivered: at least ${RESUMABLE_BAR}x the plain relay`,
+    ratio: resumableRatio,
+    limit: RESUMABLE_BAR,
+    higherIsBetter: true,
+  },
+  {
+    what: `resumable relay (Redis), main-thread CPU per chunk: at most ${RESUMABLE_CPU_BAR}x the plain relay`,
+    ratio: resumableCpuRatio,
+    limit: RESUMABLE_CPU_BAR,
+    higherIsBetter: false,
+  },
+].map((bar) => ({
+  ...bar,
+  ok: Number.isFinite(bar.ratio) ? (bar.higherIsBetter ? bar.ratio >= bar.limit : bar.ratio <= bar.limit) : null,
+}))
 
 /** Was the relay the limit? What the shares of every run say. */
 function saturationNote() {
@@ -206,8 +326,17 @@ const lines = [
       `| ${r.mode}${r.errors ? ` (${r.errors} errors)` : ''} | ${f(r.chunksPerSec)} | ${f(r.chunksPerSec / byMode.openai?.chunksPerSec, 2)}x | ${f(r.mainCpuUsPerChunk, 2)} | ${f(r.processCpuUsPerChunk, 2)} | ${f(r.peakRssMB)} |`,
   ),
   '',
-  `Bar: streamdelta chunks/s ≥ ${BAR}x openai's: ${f(ratio, 2)}x ${ratio >= BAR ? '✅' : '❌'}`,
+  ...bars.map(
+    (bar) => `- Bar: ${bar.what}: ${f(bar.ratio, 2)}x ${bar.ok === null ? '(row not run)' : bar.ok ? '✅' : '❌'}`,
+  ),
   '',
+  ...(resumable
+    ? [
+        `Recording in Redis (npm \`redis\` client, one pipelined XADD per batch): ${f(batchesPerResponse)} batches per ${CHUNKS}-chunk response, ` +
+          `so ${f(recordUsPerBatch, 1)} µs of main-thread CPU per recorded batch (the resumable row's extra CPU per chunk × chunks per batch).`,
+        '',
+      ]
+    : []),
   `Who was busy (median share of one core over the window; the machine has ${os.cpus().length * 100}%, and its total counts everybody's work, not only this benchmark's):`,
   '',
   '| relay | relay main thread | relay process | load generator | upstream | whole machine |',
@@ -238,15 +367,9 @@ writeResults(
       duration: DURATION,
       ratio,
       bar: BAR,
-      bars: [
-        {
-          what: `Express relay, chunks/s delivered: at least ${BAR}x the openai relay`,
-          ratio,
-          limit: BAR,
-          higherIsBetter: true,
-          ok: ratio >= BAR,
-        },
-      ],
+      bars: bars.filter((bar) => bar.ok !== null),
+      batchesPerResponse,
+      recordUsPerBatch,
       medians: rows,
       runs: results,
     },

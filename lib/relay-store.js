@@ -24,10 +24,14 @@ const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
+const { NativeUiRenderer } = require('./native')
+const { ResponseStream } = require('./endpoint-streams')
+const { BackgroundPosition } = require('./background-position')
 
-const STORE_OPTIONS = ['url', 'ttl', 'prefix']
+const STORE_OPTIONS = ['url', 'ttl', 'prefix', 'client']
 const RESUME_OPTIONS = ['format', 'lastEventId', 'heartbeat']
-const SSE_FORMATS = ['events', 'openai']
+const SSE_FORMATS = ['events', 'openai', 'ai-sdk']
+const FORMAT_LIST = "'events', 'openai' or 'ai-sdk'"
 /** The producer's marker expiry, and how often it is refreshed (and the cancel flag read). */
 const MARKER_MS = 3000
 const HEARTBEAT_MS = 500
@@ -52,6 +56,21 @@ const HEARTBEAT_SCRIPT = `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return redis.call('EXISTS', KEYS[3])`
+// Start: KEYS marker, stream, cancel; ARGV token, marker ms, start entry id, format, ttl s.
+// 0 when another producer has the id; else the marker taken, the old log and flag dropped,
+// the start entry written.
+const BEGIN_SCRIPT = `if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('XADD', KEYS[2], ARGV[3], 't', 'start', 'f', ARGV[4], 'n', '0', 'b', '')
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return 1`
+// End: KEYS stream, marker, cancel; ARGV entry id, type, events, ttl s, token: the terminal
+// entry, the expiry refreshed, the marker released if it is ours, the cancel flag dropped.
+const FINISH_SCRIPT = `redis.call('XADD', KEYS[1], ARGV[1], 't', ARGV[2], 'n', '1', 'b', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('GET', KEYS[2]) == ARGV[5] then redis.call('DEL', KEYS[2]) end
+redis.call('DEL', KEYS[3])
+return 1`
 // KEYS marker; ARGV token: deletes the marker if it is ours.
 const RELEASE_SCRIPT = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`
@@ -99,6 +118,44 @@ function withIds(events, ms, seq, from = 0) {
   return out
 }
 
+const EVENT_END = Buffer.from('\n\n')
+
+/** Where each SSE event of a rendered batch ends (after its blank line; data lines are JSON). */
+function eventEnds(bytes) {
+  const ends = []
+  for (let at = bytes.indexOf(EVENT_END); at !== -1; at = bytes.indexOf(EVENT_END, at + 2)) ends.push(at + 2)
+  return ends
+}
+
+/**
+ * The rendered batch `bytes` with SSE ids `ms-(seq+k)` before its events (which end at
+ * `ends`), written into one buffer: the relay's hot path works on the engine's UTF-8 as it is
+ * (no JS string of the batch, no encoding it again for the socket and for Redis), and writes
+ * the ids' digits itself (no string per event).
+ */
+function withIdsBytes(bytes, ends, ms, seq) {
+  const prefix = `id: ${ms}-`
+  const out = Buffer.allocUnsafe(bytes.length + ends.length * (prefix.length + 17))
+  let to = 0
+  let from = 0
+  for (let k = 0; k < ends.length; k++) {
+    to += out.write(prefix, to, 'latin1')
+    // The sequence number's decimal digits, most significant first, then the line end.
+    let n = seq + k
+    let digits = 1
+    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++
+    for (let d = digits - 1; d >= 0; d--) {
+      out[to + d] = 48 + (n % 10)
+      n = Math.floor(n / 10)
+    }
+    to += digits
+    out[to++] = 10
+    to += bytes.copy(out, to, from, ends[k])
+    from = ends[k]
+  }
+  return out.subarray(0, to)
+}
+
 function parseId(id) {
   const dash = id.indexOf('-')
   return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) }
@@ -109,6 +166,18 @@ function fieldsOf(flat) {
   const fields = {}
   for (let i = 0; i + 1 < flat.length; i += 2) fields[String(flat[i])] = String(flat[i + 1])
   return fields
+}
+
+/** The `ai-sdk` renderer of one relay (see relay.js's pump): a string id, false for none, undefined for the upstream's. */
+function uiRenderer(messageId) {
+  return new NativeUiRenderer(typeof messageId === 'string' ? messageId : null, messageId === undefined)
+}
+
+/** How a resumer that has no renderer says that the answer failed: `body` in `format`. */
+function failure(format, body) {
+  if (format === 'ai-sdk')
+    return `data: ${JSON.stringify({ type: 'error', errorText: body.message })}\n\ndata: [DONE]\n\n`
+  return RELAY_PARTS.ending(format, body)
 }
 
 /** A response's writes, backpressure and whether the client left. */
@@ -198,14 +267,23 @@ class Recorder {
 
   /** Takes the id (SET NX) and starts the log; throws RelayLiveError when another has it. */
   async begin(format) {
-    const taken = await this.#command(['SET', this.#keys.live, this.#token, 'NX', 'PX', String(MARKER_MS)])
-    if (taken !== 'OK') throw new RelayLiveError(this.#keys.id)
     const { ms, seq } = this.#next(1)
-    await Promise.all([
-      this.#command(['DEL', this.#keys.stream, this.#keys.cancel]),
-      this.#command(['XADD', this.#keys.stream, `${ms}-${seq}`, 't', 'start', 'f', format, 'n', '0', 'b', '']),
-      this.#command(['EXPIRE', this.#keys.stream, String(this.#ttl)]),
+    const keys = this.#keys
+    // One round trip: each command costs the JS thread more than the script does Redis.
+    const taken = await this.#command([
+      'EVAL',
+      BEGIN_SCRIPT,
+      '3',
+      keys.live,
+      keys.stream,
+      keys.cancel,
+      this.#token,
+      String(MARKER_MS),
+      `${ms}-${seq}`,
+      format,
+      String(this.#ttl),
     ])
+    if (taken !== 1) throw new RelayLiveError(keys.id)
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_MS)
   }
 
@@ -242,11 +320,31 @@ class Recorder {
     this.#timer = null
   }
 
-  /** Records a data batch of `n` events; returns the ids' start, null when not recording. */
-  add(text, n) {
+  /**
+   * Takes over the log of a relay whose producer died: takes the id (SET NX) and carries on
+   * after the log's last entry `lastId`. False when another instance took it first.
+   */
+  async adopt(lastId) {
+    const taken = await this.#command(['SET', this.#keys.live, this.#token, 'NX', 'PX', String(MARKER_MS)])
+    if (taken !== 'OK') return false
+    const last = parseId(lastId)
+    this.#ms = last.ms
+    this.#seq = last.seq + 1
+    this.#timer = setInterval(() => this.#beat(), HEARTBEAT_MS)
+    return true
+  }
+
+  /**
+   * Records a data batch of `n` events, the engine's UTF-8 as it is (`extra`: more fields, such
+   * as a background response's position); returns the ids' start, null when not recording.
+   */
+  add(bytes, n, extra = null) {
     if (this.broken) return null
     const id = this.#next(n)
-    this.#send(['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', text])
+    /** @type {Array<string | Buffer>} */
+    const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', bytes]
+    if (extra) args.push(...extra)
+    this.#send(args)
     return id
   }
 
@@ -256,10 +354,20 @@ class Recorder {
     if (this.broken) return null
     const id = this.#next(1)
     const keys = this.#keys
-    this.#send(['XADD', keys.stream, `${id.ms}-${id.seq}`, 't', type, 'n', '1', 'b', text])
-    this.#send(['EXPIRE', keys.stream, String(this.#ttl)])
-    this.#send(['EVAL', RELEASE_SCRIPT, '1', keys.live, this.#token])
-    this.#send(['DEL', keys.cancel])
+    const entry = `${id.ms}-${id.seq}`
+    this.#send([
+      'EVAL',
+      FINISH_SCRIPT,
+      '3',
+      keys.stream,
+      keys.live,
+      keys.cancel,
+      entry,
+      type,
+      text,
+      String(this.#ttl),
+      this.#token,
+    ])
     return id
   }
 
@@ -279,13 +387,15 @@ class RelayStore {
   #closed = false
   #readers = new Set()
   #recorders = new Set()
+  /** The Client a resumer takes a background response over with (option `client`), or null. */
+  #takeoverClient = null
 
-  /** @param {{ url: string, ttl: number, prefix?: string }} options */
+  /** @param {{ url: string, ttl: number, prefix?: string, client?: import('./client').Client }} options */
   constructor(options) {
     if (options === null || typeof options !== 'object')
       throw new TypeError('streamdelta: RelayStore needs options { url, ttl, prefix? }')
     checkNames(options, STORE_OPTIONS, 'RelayStore option')
-    const { url, ttl, prefix = 'streamdelta:' } = options
+    const { url, ttl, prefix = 'streamdelta:', client = null } = options
     if (typeof url !== 'string' || !/^rediss?:\/\//.test(url))
       throw new TypeError(`streamdelta: RelayStore option url must be a redis:// or rediss:// URL, got ${String(url)}`)
     if (!Number.isInteger(ttl) || ttl < 1)
@@ -294,9 +404,14 @@ class RelayStore {
       )
     if (typeof prefix !== 'string')
       throw new TypeError(`streamdelta: RelayStore option prefix must be a string, got ${typeof prefix}`)
+    if (client !== null && typeof client?.resumeResponse !== 'function')
+      throw new TypeError(
+        'streamdelta: RelayStore option client must be a streamdelta Client (it takes over background responses)',
+      )
     this.#url = url
     this.#ttl = ttl
     this.#prefix = prefix
+    this.#takeoverClient = client
   }
 
   get ttl() {
@@ -356,37 +471,49 @@ class RelayStore {
    * @param {string[]} args
    * @returns {Promise<any>}
    */
-  async #command(args) {
-    const client = await this.#connection()
-    return client.sendCommand(args)
+  #command(args) {
+    // Connected: straight to the client (this runs once per relayed batch).
+    if (this.#client && !this.#closed) {
+      try {
+        return this.#client.sendCommand(args)
+      } catch (error) {
+        return Promise.reject(error) // callers expect a rejection, never a throw
+      }
+    }
+    return this.#connection().then((client) => client.sendCommand(args))
   }
 
   /** pipeTo(res, { resumable: { store: this, id } }): see relay.js. */
-  [kResumableRelay](stream, res, { format, heartbeat, onError, id }) {
+  [kResumableRelay](stream, res, { format, heartbeat, onError, id, messageId }) {
     RELAY_PARTS.checked(stream, () => {
       checkId(id)
       if (!SSE_FORMATS.includes(format))
-        throw new TypeError(`streamdelta: a resumable relay needs format 'events' or 'openai', got '${format}'`)
+        throw new TypeError(`streamdelta: a resumable relay needs format ${FORMAT_LIST}, got '${format}'`)
       if (this.#closed) throw new TypeError('streamdelta: this RelayStore is closed')
     })
-    return this.#produce(stream, res, format, heartbeat, onError, id).catch((error) => {
+    return this.#produce(stream, res, format, heartbeat, onError, id, messageId).catch((error) => {
       stream.abort(error)
       if (!res.destroyed && !res.writableEnded) res.destroy()
       return { ok: false, error }
     })
   }
 
-  async #produce(stream, res, format, heartbeat, onError, id) {
-    const { ending, publicError, headersFor, sendErrorResponse } = RELAY_PARTS
-    const client = clientOf(res)
-    const recorder = new Recorder(
+  /** A Recorder of relay `id` on the shared connection; `stream` is aborted when cancelled. */
+  #recorder(keys, stream, client) {
+    return new Recorder(
       (args) => this.#command(args),
-      this.#keys(id),
+      keys,
       randomUUID(),
       this.#ttl,
       () => stream.abort(new AbortError('The stream was aborted: the relay was cancelled')),
       () => client.write(': no longer resumable: the relay store failed\n\n'),
     )
+  }
+
+  async #produce(stream, res, format, heartbeat, onError, id, messageId) {
+    const { ending, publicError, headersFor, sendErrorResponse } = RELAY_PARTS
+    const client = clientOf(res)
+    const recorder = this.#recorder(this.#keys(id), stream, client)
     let recording = true
     const onClose = () => {
       if (res.writableFinished) return
@@ -396,6 +523,7 @@ class RelayStore {
     }
     res.on('close', onClose)
     this.#recorders.add(recorder)
+    const renderer = format === 'ai-sdk' ? uiRenderer(messageId) : null
     try {
       try {
         await withTimeout(recorder.begin(format), CONNECT_TIMEOUT_MS, 'Redis')
@@ -419,7 +547,7 @@ class RelayStore {
         await stream.response
       } catch (error) {
         const { body } = publicError(error, onError)
-        if (recording) await recorder.finish('error', ending(format, body))
+        if (recording) await recorder.finish('error', ending(format, body, renderer))
         if (!client.gone && !res.headersSent) sendErrorResponse(res, error, onError)
         return { ok: false, error }
       }
@@ -427,47 +555,96 @@ class RelayStore {
       res.statusCode = 200
       res.flushHeaders()
       if (!recording) client.write(': not resumable: the relay store is unreachable\n\n')
-      const timer =
-        heartbeat &&
-        setInterval(
-          () => {
-            if (Date.now() - client.lastWrite >= heartbeat) client.write(': ping\n\n')
-          },
-          Math.max(10, Math.min(heartbeat, 1000)),
-        )
-      let error
-      try {
-        for await (const batch of stream[kBatches]()) {
-          const text = batch.relay(format)
-          if (text === '') continue
-          const events = splitEvents(text)
-          const at = recorder.add(text, events.length)
-          const out = at ? withIds(events, at.ms, at.seq) : text
-          if (client.write(out) === false) await client.drained()
-        }
-      } catch (caught) {
-        error = caught
-      } finally {
-        if (timer) clearInterval(timer)
-      }
-      let type = 'done'
-      let last = ending(format, null)
-      if (recorder.cancelled) {
-        type = 'cancelled'
-        last = ending(format, CANCELLED)
-        error = new AbortError('The stream was aborted: the relay was cancelled')
-      } else if (error) {
-        type = 'error'
-        last = ending(format, publicError(error, onError).body)
-      }
-      const at = await recorder.finish(type, last)
-      client.write(at ? withIds(splitEvents(last), at.ms, at.seq) : last)
-      if (!client.gone) res.end()
-      await recorder.settled()
-      if (error) return { ok: false, error }
-      return { ok: true, final: await stream.final() }
+      const position = stream instanceof ResponseStream ? new BackgroundPosition() : null
+      return await this.#record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position })
     } finally {
       res.off('close', onClose)
+      this.#recorders.delete(recorder)
+    }
+  }
+
+  /**
+   * The producer's loop, shared by pipeTo and a takeover: each batch rendered once, written to
+   * the client with its SSE ids and appended to the log (without waiting for Redis), then the
+   * terminal entry. `position` records a background response's resume point with each batch.
+   */
+  async #record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position }) {
+    const { ending, publicError } = RELAY_PARTS
+    const timer =
+      heartbeat &&
+      setInterval(
+        () => {
+          if (Date.now() - client.lastWrite >= heartbeat) client.write(': ping\n\n')
+        },
+        Math.max(10, Math.min(heartbeat, 1000)),
+      )
+    let error
+    try {
+      for await (const batch of stream[kBatches]()) {
+        // A stand-in batch made in JS (a failure of a byte source) carries only its end.
+        if (renderer && batch.deltaCount === 0 && batch.chunkCount === 0) continue
+        const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
+        const extra = position ? position.observe(batch) : null
+        if (bytes.length === 0) continue
+        const ends = eventEnds(bytes)
+        const at = recorder.add(bytes, ends.length, extra)
+        const out = at ? withIdsBytes(bytes, ends, at.ms, at.seq) : bytes
+        if (client.write(out) === false) await client.drained()
+      }
+    } catch (caught) {
+      error = caught
+    } finally {
+      if (timer) clearInterval(timer)
+    }
+    let type = 'done'
+    let last = ending(format, null, renderer)
+    if (recorder.cancelled) {
+      type = 'cancelled'
+      last = ending(format, CANCELLED, renderer)
+      error = new AbortError('The stream was aborted: the relay was cancelled')
+    } else if (error) {
+      type = 'error'
+      last = ending(format, publicError(error, onError).body, renderer)
+    }
+    const at = await recorder.finish(type, last)
+    client.write(at ? withIds(splitEvents(last), at.ms, at.seq) : last)
+    if (!client.gone) res.end()
+    await recorder.settled()
+    if (error) return { ok: false, error }
+    return { ok: true, final: await stream.final() }
+  }
+
+  /**
+   * A resumer found the producer gone with no end recorded. When the log's last entry holds a
+   * background response's position and this store has a `client`, it takes the relay over:
+   * takes the id, re-attaches upstream after the last recorded sequence number and carries
+   * the log on to the end, relaying to its own client too (so every other resumer follows).
+   * Returns null when it cannot (the answer is then interrupted), 'following' when another
+   * instance took it over first, else the takeover's result.
+   */
+  async #takeOver(keys, format, client, res, heartbeat) {
+    if (!this.#takeoverClient) return null
+    const [last] = await this.#command(['XREVRANGE', keys.stream, '+', '-', 'COUNT', '1'])
+    if (!last) return null
+    const fields = fieldsOf(last[1])
+    if (TERMINAL.has(fields.t) || fields.r === undefined) return null
+    const startingAfter = Number(fields.q)
+    // The stream is made only once the id is ours; `cancel` aborts it through this holder.
+    const holder = { stream: null, abort: (reason) => holder.stream?.abort(reason) }
+    const recorder = this.#recorder(keys, holder, client)
+    if (!(await recorder.adopt(last[0]))) return 'following'
+    this.#recorders.add(recorder)
+    try {
+      const stream = this.#takeoverClient.resumeResponse(fields.r, { startingAfter })
+      holder.stream = stream
+      const renderer = format === 'ai-sdk' ? uiRenderer(false) : null
+      const result = await this.#record(stream, format, renderer, recorder, client, res, {
+        heartbeat,
+        onError: undefined,
+        position: new BackgroundPosition(fields.r),
+      })
+      return { ...result, found: true, takenOver: true }
+    } finally {
       this.#recorders.delete(recorder)
     }
   }
@@ -477,7 +654,7 @@ class RelayStore {
    * live to its end. 204 with no body for an unknown or expired id. Never rejects.
    * @param {string} id
    * @param {import('node:http').ServerResponse} res
-   * @param {{ format?: 'events' | 'openai', lastEventId?: string | null, heartbeat?: number | false }} [options]
+   * @param {{ format?: 'events' | 'openai' | 'ai-sdk', lastEventId?: string | null, heartbeat?: number | false }} [options]
    */
   resume(id, res, options = {}) {
     if (options === null || typeof options !== 'object')
@@ -488,7 +665,7 @@ class RelayStore {
       throw new TypeError('streamdelta: resume needs a Node http.ServerResponse (res)')
     const { format, lastEventId, heartbeat = DEFAULT_HEARTBEAT } = options
     if (format !== undefined && !SSE_FORMATS.includes(format))
-      throw new TypeError(`streamdelta: resume option format must be 'events' or 'openai', got ${String(format)}`)
+      throw new TypeError(`streamdelta: resume option format must be ${FORMAT_LIST}, got ${String(format)}`)
     if (lastEventId !== undefined && lastEventId !== null && typeof lastEventId !== 'string')
       throw new TypeError(`streamdelta: resume option lastEventId must be a string, got ${typeof lastEventId}`)
     if (heartbeat !== false && (typeof heartbeat !== 'number' || !(heartbeat > 0)))
@@ -535,7 +712,7 @@ class RelayStore {
         res.end(JSON.stringify({ error: { message, type: 'conflict', code: 'relay_format', status: 409 } }))
         return { ok: false, found: true, error: new TypeError(`streamdelta: ${message}`) }
       }
-      const { ending, headersFor } = RELAY_PARTS
+      const { headersFor } = RELAY_PARTS
       for (const [name, value] of Object.entries(headersFor(format))) res.setHeader(name, value)
       res.statusCode = 200
       res.flushHeaders()
@@ -588,7 +765,10 @@ class RelayStore {
             // No producer: what it wrote before it went is all there will be.
             entries = await command(['XRANGE', keys.stream, `(${cursor}`, '+'])
             if (entries.length === 0) {
-              const last = ending(format, INTERRUPTED)
+              const took = await this.#takeOver(keys, format, client, res, heartbeat)
+              if (took === 'following') continue // another instance carries the log on
+              if (took) return took
+              const last = failure(format, INTERRUPTED)
               client.write(last)
               finish('error')
               return { ok: false, found: true, error: new Error(`streamdelta: ${INTERRUPTED.message}`) }

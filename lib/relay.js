@@ -332,7 +332,7 @@ function pipeTo(stream, res, options) {
         throw new TypeError('streamdelta: relay option resumable must be { store: RelayStore, id: string }')
       return resumable.store
     })
-    return store[kResumableRelay](stream, res, { format, heartbeat, onError, id: resumable.id })
+    return store[kResumableRelay](stream, res, { format, heartbeat, onError, messageId, id: resumable.id })
   }
   return relayTo(stream, res, format, heartbeat, onError, messageId).catch((error) => {
     // Something failed in the relay itself (say res.writeHead threw): end the request, report it.

@@ -12,6 +12,13 @@ async function page(): Promise<void> {
     if (d.type === 'text') console.log(d.text)
   }
   for await (const text of readRelay(new URL('http://x/chat')).text()) console.log(text.length)
+  const resumed = readRelay('/chat/c1', {
+    body: { messages: [] },
+    resumeUrl: '/chat/c1/stream',
+    maxReconnects: 3,
+    reconnectDelay: 500,
+  })
+  resumed.on('error', (error) => console.log(error instanceof RelayError && error.code === 'not_resumable'))
   const whole: string = await answer.finalText()
   answer.abort('stop')
   console.log(whole)

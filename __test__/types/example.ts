@@ -191,6 +191,11 @@ async function everything(): Promise<void> {
   const cancelled: boolean = await store.cancel('chat-1')
   console.log(fromStore.found, cancelled, store.ttl)
   await store.close()
+  // A store that takes background responses over, resumable in the AI SDK's format.
+  const takeover = new RelayStore({ url: 'redis://127.0.0.1:6379', ttl: 3600, client })
+  const again: ResumeResult = await takeover.resume('chat-2', res, { format: 'ai-sdk' })
+  const takenOver: boolean | undefined = again.takenOver
+  console.log(takenOver)
   // What useChat posts, relayed back in the AI SDK's format.
   const history: UIMessageLike[] = [
     { id: 'u1', role: 'user', parts: [{ type: 'text', text: 'Hi' }] },
