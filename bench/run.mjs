@@ -49,6 +49,8 @@ const SCENARIOS = {
   framing: () => run(process.execPath, [path.join(here, 'framing.mjs')]),
   paced: () => run(process.execPath, [path.join(here, 'paced.mjs')]),
   relay: () => run(process.execPath, [path.join(here, 'relay.mjs')]),
+  'open-streams': () => run(process.execPath, [path.join(here, 'open-streams.mjs')]),
+  'native-memory': () => run(process.execPath, [path.join(here, 'native-memory.mjs')]),
 }
 const chosen = (process.env.SCENARIOS ?? Object.keys(SCENARIOS).join(',')).split(',').filter(Boolean)
 for (const name of chosen) {
