@@ -50,12 +50,14 @@ const markdown = [
   `- command: \`${nodeCommand(1)}\` (runs \`node scripts/leak-proof.mjs ${args.slice(1).join(' ')}\`)`,
   `- ${result.concurrency} streams at a time, each stopped before its headers, mid-stream or after its end by \`break\`, \`abort()\` or an \`AbortSignal\` (seeded); every ${SAMPLE_EVERY.toLocaleString('en-US')} streams a full GC, then RSS and V8's heap (heapTotal)`,
   `- leak proof verdict on the same run: ${result.failures.length ? `FAIL (${result.failures.join('; ')})` : 'PASS'}`,
+  `- file-backed RSS is code (node, the addon, libraries) paged in as new paths first run; anonymous RSS less V8 heap at the end over after the first sample: ${f(last.rssAnonMB - last.heapTotalMB - (first.rssAnonMB - first.heapTotalMB))} MB`,
   `- peak RSS less V8 heap ${f(peak.nativeMB)} MB after ${peak.streams.toLocaleString('en-US')} streams; ${result.seconds} s in all`,
   '',
-  '| streams | RSS MB | V8 heap MB | RSS less V8 heap MB |',
-  '| ---: | ---: | ---: | ---: |',
+  '| streams | RSS MB | V8 heap MB | RSS less V8 heap MB | of RSS: anonymous MB | of RSS: file-backed (code) MB |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: |',
   ...shown.map(
-    (s) => `| ${s.streams.toLocaleString('en-US')} | ${f(s.rssMB)} | ${f(s.heapTotalMB)} | ${f(s.nativeMB)} |`,
+    (s) =>
+      `| ${s.streams.toLocaleString('en-US')} | ${f(s.rssMB)} | ${f(s.heapTotalMB)} | ${f(s.nativeMB)} | ${f(s.rssAnonMB)} | ${f(s.rssFileMB)} |`,
   ),
   '',
   `- ${bar.ok ? '✅' : '❌'} ${bar.what}: ${bar.measured}`,

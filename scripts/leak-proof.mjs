@@ -24,6 +24,7 @@ import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
 
 const SELF = fileURLToPath(import.meta.url)
 const RSS_LIMIT_MB = 20
@@ -274,11 +275,17 @@ async function client() {
         if (sampleEvery && done % sampleEvery === 0) {
           globalThis.gc?.()
           const m = process.memoryUsage()
+          // RssAnon and RssFile (Linux) split RSS: file-backed pages are code (node, the addon,
+          // libraries) faulted in as new paths run, not memory anything holds.
+          const status = readFileSync('/proc/self/status', 'latin1')
+          const kB = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN) / 1024
           samples.push({
             streams: done,
             rssMB: m.rss / MB,
             heapTotalMB: m.heapTotal / MB,
             nativeMB: (m.rss - m.heapTotal) / MB,
+            rssAnonMB: kB('RssAnon'),
+            rssFileMB: kB('RssFile'),
           })
         }
         if (trace && done % 1000 === 0) {
