@@ -408,6 +408,10 @@ async fn run(request: Request, outlets: Outlets) {
         secrets.scrub_in_place(value);
     }
     response_tx.send_replace(ResponseState::Ready(meta));
+    // hyper's header values are slices of its first read buffer: kept, they pinned that 8 KB
+    // for the whole stream while hyper read the body into a second one (heaptrack). Copied
+    // into `meta` above, they are not needed any more.
+    drop(std::mem::take(response.headers_mut()));
     let mut eof = false;
     // One timer per stream, not one per read: a read only notes the time, and the timer, when it
     // fires, moves itself to the last read plus `idle` (once per idle period at most).
@@ -428,6 +432,7 @@ async fn run(request: Request, outlets: Outlets) {
             match Box::pin(client.open(&again, model.as_deref())).await {
                 Ok(resumed) => {
                     response = resumed;
+                    drop(std::mem::take(response.headers_mut()));
                     lock(&shared).restart_framing();
                     idle_deadline = tokio::time::Instant::now() + idle;
                 }
