@@ -94,7 +94,10 @@ pub struct StreamHandle {
     decoder: SharedDecoder,
     pub stats: Arc<Stats>,
     pub response: watch::Receiver<ResponseState>,
-    abort: StdMutex<Option<AbortHandle>>,
+    /// Emptied by `abort()`, or by the supervisor once the task is over: a tokio task's memory
+    /// (its cell, sized for the whole future) lives as long as any handle to it, and JS drops
+    /// this handle only when V8 collects the stream, thousands of finished streams later.
+    abort: Arc<StdMutex<Option<AbortHandle>>>,
     /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
     pub delta_json: Arc<AtomicBool>,
     /// Whether the engine builds object patches as it decodes (see `decode::Batch`).
@@ -305,7 +308,8 @@ pub fn start(
     };
     let supervisor_ready = ready.clone();
     let task = tokio::spawn(run(request, outlets));
-    let abort = task.abort_handle();
+    let abort = Arc::new(StdMutex::new(Some(task.abort_handle())));
+    let supervisor_abort = abort.clone();
     // A panic inside the engine becomes an error on this stream, never a crashed process.
     tokio::spawn(async move {
         if let Err(join_error) = task.await {
@@ -326,6 +330,13 @@ pub fn start(
             }
         }
         panic_stats.mark_end();
+        // The task is over: nothing to abort any more, and its memory can go now.
+        drop(
+            supervisor_abort
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         // However the task ended, a waiting JS must look again (and find the end).
         drop(panic_tx);
         supervisor_ready.ready();
@@ -335,7 +346,7 @@ pub fn start(
         decoder,
         stats,
         response: response_rx,
-        abort: StdMutex::new(Some(abort)),
+        abort,
         delta_json,
         objects_json,
         raw_json,
