@@ -12,6 +12,7 @@ const [name, origin] = process.argv.slice(2)
 const STREAMS = Number(process.env.STREAMS ?? 10_000)
 const IDLE_MS = Number(process.env.IDLE_MS ?? 5000)
 const FIRST_TEXT = process.env.FIRST_TEXT ?? ''
+const OPEN_LIMIT_MS = 120_000
 const baseURL = `${origin}/v1`
 const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Write a long story.' }] }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -118,7 +119,15 @@ const before = await settledMemory()
 
 const openedAt = performance.now()
 const held = open(STREAMS)
+// A client that never gets every stream going (a connection lost in the ramp) fails the run
+// with how far it got, rather than hanging the benchmark.
+const giveUp = setTimeout(() => {
+  const started = held.texts.filter((t) => t !== '').length
+  console.error(`${name}: only ${started} of ${STREAMS} streams had their first text after ${OPEN_LIMIT_MS} ms`)
+  process.exit(1)
+}, OPEN_LIMIT_MS)
 await held.firstTexts
+clearTimeout(giveUp)
 const openMs = performance.now() - openedAt
 const heldMemory = await settledMemory()
 
