@@ -1,8 +1,8 @@
 // `npm run bench`: every scenario side by side with the peers, then the README's Performance
 // section rewritten from the results.
-//   npm run bench                          all scenarios (about 15 minutes on 2 cores)
+//   npm run bench                          all scenarios (about 25 minutes on 2 cores)
 //   SCENARIOS=chat-100k,sse-parser npm run bench   a subset; ROUNDS=n passes through
-//   (scenarios: chat-100k, sse-parser, framing, paced, relay, objects)
+//   (scenarios: chat-100k, sse-parser, framing, paced, relay, objects, open-streams, native-memory)
 // The peers (openai 7, ai 7) need Node >= 22: on an older Node this fetches Node 24 LTS from
 // the npm registry (the same package CI uses) and runs itself again under it.
 import { spawnSync } from 'node:child_process'
@@ -51,6 +51,8 @@ const SCENARIOS = {
   paced: () => run(process.execPath, [path.join(here, 'paced.mjs')]),
   relay: () => run(process.execPath, [path.join(here, 'relay.mjs')]),
   objects: () => run(process.execPath, [path.join(here, 'objects.mjs')]),
+  'open-streams': () => run(process.execPath, [path.join(here, 'open-streams.mjs')]),
+  'native-memory': () => run(process.execPath, [path.join(here, 'native-memory.mjs')]),
 }
 const chosen = (process.env.SCENARIOS ?? Object.keys(SCENARIOS).join(',')).split(',').filter(Boolean)
 for (const name of chosen) {

@@ -10,7 +10,11 @@
 //   - the client process exits by itself once its work is done (no process.exit()).
 //
 //   node scripts/leak-proof.mjs [--streams 10000] [--warmup 10000] [--concurrency 32] [--seed n]
-//                               [--only <point>/<means>] [--trace]
+//                               [--only <point>/<means>] [--trace] [--samples n] [--json]
+//                               [--time-limit seconds]
+// --samples n: every n streams (warm-up included), a full GC and then RSS, V8's heap and their
+// difference (native memory: the engine, allocators, buffers) into the result's `samples`;
+// bench/native-memory.mjs reads them with --json, which prints the client's result line.
 //
 // Three processes, one file: this one orchestrates (and enforces the time limits), a child
 // runs the server (`--server`) so its memory does not count, another child runs the
@@ -20,12 +24,13 @@ import { fork, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
+import { readFileSync } from 'node:fs'
 
 const SELF = fileURLToPath(import.meta.url)
 const RSS_LIMIT_MB = 20
 /** The JS heap after a GC must not grow either (a JS-side leak shows here first). */
 const HEAP_LIMIT_MB = 5
-const TOTAL_TIME_LIMIT_MS = 240_000
+const TOTAL_TIME_LIMIT_MS = option('time-limit', 240) * 1000
 const EXIT_GRACE_MS = 10_000
 const MB = 1024 * 1024
 // The young generation starts at its full size: V8 otherwise grows it (by up to ~30 MB of
@@ -240,6 +245,8 @@ async function client() {
 
   // `--trace`: memory every 1000 streams on stderr.
   const trace = process.argv.includes('--trace')
+  const sampleEvery = option('samples', 0)
+  const samples = []
   let done = 0
   async function run(count) {
     let next = 0
@@ -264,7 +271,24 @@ async function client() {
           if (unexpected.length < 10) unexpected.push(`${key}: completed although stopped`)
           outcome = 'unexpected'
         }
-        if (trace && ++done % 1000 === 0) {
+        done++
+        if (sampleEvery && done % sampleEvery === 0) {
+          globalThis.gc?.()
+          const m = process.memoryUsage()
+          // RssAnon and RssFile (Linux) split RSS: file-backed pages are code (node, the addon,
+          // libraries) faulted in as new paths run, not memory anything holds.
+          const status = readFileSync('/proc/self/status', 'latin1')
+          const kB = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN) / 1024
+          samples.push({
+            streams: done,
+            rssMB: m.rss / MB,
+            heapTotalMB: m.heapTotal / MB,
+            nativeMB: (m.rss - m.heapTotal) / MB,
+            rssAnonMB: kB('RssAnon'),
+            rssFileMB: kB('RssFile'),
+          })
+        }
+        if (trace && done % 1000 === 0) {
           const m = process.memoryUsage()
           console.error(
             `  ${done} streams: rss ${(m.rss / MB).toFixed(1)} heapTotal ${(m.heapTotal / MB).toFixed(1)} heapUsed ${(m.heapUsed / MB).toFixed(1)} external ${(m.external / MB).toFixed(1)}`,
@@ -342,6 +366,8 @@ async function client() {
     unhandledFirst: unhandled.slice(0, 3),
     unexpected,
     counts,
+    samples,
+    nativeAfterMB: (after.rss - after.heapTotal) / MB,
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
   // No process.exit(): the process must end by itself now that nothing is left to do.
@@ -430,5 +456,6 @@ async function orchestrate() {
     : 'leak-proof: no result'
   console.log(`${summary}: ${failures.length ? 'FAIL' : 'PASS'}`)
   for (const failure of failures) console.log(`  - ${failure}`)
+  if (process.argv.includes('--json') && result) console.log(JSON.stringify({ ...result, failures }))
   process.exitCode = failures.length ? 1 : 0
 }

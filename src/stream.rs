@@ -20,6 +20,11 @@ const CHANNEL_BATCHES: usize = 4;
 /// A batch stops growing past this many payload bytes until JS takes it.
 const BATCH_WEIGHT_CAP: usize = 512 * 1024;
 
+/// What the channel carries. tokio's mpsc allocates its slots 32 at a time when the channel is
+/// made, whatever its bound: 32 inline `Batch`es (200 bytes each) were 6.4 KB held by every
+/// open stream; 32 pointers are 256 bytes, for one allocation per batch sent.
+type BoxedBatch = Box<Batch>;
+
 /// Counters readable from JS at any time (`stream.stats`).
 #[derive(Debug)]
 pub struct Stats {
@@ -89,7 +94,10 @@ pub struct StreamHandle {
     decoder: SharedDecoder,
     pub stats: Arc<Stats>,
     pub response: watch::Receiver<ResponseState>,
-    abort: StdMutex<Option<AbortHandle>>,
+    /// Emptied by `abort()`, or by the supervisor once the task is over: a tokio task's memory
+    /// (its cell, sized for the whole future) lives as long as any handle to it, and JS drops
+    /// this handle only when V8 collects the stream, thousands of finished streams later.
+    abort: Arc<StdMutex<Option<AbortHandle>>>,
     /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
     pub delta_json: Arc<AtomicBool>,
     /// Whether the engine builds object patches as it decodes (see `decode::Batch`).
@@ -111,7 +119,7 @@ pub enum Take {
 /// read), and whether the stream is on its client's ready list now.
 pub struct Outbox {
     pub id: u32,
-    batches: StdMutex<mpsc::Receiver<Batch>>,
+    batches: StdMutex<mpsc::Receiver<BoxedBatch>>,
     /// On the ready list (or about to be): set by the engine, cleared by `ReadyList::take`.
     queued: AtomicBool,
     /// Which forms JS reads from this stream's batches (`binding`'s `FORM_*` bits).
@@ -123,7 +131,7 @@ impl Outbox {
     pub fn try_take(&self) -> Take {
         let mut rx = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         match rx.try_recv() {
-            Ok(batch) => Take::Batch(batch),
+            Ok(batch) => Take::Batch(*batch),
             Err(mpsc::error::TryRecvError::Empty) => Take::Nothing,
             Err(mpsc::error::TryRecvError::Disconnected) => Take::Over,
         }
@@ -300,7 +308,8 @@ pub fn start(
     };
     let supervisor_ready = ready.clone();
     let task = tokio::spawn(run(request, outlets));
-    let abort = task.abort_handle();
+    let abort = Arc::new(StdMutex::new(Some(task.abort_handle())));
+    let supervisor_abort = abort.clone();
     // A panic inside the engine becomes an error on this stream, never a crashed process.
     tokio::spawn(async move {
         if let Err(join_error) = task.await {
@@ -317,10 +326,17 @@ pub fn start(
                     }),
                     ..Batch::default()
                 };
-                let _ = panic_tx.send(batch).await;
+                let _ = panic_tx.send(Box::new(batch)).await;
             }
         }
         panic_stats.mark_end();
+        // The task is over: nothing to abort any more, and its memory can go now.
+        drop(
+            supervisor_abort
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         // However the task ended, a waiting JS must look again (and find the end).
         drop(panic_tx);
         supervisor_ready.ready();
@@ -330,7 +346,7 @@ pub fn start(
         decoder,
         stats,
         response: response_rx,
-        abort: StdMutex::new(Some(abort)),
+        abort,
         delta_json,
         objects_json,
         raw_json,
@@ -356,7 +372,7 @@ struct Request {
 
 /// Where the task reports: batches, response headers, counters, and the shared decoder.
 struct Outlets {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<BoxedBatch>,
     response_tx: watch::Sender<ResponseState>,
     stats: Arc<Stats>,
     shared: SharedDecoder,
@@ -377,7 +393,9 @@ async fn run(request: Request, outlets: Outlets) {
         ready,
     } = outlets;
     let idle = client.idle_timeout(&spec);
-    let mut response = match client.open(&spec, model.as_deref()).await {
+    // Opening (retries, backoff, reqwest's request future) is boxed: inline, its state sized
+    // this task for the whole life of the stream (3.8 KB against 2.4 KB boxed, debug build).
+    let mut response = match Box::pin(client.open(&spec, model.as_deref())).await {
         Ok(response) => response,
         Err(failure) => {
             response_tx.send_replace(ResponseState::Failed((*failure).clone()));
@@ -389,7 +407,7 @@ async fn run(request: Request, outlets: Outlets) {
                 ..Batch::default()
             };
             stats.mark_end();
-            let _ = tx.send(batch).await;
+            let _ = tx.send(Box::new(batch)).await;
             ready.ready();
             return;
         }
@@ -401,6 +419,10 @@ async fn run(request: Request, outlets: Outlets) {
         secrets.scrub_in_place(value);
     }
     response_tx.send_replace(ResponseState::Ready(meta));
+    // hyper's header values are slices of its first read buffer: kept, they pinned that 8 KB
+    // for the whole stream while hyper read the body into a second one (heaptrack). Copied
+    // into `meta` above, they are not needed any more.
+    drop(std::mem::take(response.headers_mut()));
     let mut eof = false;
     // One timer per stream, not one per read: a read only notes the time, and the timer, when it
     // fires, moves itself to the last read plus `idle` (once per idle period at most).
@@ -418,9 +440,10 @@ async fn run(request: Request, outlets: Outlets) {
                 &secrets,
                 &format!("reconnecting: {} {}", again.method, again.path),
             );
-            match client.open(&again, model.as_deref()).await {
+            match Box::pin(client.open(&again, model.as_deref())).await {
                 Ok(resumed) => {
                     response = resumed;
+                    drop(std::mem::take(response.headers_mut()));
                     lock(&shared).restart_framing();
                     idle_deadline = tokio::time::Instant::now() + idle;
                 }
@@ -505,7 +528,7 @@ async fn run(request: Request, outlets: Outlets) {
                             &format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"),
                         );
                     }
-                    permit.send(batch);
+                    permit.send(Box::new(batch));
                     ready.ready();
                 }
                 // JS dropped the stream: nobody will read further.

@@ -152,8 +152,10 @@ pub struct ChatParser {
     model: Option<String>,
     created: Option<i64>,
     system_fingerprint: Option<String>,
-    /// Keyed by `choices[].index`: with n > 1 choices arrive in any order.
-    choices: BTreeMap<u32, ChoiceState>,
+    /// Keyed by `choices[].index`: with n > 1 choices arrive in any order. Boxed: a BTreeMap's
+    /// first node has room for 11 entries, which inline was 11 `ChoiceState`s (3.7 KB, the
+    /// most an open stream held of ours, heaptrack) for the one choice a stream has.
+    choices: BTreeMap<u32, Box<ChoiceState>>,
     usage: Option<Box<RawValue>>,
     options: WireOptions,
 }
@@ -189,9 +191,11 @@ impl ChatParser {
         for choice in chunk.choices.into_iter().flatten() {
             let index = choice.index.unwrap_or(0);
             let options = self.options;
-            let state = self.choices.entry(index).or_insert_with(|| ChoiceState {
-                options,
-                ..ChoiceState::default()
+            let state = self.choices.entry(index).or_insert_with(|| {
+                Box::new(ChoiceState {
+                    options,
+                    ..ChoiceState::default()
+                })
             });
             if let Some(delta) = choice.delta {
                 state.apply(index, delta, out);
