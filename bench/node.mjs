@@ -14,6 +14,13 @@ export function requireNodeForPeers() {
 
 /** Runs `node bench/<script> ...args` with this same Node binary; resolves with its stdout. */
 export async function runNode(script, args, env) {
+  const { code, signal, out } = await runNodeSettled(script, args, env)
+  if (code !== 0) throw new Error(`${script} ${args.join(' ')} exited with ${code ?? signal}: ${out.trim()}`)
+  return out
+}
+
+/** The same, resolving however the child ends: `{ code, signal, out }` (a client that crashed). */
+export async function runNodeSettled(script, args, env) {
   // Loaded (and import.meta read) here, not at the top: relay-server.mjs, a measured process,
   // imports this module for requireNodeForPeers only, and should load nothing more for it.
   const { spawn } = await import('node:child_process')
@@ -25,8 +32,6 @@ export async function runNode(script, args, env) {
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.on('error', reject)
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${script} ${args.join(' ')} exited with ${code}: ${out.trim()}`)),
-    )
+    child.on('close', (code, signal) => resolve({ code, signal, out }))
   })
 }

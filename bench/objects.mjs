@@ -14,7 +14,7 @@
 // against it is still met only if ours is under the bar.
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { requireNodeForPeers, runNode } from './node.mjs'
+import { requireNodeForPeers, runNodeSettled } from './node.mjs'
 import { machineLines, median, nodeCommand, writeResults } from './report.mjs'
 
 const SIZES = (process.env.SIZES_MB ?? '0.25,1,4').split(',').map(Number)
@@ -145,6 +145,11 @@ async function runClient(name, origin, mb) {
     const mainCpuMs = (used.user + used.system) / 1000
     return { name, mb, mainCpuMs, wallMs: performance.now() - t0, partials, bytesRead }
   }
+  // A peer can die mid-stream (the AI SDK runs out of heap re-parsing a large value): its last
+  // progress line is what the parent keeps then, as its CPU until it died.
+  setInterval(() => {
+    console.log(JSON.stringify({ ...figures(), finished: false, why: 'crashed (out of memory)', progress: true }))
+  }, 1000).unref()
   const cutoff = setTimeout(() => {
     console.log(JSON.stringify({ ...figures(), finished: false, why: `did not finish in ${CUTOFF_S} s` }))
     process.exit(0)
@@ -204,7 +209,7 @@ if (process.argv[2] === 'server') {
           const runs = (results[`${name}@${mb}`] ??= [])
           // A client that did not finish once gives a lower bound; it is not run again.
           if (runs.some((r) => !r.finished)) continue
-          const result = JSON.parse(await runNode('objects.mjs', ['client', name, origin, String(mb)]))
+          const result = clientResult(await runNodeSettled('objects.mjs', ['client', name, origin, String(mb)]))
           runs.push(result)
           console.error(
             `${mb} MB round ${round + 1}/${ROUNDS} ${name.padEnd(12)} main ${result.mainCpuMs.toFixed(0).padStart(6)} ms  wall ${result.wallMs.toFixed(0).padStart(6)} ms  ${result.partials} partials${result.finished ? '' : ` (${result.why})`}`,
@@ -216,6 +221,16 @@ if (process.argv[2] === 'server') {
     server.stdin.end()
   }
   report(results)
+}
+
+/** A client's figures: its last line (the result, or the last progress line if it died). */
+function clientResult({ code, signal, out }) {
+  const last = out.trim().split('\n').filter(Boolean).at(-1)
+  if (!last) throw new Error(`an objects.mjs client exited with ${code ?? signal} and printed nothing`)
+  const result = JSON.parse(last)
+  if (result.finished && code !== 0) throw new Error(`an objects.mjs client read a wrong value (exit ${code})`)
+  if (!result.finished && code !== 0) result.why = `${result.why}, exit ${code ?? signal}`
+  return result
 }
 
 function report(results) {
