@@ -44,16 +44,26 @@ export declare class NativeClient {
   /** Starts a request at once and returns its stream handle. */
   open(format: WireFormat, method: string, path: string, body: string | undefined | null, options: RequestOptions, model?: string | undefined | null): NativeStream
   /**
-   * The ids of the streams that became ready since the last call, each once. The `take()`
-   * that follows takes those JS waits on; the others keep their batches (JS takes them with
-   * `NativeStream::try_take` when it wants them).
+   * Writes into `ids` the ids of the streams that became ready since the last call, each
+   * once, and returns how many. When more are ready than `ids` holds, the rest stay listed
+   * for the next call (JS calls again when `ids` came back full). The `take()` that follows
+   * takes those JS waits on; the others keep their batches (JS takes them with
+   * `NativeStream::try_take` when it wants them). JS owns the arrays: a typed array made
+   * here would be an external ArrayBuffer with a finalizer, on every wake-up.
    */
-  ready(): Uint32Array
+  ready(ids: Uint32Array): number
   /**
    * Every batch now ready of the streams the last `ready()` named where `wanted[i]` is not
-   * 0, rendered in the forms each stream's consumer reads. Never waits.
+   * 0, rendered in the forms each stream's consumer reads; their numbers go into `meta`
+   * (`ENTRY_LEN` u32s an entry after a first u32, the entry count). A stream whose batches
+   * do not all fit in `meta` is listed again for the next wake-up. Returns the entries'
+   * forms as one string, sliced in JS: per entry its text, then its deltas JSON array, then
+   * its raw JSON array, then its objects patches JSON array, each present when its length
+   * is not 0 (lengths in UTF-16 units). Never waits.
    */
-  take(wanted: Uint8Array): Drained
+  take(wanted: Uint8Array, meta: Uint32Array): string
+  /** The ends of the last `take()`'s entries flagged 1 (`ENTRY_END`), in order. */
+  takeEnds(): Array<StreamEnd>
 }
 
 /** Bring-your-own-bytes decoding: the same batches, fed synchronously from JS. */
@@ -192,26 +202,6 @@ export interface ClientConfig {
    * environment's proxy (reqwest reads it, with curl's rules).
    */
   proxyOff: boolean
-}
-
-/**
- * What `NativeClient::take` hands JS for every ready stream it was asked to take: the batches'
- * forms as one string, sliced in JS, and their numbers.
- */
-export interface Drained {
-  /**
-   * The entries' texts, in order: per entry its text, then its deltas JSON array, then its
-   * raw JSON array, then its objects patches JSON array, each present when its length is
-   * not 0 (lengths in UTF-16 units).
-   */
-  data: string
-  /**
-   * `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
-   * deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
-   */
-  meta: Uint32Array
-  /** The ends of the entries flagged 1, in order. */
-  ends: Array<StreamEnd>
 }
 
 /** What went wrong, with every field any error class may carry (absent when not known). */

@@ -407,33 +407,71 @@ class BaseStream {
     )
   }
 
-  async #pump() {
+  /**
+   * Takes batches while someone wants them: those ready now at once, then the next one when it
+   * comes. The engine's source hands that one over synchronously, from the wake-up that brought
+   * it (`waitBatch`); a promise and an async resumption per batch were most of the JS cost of
+   * a stream whose batches come one at a time (a slow stream among thousands).
+   */
+  #pump() {
     if (this.#pumping) return
     this.#pumping = true
+    this.#pumpFrom(undefined)
+  }
+
+  /**
+   * The pump's loop, `#pumping` set. `batch`: the one that just arrived (null: the source
+   * closed), or undefined to take from the source first. Returns while a batch is awaited (the
+   * pump still runs: `#onBatch` carries on).
+   */
+  #pumpFrom(batch) {
     try {
-      while (this.#wantsData()) {
-        this.#tellForms()
-        let batch = this.#source.tryTake()
-        if (batch === null) batch = await this.#source.nextBatch()
-        if (this.#state !== 'open') break
+      for (;;) {
+        if (batch === undefined) {
+          if (!this.#wantsData()) break
+          this.#tellForms()
+          batch = this.#source.tryTake()
+          if (batch === null && this.#waitForBatch()) return
+        }
         if (batch === null) {
           // The source closed without an end marker: only an abort does that.
           this.#end('aborted', undefined, new AbortError('The stream was aborted'))
           break
         }
         this.#dispatch(batch)
+        batch = undefined
       }
     } catch (error) {
-      // A listener threw, or the source itself failed: the stream ends with that error.
-      if (this.#state === 'open') {
-        this.#source.abort()
-        this.#end('failed', undefined, error)
-      }
-    } finally {
-      this.#pumping = false
+      this.#pumpFailed(error)
     }
-    // Demand may have appeared while the last await was pending.
-    if (this.#wantsData()) this.#pump()
+    this.#pumping = false
+  }
+
+  /** Asks the source for its next batch (to `#onBatch`); false when it has none to come. */
+  #waitForBatch() {
+    const source = this.#source
+    if (source.waitBatch !== undefined) return source.waitBatch(this.#onBatch)
+    source.nextBatch().then(this.#onBatch, this.#onSourceFailed)
+    return true
+  }
+
+  /** @param {import('./interfaces').Batch | null} batch */
+  #onBatch = (batch) => {
+    if (this.#state !== 'open') this.#pumping = false
+    else this.#pumpFrom(batch)
+  }
+
+  #onSourceFailed = (error) => {
+    this.#pumping = false
+    this.#pumpFailed(error)
+  }
+
+  /** A listener threw, or the source itself failed: the stream ends with that error. */
+  #pumpFailed(error) {
+    if (this.#state === 'open') {
+      this.#source.abort()
+      this.#end('failed', undefined, error)
+    }
   }
 
   #dispatch(batch) {
@@ -448,7 +486,7 @@ class BaseStream {
     if (batch.deltaCount > 0) {
       if (it?.kind === 'text') {
         const text = batch.text()
-        if (text !== '') pushAll(it, [text])
+        if (text !== '') it.queue.push(text)
       }
       if (it?.kind === 'delta' || this.#hasDeltaListeners()) {
         const deltas = JSON.parse(batch.deltas())
@@ -473,7 +511,7 @@ class BaseStream {
   #iteratorNextSync(it) {
     const value = it.queue[it.head++]
     if (it.head === it.queue.length) {
-      it.queue = []
+      it.queue.length = 0
       it.head = 0
     }
     return { value, done: false }

@@ -563,18 +563,40 @@ class EngineHub {
     if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAlive.unref()
   }
 
+  /** What `ready()` writes (stream ids) and `take()` reads (whether JS takes each): reused,
+   * grown when a wake-up names more streams than they hold. */
+  #ids = new Uint32Array(256)
+  #wanted = new Uint8Array(256)
+  /** What `take()` writes: an entry count, then ENTRY_LEN u32s per entry; grown with `#ids`. */
+  #meta = new Uint32Array(1 + 256 * ENTRY_LEN * ENTRIES_PER_STREAM)
+
   onReady() {
     const native = /** @type {import('../binding').NativeClient} */ (this.native)
-    const ids = native.ready()
-    const count = ids.length
-    if (count === 0) return
-    const wanted = new Uint8Array(count)
+    for (;;) {
+      const count = native.ready(this.#ids)
+      if (count === 0) return
+      this.#takeReady(native, count)
+      if (count < this.#ids.length) return
+      // More were ready than the ids held: the rest are still listed, and no new wake-up will
+      // come for them.
+      const size = this.#ids.length * 2
+      this.#ids = new Uint32Array(size)
+      this.#wanted = new Uint8Array(size)
+      this.#meta = new Uint32Array(1 + size * ENTRY_LEN * ENTRIES_PER_STREAM)
+    }
+  }
+
+  /** Hands the batches of the `count` streams `ready()` named to the sources waiting on them. */
+  #takeReady(native, count) {
+    const ids = this.#ids
+    const wanted = this.#wanted
     let packed = 0
     /** @type {EngineSource[] | null} */
     let natives = null
     for (let i = 0; i < count; i++) {
       const id = ids[i]
       const source = this.#waiting.get(id)
+      wanted[i] = 0
       if (source === undefined) this.#unclaimed.add(id)
       else if (source.native) (natives ??= []).push(source)
       else {
@@ -583,14 +605,18 @@ class EngineHub {
       }
     }
     if (packed > 0) {
-      const { data, meta, ends } = native.take(wanted)
+      const meta = this.#meta
+      const data = native.take(wanted, meta)
+      /** @type {import('../binding').StreamEnd[] | null} */
+      let ends = null
       let at = 0
       let end = 0
       // A stream's batches are consecutive entries; after the first, its source no longer waits.
       let lastId = 0
       /** @type {EngineSource | undefined} */
       let last
-      for (let i = 0; i < meta.length; i += 8) {
+      const stop = 1 + meta[0] * ENTRY_LEN
+      for (let i = 1; i < stop; i += ENTRY_LEN) {
         const id = meta[i]
         const flags = meta[i + 1]
         const textLength = meta[i + 4]
@@ -616,7 +642,7 @@ class EngineHub {
                 deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
                 rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
                 objectsLength === 0 ? null : data.slice(rawEnd, objectsEnd),
-                flags & 1 ? ends[end] : null,
+                flags & 1 ? (ends ??= native.takeEnds())[end] : null,
               ),
             )
         }
@@ -627,6 +653,12 @@ class EngineHub {
     if (natives !== null) for (const source of natives) source.pollNative()
   }
 }
+
+/** u32s per `take()` entry (binding.rs `ENTRY_LEN`). */
+const ENTRY_LEN = 8
+/** Entries one stream can have in one `take()`: its channel's batches (binding.rs
+ * `CHANNEL_BATCHES`) and an end; a stream with more is listed again. */
+const ENTRIES_PER_STREAM = 5
 
 /**
  * The source of a stream whose signal was aborted before it started: no request is made.

@@ -71,6 +71,8 @@
  * @typedef {object} BatchSource
  * @property {() => Batch | null} tryTake the next batch if one is ready now; never waits
  * @property {() => Promise<Batch | null>} nextBatch the next batch; `null` once over (or aborted)
+ * @property {(onBatch: (batch: Batch | null) => void) => boolean} [waitBatch] the same without a
+ *   promise: `onBatch` is called synchronously when the batch arrives; false when none will come
  * @property {(forms: number) => void} readForms which forms consumers read (`Form` bits, symbols.js)
  * @property {() => object | undefined} abort cancels; returns what had accumulated, if anything
  * @property {() => Stats} stats

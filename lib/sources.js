@@ -76,6 +76,19 @@ class EngineSource {
   }
 
   /**
+   * Calls `onBatch` with the next batch (`null` once over), synchronously from the hub's
+   * wake-up that brings it; call it after `tryTake()` found none. False when the stream is over
+   * and drained (or aborted): nothing will come.
+   * @param {(batch: import('./interfaces').Batch | null) => void} onBatch
+   */
+  waitBatch(onBatch) {
+    if (this.#aborted || this.#over) return false
+    this.#resolve = onBatch
+    this.#hub.wait(this, this.#id)
+    return true
+  }
+
+  /**
    * From the hub: a batch for this stream, or `null` when it is over.
    * @param {import('./interfaces').Batch | null} batch
    */
@@ -109,7 +122,9 @@ class EngineSource {
     this.#hub.unregister(this, this.#id)
     const resolve = this.#resolve
     this.#resolve = null
-    if (resolve !== null) resolve(null) // a pending nextBatch() settles
+    // A pending nextBatch() or waitBatch() settles, after the aborting code has run (as a
+    // promise would): the stream learns why from it, not from a closed source.
+    if (resolve !== null) queueMicrotask(() => resolve(null))
     return partial == null ? undefined : JSON.parse(partial)
   }
 

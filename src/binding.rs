@@ -56,27 +56,13 @@ const FORM_RAW: u32 = 4;
 const FORM_NATIVE: u32 = 8;
 /// Patches to choice 0's content parsed as JSON (`objects()`, the `object` event).
 const FORM_OBJECTS: u32 = 16;
-/// `take` entry flags.
+/// `take` entry flags (an entry: stream id, flags, deltaCount, chunkCount, and the lengths of
+/// text, deltas, raw and objects in the string `take` returns).
 const ENTRY_END: u32 = 1;
 const ENTRY_OVER: u32 = 2;
 /// u32s per `take` entry: id, flags, deltaCount, chunkCount, text, deltas, raw and objects
 /// lengths.
 const ENTRY_LEN: usize = 8;
-
-/// What `NativeClient::take` hands JS for every ready stream it was asked to take: the batches'
-/// forms as one string, sliced in JS, and their numbers.
-#[napi(object)]
-pub struct Drained {
-    /// The entries' texts, in order: per entry its text, then its deltas JSON array, then its
-    /// raw JSON array, then its objects patches JSON array, each present when its length is
-    /// not 0 (lengths in UTF-16 units).
-    pub data: Utf16String,
-    /// `ENTRY_LEN` u32s per entry: stream id, flags (1: has an end, 2: over without one),
-    /// deltaCount, chunkCount, and the lengths of text, deltas, raw and objects in `data`.
-    pub meta: Uint32Array,
-    /// The ends of the entries flagged 1, in order.
-    pub ends: Vec<StreamEnd>,
-}
 
 /// One configured HTTP client (connection pool, auth, defaults).
 #[napi]
@@ -85,6 +71,9 @@ pub struct NativeClient {
     ready: Arc<ReadyList>,
     /// What the last `ready()` returned, for the `take()` that follows it.
     listed: Mutex<Vec<Arc<Outbox>>>,
+    /// The ends of the last `take()`'s entries flagged `ENTRY_END`, for `take_ends()`: most
+    /// wake-ups carry none, and an object around the string would cost every one of them.
+    ended: Mutex<Vec<StreamEnd>>,
     next_stream_id: std::sync::atomic::AtomicU32,
 }
 
@@ -101,6 +90,7 @@ impl NativeClient {
             http: Arc::new(http),
             ready: Arc::new(ReadyList::new(wake)),
             listed: Mutex::new(Vec::new()),
+            ended: Mutex::new(Vec::new()),
             next_stream_id: std::sync::atomic::AtomicU32::new(1),
         })
     }
@@ -143,25 +133,40 @@ impl NativeClient {
         })
     }
 
-    /// The ids of the streams that became ready since the last call, each once. The `take()`
-    /// that follows takes those JS waits on; the others keep their batches (JS takes them with
-    /// `NativeStream::try_take` when it wants them).
+    /// Writes into `ids` the ids of the streams that became ready since the last call, each
+    /// once, and returns how many. When more are ready than `ids` holds, the rest stay listed
+    /// for the next call (JS calls again when `ids` came back full). The `take()` that follows
+    /// takes those JS waits on; the others keep their batches (JS takes them with
+    /// `NativeStream::try_take` when it wants them). JS owns the arrays: a typed array made
+    /// here would be an external ArrayBuffer with a finalizer, on every wake-up.
     #[napi]
-    pub fn ready(&self) -> Uint32Array {
-        let listed = self.ready.take();
-        let ids: Vec<u32> = listed.iter().map(|outbox| outbox.id).collect();
+    pub fn ready(&self, mut ids: Uint32ArraySlice) -> u32 {
+        // SAFETY: JS is stopped in this call and nothing else touches the array meanwhile.
+        let ids = unsafe { ids.as_mut() };
+        let listed = self.ready.take_at_most(ids.len());
+        for (slot, outbox) in ids.iter_mut().zip(&listed) {
+            *slot = outbox.id;
+        }
+        let count = listed.len() as u32;
         *self.listed.lock().unwrap_or_else(|e| e.into_inner()) = listed;
-        Uint32Array::new(ids)
+        count
     }
 
     /// Every batch now ready of the streams the last `ready()` named where `wanted[i]` is not
-    /// 0, rendered in the forms each stream's consumer reads. Never waits.
+    /// 0, rendered in the forms each stream's consumer reads; their numbers go into `meta`
+    /// (`ENTRY_LEN` u32s an entry after a first u32, the entry count). A stream whose batches
+    /// do not all fit in `meta` is listed again for the next wake-up. Returns the entries'
+    /// forms as one string, sliced in JS: per entry its text, then its deltas JSON array, then
+    /// its raw JSON array, then its objects patches JSON array, each present when its length
+    /// is not 0 (lengths in UTF-16 units). Never waits.
     #[napi]
-    pub fn take(&self, wanted: &[u8]) -> Drained {
+    pub fn take(&self, wanted: &[u8], mut meta: Uint32ArraySlice) -> Utf16String {
+        // SAFETY: as in `ready`.
+        let meta = unsafe { meta.as_mut() };
         let listed = std::mem::take(&mut *self.listed.lock().unwrap_or_else(|e| e.into_inner()));
         let mut data: Vec<u16> = Vec::new();
-        let mut meta: Vec<u32> = Vec::new();
         let mut ends = Vec::new();
+        let mut at = 1;
         for (outbox, _) in listed
             .iter()
             .zip(wanted.iter())
@@ -169,6 +174,11 @@ impl NativeClient {
         {
             let forms = outbox.forms.load(Ordering::Relaxed);
             loop {
+                if at + ENTRY_LEN > meta.len() {
+                    // Out of room: the rest waits for the next wake-up.
+                    self.ready.relist(outbox);
+                    break;
+                }
                 match outbox.try_take() {
                     Take::Batch(batch) => {
                         let mut flags = 0;
@@ -195,7 +205,7 @@ impl NativeClient {
                             }
                             _ => 0,
                         };
-                        meta.extend_from_slice(&[
+                        meta[at..at + ENTRY_LEN].copy_from_slice(&[
                             outbox.id,
                             flags,
                             batch.delta_count as u32,
@@ -205,21 +215,29 @@ impl NativeClient {
                             raw,
                             objects,
                         ]);
+                        at += ENTRY_LEN;
                     }
                     Take::Nothing => break,
                     Take::Over => {
-                        meta.extend_from_slice(&[outbox.id, ENTRY_OVER, 0, 0, 0, 0, 0, 0]);
+                        meta[at..at + ENTRY_LEN]
+                            .copy_from_slice(&[outbox.id, ENTRY_OVER, 0, 0, 0, 0, 0, 0]);
+                        at += ENTRY_LEN;
                         break;
                     }
                 }
             }
         }
-        debug_assert_eq!(meta.len() % ENTRY_LEN, 0);
-        Drained {
-            data: Utf16String::from(data),
-            meta: Uint32Array::new(meta),
-            ends,
+        if let Some(count) = meta.first_mut() {
+            *count = ((at - 1) / ENTRY_LEN) as u32;
         }
+        *self.ended.lock().unwrap_or_else(|e| e.into_inner()) = ends;
+        Utf16String::from(data)
+    }
+
+    /// The ends of the last `take()`'s entries flagged 1 (`ENTRY_END`), in order.
+    #[napi]
+    pub fn take_ends(&self) -> Vec<StreamEnd> {
+        std::mem::take(&mut *self.ended.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -14,7 +14,8 @@ use crate::failure::{Failure, FailureKind};
 use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
 use crate::openai::WireParser;
 
-/// Batches waiting for JS. Small on purpose: with the batch weight cap below, this bounds the
+/// Batches waiting for JS (`lib/client.js` sizes its `take()` entries for these and an end:
+/// `ENTRIES_PER_STREAM`). Small on purpose: with the batch weight cap below, this bounds the
 /// memory a stalled consumer can cost.
 const CHANNEL_BATCHES: usize = 4;
 /// A batch stops growing past this many payload bytes until JS takes it.
@@ -172,17 +173,33 @@ impl ReadyList {
         }
     }
 
-    /// Everything listed since the last call. Each stream is off the list from here on: its
-    /// next batch lists it again, so a stream whose batches JS leaves for now is named again
-    /// only once it has more (JS remembers it; see `lib/client.js`).
-    pub fn take(&self) -> Vec<Arc<Outbox>> {
-        let entries = std::mem::take(&mut *self.entries.lock().unwrap_or_else(|e| e.into_inner()));
+    /// The first `limit` streams listed since the last call (the rest stay listed, in order).
+    /// Each stream is off the list from here on: its next batch lists it again, so a stream
+    /// whose batches JS leaves for now is named again only once it has more (JS remembers it;
+    /// see `lib/client.js`).
+    pub fn take_at_most(&self, limit: usize) -> Vec<Arc<Outbox>> {
+        let entries = {
+            let mut listed = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if listed.len() <= limit {
+                std::mem::take(&mut *listed)
+            } else {
+                let rest = listed.split_off(limit);
+                std::mem::replace(&mut *listed, rest)
+            }
+        };
         for outbox in &entries {
             // Pairs with the swap in `ReadySignal::ready`: a batch sent after this lists the
             // stream again; one sent before is in the channel for whoever takes next.
             outbox.queued.store(false, Ordering::SeqCst);
         }
         entries
+    }
+
+    /// Lists a stream again whose batches were not all taken (they did not fit this time).
+    pub fn relist(&self, outbox: &Arc<Outbox>) {
+        if !outbox.queued.swap(true, Ordering::SeqCst) {
+            self.push(outbox.clone());
+        }
     }
 }
 
@@ -219,14 +236,19 @@ impl StreamHandle {
     /// Cancels the request: the task is dropped at its next await, which closes the socket.
     /// Returns the accumulated result when any body byte had arrived.
     pub fn abort(&self) -> Option<String> {
-        if let Some(handle) = self.abort.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            handle.abort();
-        }
-        self.stats.mark_end();
+        self.cancel();
         if self.stats.bytes.load(Ordering::Relaxed) == 0 {
             return None;
         }
         Some(lock(&self.decoder).partial_json())
+    }
+
+    /// Cancels the request, if it still runs, and reports nothing.
+    fn cancel(&self) {
+        if let Some(handle) = self.abort.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            handle.abort();
+        }
+        self.stats.mark_end();
     }
 
     /// Waits until response headers arrived (or the request failed).
@@ -252,9 +274,10 @@ fn lock(decoder: &SharedDecoder) -> std::sync::MutexGuard<'_, Decoder> {
 }
 
 impl Drop for StreamHandle {
-    // A stream that JS garbage-collected must not hold its socket open.
+    // A stream that JS garbage-collected must not hold its socket open. Nobody can read a
+    // partial result any more: none is built (this runs on the JS thread, once per stream).
     fn drop(&mut self) {
-        self.abort();
+        self.cancel();
     }
 }
 
