@@ -778,7 +778,7 @@ mod tests {
             match handle.try_take() {
                 Take::Batch(batch) => break batch,
                 Take::Nothing => {
-                    if list.take().is_empty() {
+                    if list.take_at_most(usize::MAX).is_empty() {
                         woken.notified().await
                     }
                 }
