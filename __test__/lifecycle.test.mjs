@@ -417,3 +417,37 @@ describe('errors observed by a consumer', { timeout: 60_000 }, () => {
     assert.deepEqual(errors, [error])
   })
 })
+
+describe('many streams ready at once', { timeout: 60_000 }, () => {
+  // One wake-up of the engine hands JS the ids of every ready stream in a reused array of 256
+  // (lib/client.js EngineHub): past that, the rest stay listed and the array grows. Here the JS
+  // thread is kept busy while 700 answers arrive whole, so they are all ready at its next turn.
+  test('700 streams that all finish while the JS thread is busy each get their whole text', async (t) => {
+    const STREAMS = 700
+    const held = []
+    const server = await serve(t, (req, res, body) => {
+      startSse(res)
+      sseChunk(res, chatChunk({ role: 'assistant' }))
+      held.push({ res, i: Number(JSON.parse(body).messages[0].content) })
+    })
+    const client = clientFor(server)
+    const streams = Array.from({ length: STREAMS }, (_, i) => ({
+      expected: `answer ${i}: ${'é東🙂'.repeat(i % 7)}`,
+      stream: client.chat({ ...BODY, messages: [{ role: 'user', content: String(i) }] }),
+    }))
+    const texts = streams.map(({ stream }) => collect(stream.text()).then((parts) => parts.join('')))
+    await waitFor(() => held.length === STREAMS, 20_000)
+    held.forEach(({ res, i }) => {
+      const { expected } = streams[i]
+      // Two chunks and the end, each its own write.
+      sseChunk(res, chatChunk({ content: expected.slice(0, 8) }))
+      sseChunk(res, chatChunk({ content: expected.slice(8) }))
+      res.end('data: [DONE]\n\n')
+    })
+    // Busy, not waiting: the engine reads all 700 on its own threads meanwhile.
+    const until = Date.now() + 400
+    while (Date.now() < until);
+    const got = await Promise.all(texts)
+    for (let i = 0; i < STREAMS; i++) assert.equal(got[i], streams[i].expected, `stream ${i}`)
+  })
+})
