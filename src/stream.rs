@@ -149,28 +149,77 @@ impl Outbox {
 /// they became ready. JS is woken once when the list goes from empty to not empty, and then
 /// takes every ready stream's batches in one call: one wake-up and a couple of N-API calls per
 /// turn of the event loop, however many streams are ready.
+///
+/// Wake-ups are at least `MIN_WAKE_GAP` apart: with thousands of slow streams, chunks arrive a
+/// few at a time all the time, and each wake-up costs both threads a fixed price (the engine's
+/// threadsafe-function call and eventfd write, JS's uv callback, N-API calls and microtask
+/// checkpoint) that a few chunks do not pay back. The first wake-up after a quiet spell is
+/// immediate, so a lone stream's latency is unchanged.
 pub struct ReadyList {
     entries: StdMutex<Vec<Arc<Outbox>>>,
     wake: Box<dyn Fn() + Send + Sync>,
+    epoch: Instant,
+    /// When JS was last woken, in microseconds since `epoch`.
+    last_wake_us: AtomicU64,
+    /// A wake-up is scheduled for the end of the gap.
+    deferred: AtomicBool,
 }
+
+/// See `ReadyList`: tokio's timer ticks in milliseconds, so this is one tick.
+const MIN_WAKE_GAP: std::time::Duration = std::time::Duration::from_millis(1);
 
 impl ReadyList {
     pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
         ReadyList {
             entries: StdMutex::new(Vec::new()),
             wake,
+            epoch: Instant::now(),
+            last_wake_us: AtomicU64::new(0),
+            deferred: AtomicBool::new(false),
         }
     }
 
-    fn push(&self, outbox: Arc<Outbox>) {
+    fn push(self: &Arc<Self>, outbox: Arc<Outbox>) {
         let was_empty = {
             let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             entries.push(outbox);
             entries.len() == 1
         };
         if was_empty {
-            (self.wake)();
+            self.wake_soon();
         }
+    }
+
+    /// Wakes JS now, or at the end of the gap since the last wake-up.
+    fn wake_soon(self: &Arc<Self>) {
+        let now = self.epoch.elapsed().as_micros() as u64;
+        let last = self.last_wake_us.load(Ordering::Relaxed);
+        let gap = MIN_WAKE_GAP.as_micros() as u64;
+        // Off the engine's threads (JS relisting a stream) there is no timer: wake at once.
+        let runtime = tokio::runtime::Handle::try_current();
+        if last == 0 || now >= last + gap || runtime.is_err() {
+            self.wake_now(now);
+            return;
+        }
+        if self.deferred.swap(true, Ordering::AcqRel) {
+            return; // already scheduled: it takes whatever is listed by then
+        }
+        let list = self.clone();
+        let at = tokio::time::Instant::from_std(
+            self.epoch + std::time::Duration::from_micros(last + gap),
+        );
+        if let Ok(runtime) = runtime {
+            runtime.spawn(async move {
+                tokio::time::sleep_until(at).await;
+                list.deferred.store(false, Ordering::Release);
+                list.wake_now(list.epoch.elapsed().as_micros() as u64);
+            });
+        }
+    }
+
+    fn wake_now(&self, now_us: u64) {
+        self.last_wake_us.store(now_us.max(1), Ordering::Relaxed);
+        (self.wake)();
     }
 
     /// The first `limit` streams listed since the last call (the rest stay listed, in order).
@@ -196,7 +245,7 @@ impl ReadyList {
     }
 
     /// Lists a stream again whose batches were not all taken (they did not fit this time).
-    pub fn relist(&self, outbox: &Arc<Outbox>) {
+    pub fn relist(self: &Arc<Self>, outbox: &Arc<Outbox>) {
         if !outbox.queued.swap(true, Ordering::SeqCst) {
             self.push(outbox.clone());
         }
