@@ -838,4 +838,61 @@ mod tests {
         assert!(end.contains(r#""kind":"internal""#), "{end}");
         assert!(end.contains("wire parser bug"), "{end}");
     }
+
+    fn idle_outbox(id: u32) -> Arc<Outbox> {
+        let (_tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        Arc::new(Outbox {
+            id,
+            batches: StdMutex::new(rx),
+            queued: AtomicBool::new(false),
+            forms: AtomicU32::new(0),
+        })
+    }
+
+    /// A counting wake-up, and the list it wakes.
+    fn counted_list() -> (Arc<ReadyList>, Arc<AtomicU32>) {
+        let wakes = Arc::new(AtomicU32::new(0));
+        let counter = wakes.clone();
+        let list = Arc::new(ReadyList::new(Box::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })));
+        (list, wakes)
+    }
+
+    #[tokio::test]
+    async fn wake_ups_are_a_gap_apart_and_none_is_lost() {
+        let (list, wakes) = counted_list();
+        list.push(idle_outbox(1));
+        assert_eq!(wakes.load(Ordering::SeqCst), 1, "the first wake-up is immediate");
+        assert_eq!(list.take_at_most(usize::MAX).len(), 1);
+        // Listed again within the gap: the wake-up waits for its end, and comes once for all.
+        list.push(idle_outbox(2));
+        list.push(idle_outbox(3));
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(MIN_WAKE_GAP * 5).await;
+        assert_eq!(wakes.load(Ordering::SeqCst), 2, "the deferred wake-up came");
+        let ids: Vec<u32> = list.take_at_most(usize::MAX).iter().map(|o| o.id).collect();
+        assert_eq!(ids, [2, 3]);
+        // After a quiet spell the next one is immediate again.
+        tokio::time::sleep(MIN_WAKE_GAP * 2).await;
+        list.push(idle_outbox(4));
+        assert_eq!(wakes.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn take_at_most_leaves_the_rest_listed_in_order() {
+        let (list, wakes) = counted_list();
+        for id in 1..=5 {
+            list.push(idle_outbox(id));
+        }
+        let first: Vec<u32> = list.take_at_most(2).iter().map(|o| o.id).collect();
+        let rest: Vec<u32> = list.take_at_most(10).iter().map(|o| o.id).collect();
+        assert_eq!((first, rest), (vec![1, 2], vec![3, 4, 5]));
+        // Outside the engine's runtime (JS relisting) there is no timer: the wake-up is now.
+        let again = idle_outbox(6);
+        list.relist(&again);
+        list.relist(&again);
+        assert_eq!(wakes.load(Ordering::SeqCst), 2);
+        assert_eq!(list.take_at_most(10).len(), 1, "listed once");
+    }
 }
