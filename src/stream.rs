@@ -863,7 +863,11 @@ mod tests {
     async fn wake_ups_are_a_gap_apart_and_none_is_lost() {
         let (list, wakes) = counted_list();
         list.push(idle_outbox(1));
-        assert_eq!(wakes.load(Ordering::SeqCst), 1, "the first wake-up is immediate");
+        assert_eq!(
+            wakes.load(Ordering::SeqCst),
+            1,
+            "the first wake-up is immediate"
+        );
         assert_eq!(list.take_at_most(usize::MAX).len(), 1);
         // Listed again within the gap: the wake-up waits for its end, and comes once for all.
         list.push(idle_outbox(2));
