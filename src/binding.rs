@@ -199,11 +199,14 @@ impl NativeClient {
                             forms & FORM_RAW != 0 && batch.chunk_count > 0,
                             || std::borrow::Cow::Owned(batch.raw_array()),
                         );
-                        let objects = match batch.objects_array() {
-                            Some(array) if forms & FORM_OBJECTS != 0 => {
+                        let objects = match (forms & FORM_OBJECTS != 0)
+                            .then(|| batch.objects_array())
+                            .flatten()
+                        {
+                            Some(array) => {
                                 push_form(&mut data, true, || std::borrow::Cow::Owned(array))
                             }
-                            _ => 0,
+                            None => 0,
                         };
                         meta[at..at + ENTRY_LEN].copy_from_slice(&[
                             outbox.id,
@@ -350,7 +353,7 @@ impl NativeStream {
     #[napi]
     pub fn try_take(&self) -> Option<NativeBatch> {
         match self.handle.try_take() {
-            Take::Batch(inner) => Some(NativeBatch { inner }),
+            Take::Batch(inner) => Some(NativeBatch { inner: *inner }),
             Take::Nothing | Take::Over => None,
         }
     }

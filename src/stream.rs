@@ -109,7 +109,8 @@ pub struct StreamHandle {
 
 /// What `StreamHandle::try_take` found.
 pub enum Take {
-    Batch(Batch),
+    /// Boxed as it came through the channel: moving a batch out is a copy of its every field.
+    Batch(Box<Batch>),
     /// Nothing yet.
     Nothing,
     /// The stream is over and every batch was taken.
@@ -132,7 +133,7 @@ impl Outbox {
     pub fn try_take(&self) -> Take {
         let mut rx = self.batches.lock().unwrap_or_else(|e| e.into_inner());
         match rx.try_recv() {
-            Ok(batch) => Take::Batch(*batch),
+            Ok(batch) => Take::Batch(batch),
             Err(mpsc::error::TryRecvError::Empty) => Take::Nothing,
             Err(mpsc::error::TryRecvError::Disconnected) => Take::Over,
         }
@@ -825,7 +826,7 @@ mod tests {
         );
         let batch = loop {
             match handle.try_take() {
-                Take::Batch(batch) => break batch,
+                Take::Batch(batch) => break *batch,
                 Take::Nothing => {
                     if list.take_at_most(usize::MAX).is_empty() {
                         woken.notified().await
