@@ -309,6 +309,9 @@ export type ResponseOutcome =
   | { type: 'ready'; response: ResponseMeta }
   | { type: 'failed'; failure: Failure }
 
+/** How many SSE events a rendered batch holds (a resumable relay reserves that many ids for it). */
+export declare function sseEventCount(bytes: Uint8Array): number
+
 /** What varies between the events of one `feed`, when something does (see `sse_pack`). */
 export interface SseEventExtras {
   /** Every event's type, CR-separated; absent when all are `message`. */
@@ -320,6 +323,12 @@ export interface SseEventExtras {
   /** `index:ms` pairs, comma-separated. */
   retries?: string
 }
+
+/**
+ * A rendered batch with `id: {ms}-{firstSeq + k}` before its `k`-th SSE event, in one buffer:
+ * what a resumable relay writes to its live client (`lib/relay-store.js`).
+ */
+export declare function sseWithIds(bytes: Uint8Array, ms: number, firstSeq: number): Buffer
 
 /**
  * How a stream ended, on its last batch. The accumulated result stays JSON text: the wire

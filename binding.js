@@ -845,4 +845,6 @@ module.exports.FailureKind = nativeBinding.FailureKind
 module.exports.JsFailureKind = nativeBinding.JsFailureKind
 module.exports.RelayFormat = nativeBinding.RelayFormat
 module.exports.JsRelayFormat = nativeBinding.JsRelayFormat
+module.exports.sseEventCount = nativeBinding.sseEventCount
+module.exports.sseWithIds = nativeBinding.sseWithIds
 module.exports.WireFormat = nativeBinding.WireFormat

@@ -24,7 +24,7 @@ const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
-const { NativeUiRenderer } = require('./native')
+const { NativeUiRenderer, sseEventCount, sseWithIds } = require('./native')
 const { ResponseStream } = require('./endpoint-streams')
 const { BackgroundPosition } = require('./background-position')
 
@@ -116,44 +116,6 @@ function withIds(events, ms, seq, from = 0) {
   let out = ''
   for (let k = from; k < events.length; k++) out += `id: ${ms}-${seq + k}\n${events[k]}\n\n`
   return out
-}
-
-const EVENT_END = Buffer.from('\n\n')
-
-/** Where each SSE event of a rendered batch ends (after its blank line; data lines are JSON). */
-function eventEnds(bytes) {
-  const ends = []
-  for (let at = bytes.indexOf(EVENT_END); at !== -1; at = bytes.indexOf(EVENT_END, at + 2)) ends.push(at + 2)
-  return ends
-}
-
-/**
- * The rendered batch `bytes` with SSE ids `ms-(seq+k)` before its events (which end at
- * `ends`), written into one buffer: the relay's hot path works on the engine's UTF-8 as it is
- * (no JS string of the batch, no encoding it again for the socket and for Redis), and writes
- * the ids' digits itself (no string per event).
- */
-function withIdsBytes(bytes, ends, ms, seq) {
-  const prefix = `id: ${ms}-`
-  const out = Buffer.allocUnsafe(bytes.length + ends.length * (prefix.length + 17))
-  let to = 0
-  let from = 0
-  for (let k = 0; k < ends.length; k++) {
-    to += out.write(prefix, to, 'latin1')
-    // The sequence number's decimal digits, most significant first, then the line end.
-    let n = seq + k
-    let digits = 1
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++
-    for (let d = digits - 1; d >= 0; d--) {
-      out[to + d] = 48 + (n % 10)
-      n = Math.floor(n / 10)
-    }
-    to += digits
-    out[to++] = 10
-    to += bytes.copy(out, to, from, ends[k])
-    from = ends[k]
-  }
-  return out.subarray(0, to)
 }
 
 function parseId(id) {
@@ -586,9 +548,11 @@ class RelayStore {
         const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
         const extra = position ? position.observe(batch) : null
         if (bytes.length === 0) continue
-        const ends = eventEnds(bytes)
-        const at = recorder.add(bytes, ends.length, extra)
-        const out = at ? withIdsBytes(bytes, ends, at.ms, at.seq) : bytes
+        // The engine counts the events and writes their ids (one scan and one copy per batch,
+        // on the engine's UTF-8 as it is): per event in JS, this was most of what recording
+        // cost the JS thread.
+        const at = recorder.add(bytes, sseEventCount(bytes), extra)
+        const out = at ? sseWithIds(bytes, at.ms, at.seq) : bytes
         if (client.write(out) === false) await client.drained()
       }
     } catch (caught) {

@@ -19,6 +19,7 @@ use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
 use crate::openai::{WireOptions, WireParser};
 use crate::relay;
+use crate::relay_ids;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
 use crate::stream::{self, Outbox, ReadyList, ResponseState, StreamHandle, Take};
@@ -302,6 +303,19 @@ impl NativeBatch {
     pub fn end(&self) -> Option<StreamEnd> {
         self.inner.end.as_ref().map(StreamEnd::from)
     }
+}
+
+/// How many SSE events a rendered batch holds (a resumable relay reserves that many ids for it).
+#[napi]
+pub fn sse_event_count(bytes: &[u8]) -> u32 {
+    relay_ids::event_count(bytes) as u32
+}
+
+/// A rendered batch with `id: {ms}-{firstSeq + k}` before its `k`-th SSE event, in one buffer:
+/// what a resumable relay writes to its live client (`lib/relay-store.js`).
+#[napi]
+pub fn sse_with_ids(bytes: &[u8], ms: f64, first_seq: f64) -> Buffer {
+    relay_ids::with_ids(bytes, ms as u64, first_seq as u64).into()
 }
 
 #[napi(object)]
