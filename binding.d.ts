@@ -325,10 +325,11 @@ export interface SseEventExtras {
 }
 
 /**
- * A rendered batch with `id: {ms}-{firstSeq + k}` before its `k`-th SSE event, in one buffer:
- * what a resumable relay writes to its live client (`lib/relay-store.js`).
+ * Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
+ * event and returns the length written: what a resumable relay writes to its live client
+ * (`lib/relay-store.js`, which sizes `out` and reuses it). `out` must not be `bytes`.
  */
-export declare function sseWithIds(bytes: Uint8Array, ms: number, firstSeq: number): Buffer
+export declare function sseWriteIds(bytes: Uint8Array, out: Buffer, ms: number, firstSeq: number): number
 
 /**
  * How a stream ended, on its last batch. The accumulated result stays JSON text: the wire

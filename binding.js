@@ -846,5 +846,5 @@ module.exports.JsFailureKind = nativeBinding.JsFailureKind
 module.exports.RelayFormat = nativeBinding.RelayFormat
 module.exports.JsRelayFormat = nativeBinding.JsRelayFormat
 module.exports.sseEventCount = nativeBinding.sseEventCount
-module.exports.sseWithIds = nativeBinding.sseWithIds
+module.exports.sseWriteIds = nativeBinding.sseWriteIds
 module.exports.WireFormat = nativeBinding.WireFormat

@@ -24,7 +24,8 @@ const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
-const { NativeUiRenderer, sseEventCount, sseWithIds } = require('./native')
+const { NativeUiRenderer, sseEventCount } = require('./native')
+const SseIds = require('./sse-ids')
 const { ResponseStream } = require('./endpoint-streams')
 const { BackgroundPosition } = require('./background-position')
 
@@ -147,10 +148,11 @@ function clientOf(res) {
   const client = {
     gone: res.destroyed || res.writableEnded,
     lastWrite: Date.now(),
-    write(text) {
+    /** `done`: called once `res` no longer needs `text` (Node's write callback), if ever. */
+    write(text, done = undefined) {
       if (client.gone) return true
       client.lastWrite = Date.now()
-      const ok = res.write(text)
+      const ok = res.write(text, done)
       if (typeof res.flush === 'function') res.flush()
       return ok
     },
@@ -532,6 +534,7 @@ class RelayStore {
    */
   async #record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position }) {
     const { ending, publicError } = RELAY_PARTS
+    const reuse = SseIds.reusesBuffers(res)
     const timer =
       heartbeat &&
       setInterval(
@@ -549,11 +552,16 @@ class RelayStore {
         const extra = position ? position.observe(batch) : null
         if (bytes.length === 0) continue
         // The engine counts the events and writes their ids (one scan and one copy per batch,
-        // on the engine's UTF-8 as it is): per event in JS, this was most of what recording
-        // cost the JS thread.
-        const at = recorder.add(bytes, sseEventCount(bytes), extra)
-        const out = at ? sseWithIds(bytes, at.ms, at.seq) : bytes
-        if (client.write(out) === false) await client.drained()
+        // on the engine's UTF-8 as it is; per event in JS, this was most of what recording cost
+        // the JS thread), into a buffer reused once the write is done (see sse-ids.js).
+        const events = sseEventCount(bytes)
+        const at = recorder.add(bytes, events, extra)
+        let written
+        if (at) {
+          const { out, slab } = SseIds.withIds(bytes, events, at.ms, at.seq, reuse)
+          written = client.write(out, slab ? () => SseIds.recycle(slab) : undefined)
+        } else written = client.write(bytes)
+        if (written === false) await client.drained()
       }
     } catch (caught) {
       error = caught

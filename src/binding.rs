@@ -311,11 +311,14 @@ pub fn sse_event_count(bytes: &[u8]) -> u32 {
     relay_ids::event_count(bytes) as u32
 }
 
-/// A rendered batch with `id: {ms}-{firstSeq + k}` before its `k`-th SSE event, in one buffer:
-/// what a resumable relay writes to its live client (`lib/relay-store.js`).
+/// Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
+/// event and returns the length written: what a resumable relay writes to its live client
+/// (`lib/relay-store.js`, which sizes `out` and reuses it). `out` must not be `bytes`.
 #[napi]
-pub fn sse_with_ids(bytes: &[u8], ms: f64, first_seq: f64) -> Buffer {
-    relay_ids::with_ids(bytes, ms as u64, first_seq as u64).into()
+pub fn sse_write_ids(bytes: &[u8], mut out: BufferSlice, ms: f64, first_seq: f64) -> Result<u32> {
+    relay_ids::with_ids_into(bytes, &mut out, ms as u64, first_seq as u64)
+        .map(|len| len as u32)
+        .ok_or_else(|| invalid("streamdelta: sseWriteIds: the output buffer is too short"))
 }
 
 #[napi(object)]

@@ -11,7 +11,6 @@
 //! same entry leaves them out.
 
 use memchr::memmem;
-use std::io::Write;
 
 const EVENT_END: &[u8] = b"\n\n";
 
@@ -20,25 +19,73 @@ pub fn event_count(bytes: &[u8]) -> usize {
     memmem::find_iter(bytes, EVENT_END).count()
 }
 
-/// `bytes` with `id: {ms}-{first + k}\n` before its `k`-th event.
-pub fn with_ids(bytes: &[u8], ms: u64, first: u64) -> Vec<u8> {
-    // An id line is at most `id: ` + 20 digits + `-` + 20 digits + `\n`; rendered events are
-    // hundreds of bytes, so a guess of 32 per 256 bytes rarely reallocates.
-    let mut out = Vec::with_capacity(bytes.len() + bytes.len() / 8 + 64);
+/// The longest id line `with_ids_into` writes for `events` events numbered from `first`.
+pub fn id_line_max(ms: u64, first: u64, events: usize) -> usize {
+    // `id: ` + ms + `-` + the largest seq + `\n`
+    4 + digits(ms) + 1 + digits(first + events.saturating_sub(1) as u64) + 1
+}
+
+fn digits(mut n: u64) -> usize {
+    let mut count = 1;
+    while n >= 10 {
+        n /= 10;
+        count += 1;
+    }
+    count
+}
+
+/// Writes `n`'s decimal digits at the start of `out`; returns how many.
+fn write_decimal(out: &mut [u8], mut n: u64) -> usize {
+    let len = digits(n);
+    for slot in out[..len].iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    len
+}
+
+/// Writes `bytes` into `out` with `id: {ms}-{first + k}\n` before its `k`-th event, and
+/// returns the length written; `None` when `out` is too short (nothing useful was written).
+/// `out` comes from the caller so that a relay can reuse its buffers: a fresh 90 KB buffer per
+/// batch (allocated, first touched, freed) cost more than the writing.
+pub fn with_ids_into(bytes: &[u8], out: &mut [u8], ms: u64, first: u64) -> Option<usize> {
+    let mut prefix = [0u8; 4 + 20 + 1];
+    prefix[..4].copy_from_slice(b"id: ");
+    let prefix_len = 4 + write_decimal(&mut prefix[4..], ms) + 1;
+    prefix[prefix_len - 1] = b'-';
+    let mut to = 0;
     let mut from = 0;
     for (k, at) in memmem::find_iter(bytes, EVENT_END).enumerate() {
         let end = at + EVENT_END.len();
-        // Writing into a Vec cannot fail.
-        let _ = write!(out, "id: {ms}-{}\n", first + k as u64);
-        out.extend_from_slice(&bytes[from..end]);
+        let event = &bytes[from..end];
+        let seq = first + k as u64;
+        if out.len() < to + prefix_len + digits(seq) + 1 + event.len() {
+            return None;
+        }
+        out[to..to + prefix_len].copy_from_slice(&prefix[..prefix_len]);
+        to += prefix_len;
+        to += write_decimal(&mut out[to..], seq);
+        out[to] = b'\n';
+        to += 1;
+        out[to..to + event.len()].copy_from_slice(event);
+        to += event.len();
         from = end;
     }
-    out
+    Some(to)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `bytes` with `id: {ms}-{first + k}\n` before its `k`-th event, in a new buffer.
+    fn with_ids(bytes: &[u8], ms: u64, first: u64) -> Vec<u8> {
+        let events = event_count(bytes);
+        let mut out = vec![0; bytes.len() + events * id_line_max(ms, first, events)];
+        let len = with_ids_into(bytes, &mut out, ms, first).expect("sized for every id line");
+        out.truncate(len);
+        out
+    }
 
     #[test]
     fn counts_events_by_their_blank_lines() {
@@ -78,5 +125,25 @@ mod tests {
         assert_eq!(ids[0], "4294967302-4294967290");
         assert_eq!(ids[299], "4294967302-4294967589");
         assert_eq!(event_count(out.as_bytes()), 300);
+    }
+
+    #[test]
+    fn writes_into_a_given_buffer_or_says_it_is_too_short() {
+        let batch = b"data: 1\n\ndata: 22\n\n";
+        let ms = 1_764_594_724_000;
+        let need = batch.len() + 2 * id_line_max(ms, 98, 2);
+        let mut out = vec![b'x'; need];
+        let len = with_ids_into(batch, &mut out, ms, 98).unwrap();
+        assert_eq!(
+            &out[..len],
+            b"id: 1764594724000-98\ndata: 1\n\nid: 1764594724000-99\ndata: 22\n\n"
+        );
+        // id_line_max is exact for the longest line: 99 and 98 have as many digits.
+        assert_eq!(len, need);
+        assert_eq!(with_ids_into(batch, &mut out[..len - 1], ms, 98), None);
+        assert_eq!(with_ids_into(batch, &mut [], ms, 98), None);
+        assert_eq!(with_ids_into(b"", &mut [], ms, 98), Some(0));
+        assert_eq!(id_line_max(5, 9, 2), "id: 5-10\n".len());
+        assert_eq!(id_line_max(5, 0, 0), "id: 5-0\n".len());
     }
 }
