@@ -306,6 +306,8 @@ impl NativeBatch {
 }
 
 /// How many SSE events a rendered batch holds (a resumable relay reserves that many ids for it).
+// JS calls these two (lib/relay-store.js, lib/sse-ids.js); a test build has no JS caller.
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn sse_event_count(bytes: &[u8]) -> u32 {
     relay_ids::event_count(bytes) as u32
@@ -314,6 +316,7 @@ pub fn sse_event_count(bytes: &[u8]) -> u32 {
 /// Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
 /// event and returns the length written: what a resumable relay writes to its live client
 /// (`lib/relay-store.js`, which sizes `out` and reuses it). `out` must not be `bytes`.
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn sse_write_ids(bytes: &[u8], mut out: BufferSlice, ms: f64, first_seq: f64) -> Result<u32> {
     relay_ids::with_ids_into(bytes, &mut out, ms as u64, first_seq as u64)

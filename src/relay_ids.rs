@@ -100,7 +100,11 @@ mod tests {
 
     #[test]
     fn puts_an_id_before_every_event() {
-        let out = with_ids(b"data: {\"a\":1}\n\nevent: x\ndata: 2\n\n", 1_764_594_724_000, 9);
+        let out = with_ids(
+            b"data: {\"a\":1}\n\nevent: x\ndata: 2\n\n",
+            1_764_594_724_000,
+            9,
+        );
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "id: 1764594724000-9\ndata: {\"a\":1}\n\nid: 1764594724000-10\nevent: x\ndata: 2\n\n"
@@ -111,15 +115,21 @@ mod tests {
     fn leaves_out_an_unterminated_tail_and_keeps_bytes_as_they_are() {
         // Multi-byte UTF-8 is copied byte for byte.
         let out = with_ids("data: \"é😀\"\n\ndata: 2".as_bytes(), 5, 0);
-        assert_eq!(String::from_utf8(out).unwrap(), "id: 5-0\ndata: \"é😀\"\n\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id: 5-0\ndata: \"é😀\"\n\n"
+        );
         assert!(with_ids(b"", 5, 0).is_empty());
         assert!(with_ids(b"data: 1\n", 5, 0).is_empty());
     }
 
     #[test]
     fn numbers_past_u32_and_many_events() {
-        let batch: Vec<u8> = (0..300).flat_map(|_| b"data: {}\n\n".iter().copied()).collect();
-        let out = String::from_utf8(with_ids(&batch, u64::from(u32::MAX) + 7, 4_294_967_290)).unwrap();
+        let batch: Vec<u8> = (0..300)
+            .flat_map(|_| b"data: {}\n\n".iter().copied())
+            .collect();
+        let out =
+            String::from_utf8(with_ids(&batch, u64::from(u32::MAX) + 7, 4_294_967_290)).unwrap();
         let ids: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("id: ")).collect();
         assert_eq!(ids.len(), 300);
         assert_eq!(ids[0], "4294967302-4294967290");
