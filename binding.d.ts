@@ -326,10 +326,16 @@ export interface SseEventExtras {
 
 /**
  * Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
- * event and returns the length written: what a resumable relay writes to its live client
- * (`lib/relay-store.js`, which sizes `out` and reuses it). `out` must not be `bytes`.
+ * event: what a resumable relay writes to its live client (`lib/sse-ids.js`, which reuses
+ * `out`). Null when `out` is too short. `out` must not be `bytes`.
  */
-export declare function sseWriteIds(bytes: Uint8Array, out: Buffer, ms: number, firstSeq: number): number
+export declare function sseWriteIds(bytes: Uint8Array, out: Buffer, ms: number, firstSeq: number): SseWritten | null
+
+/** What `sseWriteIds` wrote into its `out`. */
+export interface SseWritten {
+  length: number
+  events: number
+}
 
 /**
  * How a stream ended, on its last batch. The accumulated result stays JSON text: the wire

@@ -24,7 +24,7 @@ const { kBatches, kResumableRelay } = require('./symbols')
 const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
-const { NativeUiRenderer, sseEventCount } = require('./native')
+const { NativeUiRenderer } = require('./native')
 const SseIds = require('./sse-ids')
 const { ResponseStream } = require('./endpoint-streams')
 const { BackgroundPosition } = require('./background-position')
@@ -185,7 +185,10 @@ class Recorder {
   #ttl
   #ms = 0
   #seq = 0
-  #pending = new Set()
+  /** Commands sent and not answered yet, and who waits for them all (settled()). */
+  #inFlight = 0
+  /** @type {{ promise: Promise<void>, resolve: () => void } | null} */
+  #whenSettled = null
   #timer = null
   #beating = false
   broken = false
@@ -200,23 +203,49 @@ class Recorder {
     this.onBroken = onBroken
   }
 
-  /** Reserves `n` ids (at least one): the first is the entry's. */
-  #next(n) {
+  /**
+   * The id the next entry gets (moved on to now's millisecond): `add` takes it, so a batch's
+   * SSE ids can be written before the batch is recorded, in the same turn.
+   */
+  nextId() {
     const now = Date.now()
     if (now > this.#ms) {
       this.#ms = now
       this.#seq = 0
     }
+    return { ms: this.#ms, seq: this.#seq }
+  }
+
+  /** Reserves `n` ids (at least one) from the next id on: the first is the entry's. */
+  #take(n) {
     const id = { ms: this.#ms, seq: this.#seq }
     this.#seq += Math.max(1, n)
     return id
   }
 
+  #next(n) {
+    this.nextId()
+    return this.#take(n)
+  }
+
+  /** Sends a command without waiting; a failure stops the recording. One promise per command (this runs per batch). */
   #send(args) {
-    const sent = this.#command(args).catch((error) => this.#fail(error))
-    this.#pending.add(sent)
-    sent.finally(() => this.#pending.delete(sent))
-    return sent
+    this.#inFlight++
+    this.#command(args).then(
+      () => this.#answered(),
+      (error) => {
+        this.#fail(error)
+        this.#answered()
+      },
+    )
+  }
+
+  #answered() {
+    this.#inFlight--
+    if (this.#inFlight === 0 && this.#whenSettled) {
+      this.#whenSettled.resolve()
+      this.#whenSettled = null
+    }
   }
 
   #fail(error) {
@@ -300,11 +329,12 @@ class Recorder {
 
   /**
    * Records a data batch of `n` events, the engine's UTF-8 as it is (`extra`: more fields, such
-   * as a background response's position); returns the ids' start, null when not recording.
+   * as a background response's position), under the ids from `nextId()` on; returns the ids'
+   * start, null when not recording.
    */
   add(bytes, n, extra = null) {
     if (this.broken) return null
-    const id = this.#next(n)
+    const id = this.#take(n)
     /** @type {Array<string | Buffer>} */
     const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', bytes]
     if (extra) args.push(...extra)
@@ -336,8 +366,16 @@ class Recorder {
   }
 
   /** Resolves when every command sent so far has answered (or failed). */
-  async settled() {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  settled() {
+    if (this.#inFlight === 0) return Promise.resolve()
+    if (!this.#whenSettled) {
+      let resolve = () => {}
+      const promise = new Promise((done) => {
+        resolve = () => done(undefined)
+      })
+      this.#whenSettled = { promise, resolve }
+    }
+    return this.#whenSettled.promise
   }
 }
 
@@ -554,13 +592,14 @@ class RelayStore {
         // The engine counts the events and writes their ids (one scan and one copy per batch,
         // on the engine's UTF-8 as it is; per event in JS, this was most of what recording cost
         // the JS thread), into a buffer reused once the write is done (see sse-ids.js).
-        const events = sseEventCount(bytes)
-        const at = recorder.add(bytes, events, extra)
         let written
-        if (at) {
-          const { out, slab } = SseIds.withIds(bytes, events, at.ms, at.seq, reuse)
+        if (recorder.broken) written = client.write(bytes)
+        else {
+          const at = recorder.nextId()
+          const { out, events, slab } = SseIds.withIds(bytes, at.ms, at.seq, reuse)
+          recorder.add(bytes, events, extra)
           written = client.write(out, slab ? () => SseIds.recycle(slab) : undefined)
-        } else written = client.write(bytes)
+        }
         if (written === false) await client.drained()
       }
     } catch (caught) {

@@ -11,7 +11,7 @@
 // say when the bytes have left, so each batch gets a buffer of its own there.
 
 const http = require('node:http')
-const { sseWriteIds } = require('./native')
+const { sseEventCount, sseWriteIds } = require('./native')
 
 /** The size of a reused buffer: a batch of the relay bench (2,000 chunks in 8 batches) is ~90 KB with ids. */
 const SLAB_BYTES = 256 * 1024
@@ -35,22 +35,28 @@ function recycle(slab) {
 }
 
 /**
- * `bytes` (a rendered batch of `events` SSE events) with ids `ms-(seq+k)`: `out` to write, and
- * `slab`, the reused buffer under it to `recycle` once the write called back (null when `out`
- * has its own buffer).
+ * `bytes` (a rendered batch) with SSE ids `ms-(seq+k)` before its events: `out` to write,
+ * `events` (how many ids it used), and `slab`, the reused buffer under it to `recycle` once
+ * the write called back (null when `out` has a buffer of its own).
  * @param {Buffer} bytes
- * @param {number} events
  * @param {number} ms
  * @param {number} seq
  * @param {boolean} reuse
- * @returns {{ out: Buffer, slab: Buffer | null }}
+ * @returns {{ out: Buffer, events: number, slab: Buffer | null }}
  */
-function withIds(bytes, events, ms, seq, reuse) {
+function withIds(bytes, ms, seq, reuse) {
+  if (reuse) {
+    // One pass: the engine counts the events as it writes them.
+    const slab = idle.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES)
+    const written = sseWriteIds(bytes, slab, ms, seq)
+    if (written) return { out: slab.subarray(0, written.length), events: written.events, slab }
+    recycle(slab) // a batch too large for a slab gets a buffer of its own
+  }
   // Every id line is at most as long as the last one.
-  const size = bytes.length + events * `id: ${ms}-${seq + events - 1}\n`.length
-  const slab = reuse && size <= SLAB_BYTES ? (idle.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES)) : null
-  const target = slab ?? Buffer.allocUnsafe(size)
-  return { out: target.subarray(0, sseWriteIds(bytes, target, ms, seq)), slab }
+  const events = sseEventCount(bytes)
+  const target = Buffer.allocUnsafe(bytes.length + events * `id: ${ms}-${seq + events - 1}\n`.length)
+  const written = /** @type {{ length: number }} */ (sseWriteIds(bytes, target, ms, seq)) // sized to fit
+  return { out: target.subarray(0, written.length), events, slab: null }
 }
 
 module.exports = { withIds, recycle, reusesBuffers, SLAB_BYTES }

@@ -313,15 +313,30 @@ pub fn sse_event_count(bytes: &[u8]) -> u32 {
     relay_ids::event_count(bytes) as u32
 }
 
+/// What `sseWriteIds` wrote into its `out`.
+#[napi(object)]
+pub struct SseWritten {
+    pub length: u32,
+    pub events: u32,
+}
+
 /// Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
-/// event and returns the length written: what a resumable relay writes to its live client
-/// (`lib/relay-store.js`, which sizes `out` and reuses it). `out` must not be `bytes`.
+/// event: what a resumable relay writes to its live client (`lib/sse-ids.js`, which reuses
+/// `out`). Null when `out` is too short. `out` must not be `bytes`.
 #[cfg_attr(test, allow(dead_code))]
 #[napi]
-pub fn sse_write_ids(bytes: &[u8], mut out: BufferSlice, ms: f64, first_seq: f64) -> Result<u32> {
-    relay_ids::with_ids_into(bytes, &mut out, ms as u64, first_seq as u64)
-        .map(|len| len as u32)
-        .ok_or_else(|| invalid("streamdelta: sseWriteIds: the output buffer is too short"))
+pub fn sse_write_ids(
+    bytes: &[u8],
+    mut out: BufferSlice,
+    ms: f64,
+    first_seq: f64,
+) -> Option<SseWritten> {
+    relay_ids::with_ids_into(bytes, &mut out, ms as u64, first_seq as u64).map(|written| {
+        SseWritten {
+            length: written.len as u32,
+            events: written.events as u32,
+        }
+    })
 }
 
 #[napi(object)]

@@ -44,17 +44,26 @@ fn write_decimal(out: &mut [u8], mut n: u64) -> usize {
     len
 }
 
-/// Writes `bytes` into `out` with `id: {ms}-{first + k}\n` before its `k`-th event, and
-/// returns the length written; `None` when `out` is too short (nothing useful was written).
-/// `out` comes from the caller so that a relay can reuse its buffers: a fresh 90 KB buffer per
-/// batch (allocated, first touched, freed) cost more than the writing.
-pub fn with_ids_into(bytes: &[u8], out: &mut [u8], ms: u64, first: u64) -> Option<usize> {
+/// What `with_ids_into` wrote: `len` bytes holding `events` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    pub len: usize,
+    pub events: usize,
+}
+
+/// Writes `bytes` into `out` with `id: {ms}-{first + k}\n` before its `k`-th event; `None`
+/// when `out` is too short (nothing useful was written). `out` comes from the caller so that
+/// a relay can reuse its buffers: a fresh 90 KB buffer per batch (allocated, first touched,
+/// freed) cost more than the writing. It counts the events as it goes, so that a relay with a
+/// buffer large enough scans the batch once.
+pub fn with_ids_into(bytes: &[u8], out: &mut [u8], ms: u64, first: u64) -> Option<Written> {
     let mut prefix = [0u8; 4 + 20 + 1];
     prefix[..4].copy_from_slice(b"id: ");
     let prefix_len = 4 + write_decimal(&mut prefix[4..], ms) + 1;
     prefix[prefix_len - 1] = b'-';
     let mut to = 0;
     let mut from = 0;
+    let mut events = 0;
     for (k, at) in memmem::find_iter(bytes, EVENT_END).enumerate() {
         let end = at + EVENT_END.len();
         let event = &bytes[from..end];
@@ -70,8 +79,9 @@ pub fn with_ids_into(bytes: &[u8], out: &mut [u8], ms: u64, first: u64) -> Optio
         out[to..to + event.len()].copy_from_slice(event);
         to += event.len();
         from = end;
+        events = k + 1;
     }
-    Some(to)
+    Some(Written { len: to, events })
 }
 
 #[cfg(test)]
@@ -82,8 +92,9 @@ mod tests {
     fn with_ids(bytes: &[u8], ms: u64, first: u64) -> Vec<u8> {
         let events = event_count(bytes);
         let mut out = vec![0; bytes.len() + events * id_line_max(ms, first, events)];
-        let len = with_ids_into(bytes, &mut out, ms, first).expect("sized for every id line");
-        out.truncate(len);
+        let written = with_ids_into(bytes, &mut out, ms, first).expect("sized for every id line");
+        assert_eq!(written.events, events);
+        out.truncate(written.len);
         out
     }
 
@@ -143,7 +154,8 @@ mod tests {
         let ms = 1_764_594_724_000;
         let need = batch.len() + 2 * id_line_max(ms, 98, 2);
         let mut out = vec![b'x'; need];
-        let len = with_ids_into(batch, &mut out, ms, 98).unwrap();
+        let Written { len, events } = with_ids_into(batch, &mut out, ms, 98).unwrap();
+        assert_eq!(events, 2);
         assert_eq!(
             &out[..len],
             b"id: 1764594724000-98\ndata: 1\n\nid: 1764594724000-99\ndata: 22\n\n"
@@ -152,7 +164,10 @@ mod tests {
         assert_eq!(len, need);
         assert_eq!(with_ids_into(batch, &mut out[..len - 1], ms, 98), None);
         assert_eq!(with_ids_into(batch, &mut [], ms, 98), None);
-        assert_eq!(with_ids_into(b"", &mut [], ms, 98), Some(0));
+        assert_eq!(
+            with_ids_into(b"", &mut [], ms, 98),
+            Some(Written { len: 0, events: 0 })
+        );
         assert_eq!(id_line_max(5, 9, 2), "id: 5-10\n".len());
         assert_eq!(id_line_max(5, 0, 0), "id: 5-0\n".len());
     }
