@@ -59,4 +59,4 @@ function withIds(bytes, ms, seq, reuse) {
   return { out: target.subarray(0, written.length), events, slab: null }
 }
 
-module.exports = { withIds, recycle, reusesBuffers, SLAB_BYTES }
+module.exports = { withIds, recycle, reusesBuffers }
