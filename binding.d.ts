@@ -299,6 +299,9 @@ export type ResponseOutcome =
   | { type: 'ready'; response: ResponseMeta }
   | { type: 'failed'; failure: Failure }
 
+/** How many SSE events a rendered batch holds (a resumable relay reserves that many ids for it). */
+export declare function sseEventCount(bytes: Uint8Array): number
+
 /** What varies between the events of one `feed`, when something does (see `sse_pack`). */
 export interface SseEventExtras {
   /** Every event's type, CR-separated; absent when all are `message`. */
@@ -309,6 +312,19 @@ export interface SseEventExtras {
   id: string
   /** `index:ms` pairs, comma-separated. */
   retries?: string
+}
+
+/**
+ * Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
+ * event: what a resumable relay writes to its live client (`lib/sse-ids.js`, which reuses
+ * `out`). Null when `out` is too short. `out` must not be `bytes`.
+ */
+export declare function sseWriteIds(bytes: Uint8Array, out: Buffer, ms: number, firstSeq: number): SseWritten | null
+
+/** What `sseWriteIds` wrote into its `out`. */
+export interface SseWritten {
+  length: number
+  events: number
 }
 
 /**

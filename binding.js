@@ -845,4 +845,6 @@ module.exports.FailureKind = nativeBinding.FailureKind
 module.exports.JsFailureKind = nativeBinding.JsFailureKind
 module.exports.RelayFormat = nativeBinding.RelayFormat
 module.exports.JsRelayFormat = nativeBinding.JsRelayFormat
+module.exports.sseEventCount = nativeBinding.sseEventCount
+module.exports.sseWriteIds = nativeBinding.sseWriteIds
 module.exports.WireFormat = nativeBinding.WireFormat

@@ -205,6 +205,37 @@ describe('resumable relays (Redis)', { skip }, () => {
     }
   })
 
+  test('a long answer to a client that stalls: the live bytes (ids written into reused buffers) equal the replay', async () => {
+    // 40,000 events as fast as the mock can write them, to a client that reads nothing for
+    // 300 ms: the relay's writes queue up behind the full socket, so a buffer reused before
+    // its write was done would show here as corrupted or repeated events.
+    const script = encodeURIComponent(JSON.stringify({ text: WORDS, intervalMs: 0, repeat: 1000 }))
+    const { status, text } = await new Promise((resolve, reject) => {
+      const request = http.request(`${a.url}/chat/c-long?script=${script}`, { method: 'POST' }, (response) => {
+        response.pause()
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk) => (body += chunk))
+        response.on('end', () => resolve({ status: response.statusCode, text: body }))
+        response.on('error', reject)
+        setTimeout(() => response.resume(), 300)
+      })
+      request.on('error', reject)
+      request.end()
+    })
+    assert.equal(status, 200)
+    const live = parseEvents(text)
+    assert.equal(textOf(live), WORDS.join('').repeat(1000))
+    assert.ok(
+      live.every((e) => e.id !== null),
+      'every event carries an SSE id',
+    )
+    for (let i = 1; i < live.length; i++) assert.ok(compareIds(live[i].id, live[i - 1].id) > 0, `id ${i} increases`)
+    const replay = await readSse(`${b.url}/chat/c-long/stream`)
+    assert.equal(replay.text, text, 'the live client got exactly the bytes the log replays')
+    assert.equal(a.results.at(-1).ok, true)
+  })
+
   test('an unknown id answers 204 with no body', async () => {
     const response = await fetch(`${b.url}/chat/nobody/stream`)
     assert.equal(response.status, 204)

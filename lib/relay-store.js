@@ -25,6 +25,7 @@ const { AbortError } = require('./errors')
 const { checkNames } = require('./options')
 const { RELAY_PARTS } = require('./relay')
 const { NativeUiRenderer } = require('./native')
+const SseIds = require('./sse-ids')
 const { ResponseStream } = require('./endpoint-streams')
 const { BackgroundPosition } = require('./background-position')
 
@@ -118,44 +119,6 @@ function withIds(events, ms, seq, from = 0) {
   return out
 }
 
-const EVENT_END = Buffer.from('\n\n')
-
-/** Where each SSE event of a rendered batch ends (after its blank line; data lines are JSON). */
-function eventEnds(bytes) {
-  const ends = []
-  for (let at = bytes.indexOf(EVENT_END); at !== -1; at = bytes.indexOf(EVENT_END, at + 2)) ends.push(at + 2)
-  return ends
-}
-
-/**
- * The rendered batch `bytes` with SSE ids `ms-(seq+k)` before its events (which end at
- * `ends`), written into one buffer: the relay's hot path works on the engine's UTF-8 as it is
- * (no JS string of the batch, no encoding it again for the socket and for Redis), and writes
- * the ids' digits itself (no string per event).
- */
-function withIdsBytes(bytes, ends, ms, seq) {
-  const prefix = `id: ${ms}-`
-  const out = Buffer.allocUnsafe(bytes.length + ends.length * (prefix.length + 17))
-  let to = 0
-  let from = 0
-  for (let k = 0; k < ends.length; k++) {
-    to += out.write(prefix, to, 'latin1')
-    // The sequence number's decimal digits, most significant first, then the line end.
-    let n = seq + k
-    let digits = 1
-    for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++
-    for (let d = digits - 1; d >= 0; d--) {
-      out[to + d] = 48 + (n % 10)
-      n = Math.floor(n / 10)
-    }
-    to += digits
-    out[to++] = 10
-    to += bytes.copy(out, to, from, ends[k])
-    from = ends[k]
-  }
-  return out.subarray(0, to)
-}
-
 function parseId(id) {
   const dash = id.indexOf('-')
   return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) }
@@ -185,10 +148,11 @@ function clientOf(res) {
   const client = {
     gone: res.destroyed || res.writableEnded,
     lastWrite: Date.now(),
-    write(text) {
+    /** `done`: called once `res` no longer needs `text` (Node's write callback), if ever. */
+    write(text, done = undefined) {
       if (client.gone) return true
       client.lastWrite = Date.now()
-      const ok = res.write(text)
+      const ok = res.write(text, done)
       if (typeof res.flush === 'function') res.flush()
       return ok
     },
@@ -221,7 +185,10 @@ class Recorder {
   #ttl
   #ms = 0
   #seq = 0
-  #pending = new Set()
+  /** Commands sent and not answered yet, and who waits for them all (settled()). */
+  #inFlight = 0
+  /** @type {{ promise: Promise<void>, resolve: () => void } | null} */
+  #whenSettled = null
   #timer = null
   #beating = false
   broken = false
@@ -236,23 +203,49 @@ class Recorder {
     this.onBroken = onBroken
   }
 
-  /** Reserves `n` ids (at least one): the first is the entry's. */
-  #next(n) {
+  /**
+   * The id the next entry gets (moved on to now's millisecond): `add` takes it, so a batch's
+   * SSE ids can be written before the batch is recorded, in the same turn.
+   */
+  nextId() {
     const now = Date.now()
     if (now > this.#ms) {
       this.#ms = now
       this.#seq = 0
     }
+    return { ms: this.#ms, seq: this.#seq }
+  }
+
+  /** Reserves `n` ids (at least one) from the next id on: the first is the entry's. */
+  #take(n) {
     const id = { ms: this.#ms, seq: this.#seq }
     this.#seq += Math.max(1, n)
     return id
   }
 
+  #next(n) {
+    this.nextId()
+    return this.#take(n)
+  }
+
+  /** Sends a command without waiting; a failure stops the recording. One promise per command (this runs per batch). */
   #send(args) {
-    const sent = this.#command(args).catch((error) => this.#fail(error))
-    this.#pending.add(sent)
-    sent.finally(() => this.#pending.delete(sent))
-    return sent
+    this.#inFlight++
+    this.#command(args).then(
+      () => this.#answered(),
+      (error) => {
+        this.#fail(error)
+        this.#answered()
+      },
+    )
+  }
+
+  #answered() {
+    this.#inFlight--
+    if (this.#inFlight === 0 && this.#whenSettled) {
+      this.#whenSettled.resolve()
+      this.#whenSettled = null
+    }
   }
 
   #fail(error) {
@@ -336,11 +329,12 @@ class Recorder {
 
   /**
    * Records a data batch of `n` events, the engine's UTF-8 as it is (`extra`: more fields, such
-   * as a background response's position); returns the ids' start, null when not recording.
+   * as a background response's position), under the ids from `nextId()` on; returns the ids'
+   * start, null when not recording.
    */
   add(bytes, n, extra = null) {
     if (this.broken) return null
-    const id = this.#next(n)
+    const id = this.#take(n)
     /** @type {Array<string | Buffer>} */
     const args = ['XADD', this.#keys.stream, `${id.ms}-${id.seq}`, 't', 'data', 'n', String(n), 'b', bytes]
     if (extra) args.push(...extra)
@@ -372,8 +366,16 @@ class Recorder {
   }
 
   /** Resolves when every command sent so far has answered (or failed). */
-  async settled() {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending])
+  settled() {
+    if (this.#inFlight === 0) return Promise.resolve()
+    if (!this.#whenSettled) {
+      let resolve = () => {}
+      const promise = new Promise((done) => {
+        resolve = () => done(undefined)
+      })
+      this.#whenSettled = { promise, resolve }
+    }
+    return this.#whenSettled.promise
   }
 }
 
@@ -570,6 +572,7 @@ class RelayStore {
    */
   async #record(stream, format, renderer, recorder, client, res, { heartbeat, onError, position }) {
     const { ending, publicError } = RELAY_PARTS
+    const reuse = SseIds.reusesBuffers(res)
     const timer =
       heartbeat &&
       setInterval(
@@ -586,10 +589,18 @@ class RelayStore {
         const bytes = renderer ? renderer.render(/** @type {any} */ (batch)) : batch.relayBytes(format)
         const extra = position ? position.observe(batch) : null
         if (bytes.length === 0) continue
-        const ends = eventEnds(bytes)
-        const at = recorder.add(bytes, ends.length, extra)
-        const out = at ? withIdsBytes(bytes, ends, at.ms, at.seq) : bytes
-        if (client.write(out) === false) await client.drained()
+        // The engine counts the events and writes their ids (one scan and one copy per batch,
+        // on the engine's UTF-8 as it is; per event in JS, this was most of what recording cost
+        // the JS thread), into a buffer reused once the write is done (see sse-ids.js).
+        let written
+        if (recorder.broken) written = client.write(bytes)
+        else {
+          const at = recorder.nextId()
+          const { out, events, slab } = SseIds.withIds(bytes, at.ms, at.seq, reuse)
+          recorder.add(bytes, events, extra)
+          written = client.write(out, slab ? () => SseIds.recycle(slab) : undefined)
+        }
+        if (written === false) await client.drained()
       }
     } catch (caught) {
       error = caught

@@ -19,6 +19,7 @@ use crate::openai::completions::CompletionsParser;
 use crate::openai::responses::ResponsesParser;
 use crate::openai::{WireOptions, WireParser};
 use crate::relay;
+use crate::relay_ids;
 use crate::sse::SseParser;
 use crate::sse_pack::EventPacker;
 use crate::stream::{self, Outbox, ReadyList, ResponseState, StreamHandle, Take};
@@ -323,6 +324,40 @@ impl NativeBatch {
     pub fn end(&self) -> Option<StreamEnd> {
         self.inner.end.as_ref().map(StreamEnd::from)
     }
+}
+
+/// How many SSE events a rendered batch holds (a resumable relay reserves that many ids for it).
+// JS calls these two (lib/relay-store.js, lib/sse-ids.js); a test build has no JS caller.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn sse_event_count(bytes: &[u8]) -> u32 {
+    relay_ids::event_count(bytes) as u32
+}
+
+/// What `sseWriteIds` wrote into its `out`.
+#[napi(object)]
+pub struct SseWritten {
+    pub length: u32,
+    pub events: u32,
+}
+
+/// Writes a rendered batch into `out` with `id: {ms}-{firstSeq + k}` before its `k`-th SSE
+/// event: what a resumable relay writes to its live client (`lib/sse-ids.js`, which reuses
+/// `out`). Null when `out` is too short. `out` must not be `bytes`.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn sse_write_ids(
+    bytes: &[u8],
+    mut out: BufferSlice,
+    ms: f64,
+    first_seq: f64,
+) -> Option<SseWritten> {
+    relay_ids::with_ids_into(bytes, &mut out, ms as u64, first_seq as u64).map(|written| {
+        SseWritten {
+            length: written.len as u32,
+            events: written.events as u32,
+        }
+    })
 }
 
 #[napi(object)]

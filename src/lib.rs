@@ -7,6 +7,7 @@ pub mod http;
 pub mod net;
 pub mod openai;
 pub mod relay;
+pub mod relay_ids;
 pub mod secrets;
 pub mod sse;
 pub mod sse_pack;
