@@ -132,8 +132,12 @@ export declare class NativeStream {
    */
   abort(): string | null
   stats(): StreamStats
-  /** Resolves once response headers arrived, or with the failure that came instead. */
-  response(): Promise<ResponseOutcome>
+  /**
+   * The response headers if they arrived, or the failure that came instead; `null` while
+   * neither has. The engine lists the stream on its client's ready list when that changes,
+   * so JS asks again only then (`lib/client.js`, `EngineHub`).
+   */
+  responseNow(): ResponseOutcome | null
 }
 
 /**

@@ -346,6 +346,26 @@ describe('process lifetime', { timeout: 60_000 }, () => {
     assert.equal(result.stdout, WORDS.join(''))
   })
 
+  test('an ESM script that only awaits stream.response stays alive until the headers come, then exits 0', async (t) => {
+    // The response is settled from the engine's ready list (no promise of N-API's own, which
+    // kept the process up by itself): the wait for it must keep the process up too.
+    const server = await serve(t, async (req, res) => {
+      await sleep(300)
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'req-late' })
+      sseChunk(res, chatChunk({ role: 'assistant' }))
+    })
+    const script = `
+      import { Client } from ${JSON.stringify(INDEX_MJS)}
+      const stream = new Client({ baseURL: process.env.BASE_URL, apiKey: 'sk-child' }).chat({ model: 'test-model', messages: [] })
+      const response = await stream.response
+      process.stdout.write(response.status + ' ' + response.requestId)
+    `
+    const result = await runNode(script, { module: true, env: { BASE_URL: server.url }, cwd: PACKAGE_DIR })
+    assert.equal(result.timedOut, false, 'the child did not exit within 10 s')
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stdout, '200 req-late')
+  })
+
   test('an ESM script with for await over the stream prints every delta and exits 0', async (t) => {
     const server = await serve(t, slowAnswer())
     const script = `

@@ -527,6 +527,8 @@ class EngineHub {
   native = null
   /** @type {Map<number, EngineSource>} */
   #waiting = new Map()
+  /** @type {Map<number, EngineSource>} streams whose `response()` waits for the engine */
+  #responding = new Map()
   /** Streams named by `ready()` while nobody waited: their batches wait in the engine. */
   #unclaimed = new Set()
   /** A stream dropped unconsumed leaves no id behind. */
@@ -553,14 +555,30 @@ class EngineHub {
   /** @param {EngineSource} source @param {number} id */
   wait(source, id) {
     this.#waiting.set(id, source)
-    if (this.#waiting.size === 1) {
-      this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
-      this.#keepAlive.ref()
-    }
+    if (this.#waiting.size === 1) this.#keepAliveChanged()
   }
 
   unwait(id) {
-    if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAlive.unref()
+    if (this.#waiting.delete(id) && this.#waiting.size === 0) this.#keepAliveChanged()
+  }
+
+  /**
+   * The source's `response()` waits for the engine: it is asked again each time the engine
+   * names the stream (`checkResponse`), until it settles. An abort does not end the wait: the
+   * engine names the stream once more when its task is over, and the response then says so.
+   * @param {EngineSource} source @param {number} id
+   */
+  awaitResponse(source, id) {
+    this.#responding.set(id, source)
+    if (this.#responding.size === 1) this.#keepAliveChanged()
+  }
+
+  /** The process stays up while a stream waits for a batch or a response, as a socket read would keep it. */
+  #keepAliveChanged() {
+    if (this.#waiting.size + this.#responding.size > 0) {
+      this.#keepAlive ??= setInterval(() => {}, 2 ** 31 - 1).unref()
+      this.#keepAlive.ref()
+    } else this.#keepAlive?.unref()
   }
 
   /** What `ready()` writes (stream ids) and `take()` reads (whether JS takes each): reused,
@@ -593,8 +611,16 @@ class EngineHub {
     let packed = 0
     /** @type {EngineSource[] | null} */
     let natives = null
+    const responding = this.#responding
     for (let i = 0; i < count; i++) {
       const id = ids[i]
+      if (responding.size > 0) {
+        const answered = responding.get(id)
+        if (answered !== undefined && answered.checkResponse()) {
+          responding.delete(id)
+          if (responding.size === 0) this.#keepAliveChanged()
+        }
+      }
       const source = this.#waiting.get(id)
       wanted[i] = 0
       if (source === undefined) this.#unclaimed.add(id)

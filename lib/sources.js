@@ -22,6 +22,8 @@ class EngineSource {
   #id
   #aborted = false
   #response = null
+  /** The pending `response()` promise's resolve and reject. */
+  #settleResponse = null
   /** Batches the engine handed over for this stream beyond the one a waiting pump took. */
   #queue = []
   #head = 0
@@ -135,15 +137,38 @@ class EngineSource {
 
   response() {
     if (!this.#response) {
-      this.#response = this.#native.response().then((outcome) => {
-        if (outcome.type === 'failed') throw fromFailure(outcome.failure)
-        const { status, requestId, httpVersion } = outcome.response
-        const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
-        return { status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) }
-      })
+      const outcome = this.#native.responseNow()
+      if (outcome !== null) this.#response = settledResponse(outcome)
+      else
+        this.#response = new Promise((resolve, reject) => {
+          this.#settleResponse = { resolve, reject }
+          this.#hub.awaitResponse(this, this.#id)
+        })
     }
     return this.#response
   }
+
+  /** From the hub: the engine named this stream; true once its response is settled. */
+  checkResponse() {
+    const outcome = this.#native.responseNow()
+    if (outcome === null) return false
+    const settle = this.#settleResponse
+    this.#settleResponse = null
+    settledResponse(outcome).then(settle?.resolve, settle?.reject)
+    return true
+  }
+}
+
+/**
+ * `stream.response` from what the engine says of it.
+ * @param {import('../binding').ResponseOutcome} outcome
+ * @returns {Promise<import('./interfaces').ResponseInfo>}
+ */
+function settledResponse(outcome) {
+  if (outcome.type === 'failed') return Promise.reject(fromFailure(outcome.failure))
+  const { status, requestId, httpVersion } = outcome.response
+  const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
+  return Promise.resolve({ status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) })
 }
 
 /**

@@ -436,25 +436,30 @@ impl NativeStream {
         }
     }
 
-    /// Resolves once response headers arrived, or with the failure that came instead.
+    /// The response headers if they arrived, or the failure that came instead; `null` while
+    /// neither has. The engine lists the stream on its client's ready list when that changes,
+    /// so JS asks again only then (`lib/client.js`, `EngineHub`).
     #[napi]
-    pub async fn response(&self) -> ResponseOutcome {
-        let handle = self.handle.clone();
-        match handle.response().await {
-            ResponseState::Ready(meta) => ResponseOutcome::Ready {
+    pub fn response_now(&self) -> Option<ResponseOutcome> {
+        let state = self.handle.response.borrow().clone();
+        match state {
+            ResponseState::Ready(meta) => Some(ResponseOutcome::Ready {
                 response: meta.into(),
-            },
-            ResponseState::Failed(failure) => ResponseOutcome::Failed {
+            }),
+            ResponseState::Failed(failure) => Some(ResponseOutcome::Failed {
                 failure: failure.into(),
-            },
-            // `response()` waits past this state; kept total for the type's sake.
-            ResponseState::Pending => ResponseOutcome::Failed {
-                failure: Failure::new(
-                    FailureKind::Abort,
-                    "the stream was aborted before a response arrived",
-                )
-                .into(),
-            },
+            }),
+            // The task is gone without a response: it was aborted (or panicked) first.
+            ResponseState::Pending if self.handle.response.has_changed().is_err() => {
+                Some(ResponseOutcome::Failed {
+                    failure: Failure::new(
+                        FailureKind::Abort,
+                        "the stream was aborted before a response arrived",
+                    )
+                    .into(),
+                })
+            }
+            ResponseState::Pending => None,
         }
     }
 }

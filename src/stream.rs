@@ -300,19 +300,6 @@ impl StreamHandle {
         }
         self.stats.mark_end();
     }
-
-    /// Waits until response headers arrived (or the request failed).
-    pub async fn response(&self) -> ResponseState {
-        let mut rx = self.response.clone();
-        let state = rx.wait_for(|s| !matches!(s, ResponseState::Pending)).await;
-        match state {
-            Ok(state) => state.clone(),
-            Err(_) => ResponseState::Failed(Failure::new(
-                FailureKind::Abort,
-                "the stream was aborted before a response arrived",
-            )),
-        }
-    }
 }
 
 type SharedDecoder = Arc<StdMutex<Decoder>>;
@@ -492,6 +479,10 @@ async fn run(request: Request, outlets: Outlets) {
         secrets.scrub_in_place(value);
     }
     response_tx.send_replace(ResponseState::Ready(meta));
+    // JS learns of the headers the way it learns of batches (`NativeStream::response_now`
+    // then reads them): a promise of its own per stream would be a threadsafe function made
+    // and torn down per stream, and a wake-up of JS of its own.
+    ready.ready();
     // hyper's header values are slices of its first read buffer: kept, they pinned that 8 KB
     // for the whole stream while hyper read the body into a second one (heaptrack). Copied
     // into `meta` above, they are not needed any more.
