@@ -615,8 +615,7 @@ class EngineHub {
     for (let i = 0; i < count; i++) {
       const id = ids[i]
       if (responding.size > 0) {
-        const answered = responding.get(id)
-        if (answered !== undefined && answered.checkResponse()) {
+        if (responding.get(id)?.checkResponse()) {
           responding.delete(id)
           if (responding.size === 0) this.#keepAliveChanged()
         }

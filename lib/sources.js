@@ -168,7 +168,13 @@ function settledResponse(outcome) {
   if (outcome.type === 'failed') return Promise.reject(fromFailure(outcome.failure))
   const { status, requestId, httpVersion } = outcome.response
   const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
-  return Promise.resolve({ status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) })
+  return Promise.resolve({
+    status,
+    headers,
+    requestId: requestId ?? null,
+    httpVersion,
+    rateLimit: parseRateLimit(headers),
+  })
 }
 
 /**
