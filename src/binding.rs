@@ -220,6 +220,7 @@ impl NativeClient {
                             objects,
                         ]);
                         at += ENTRY_LEN;
+                        self.ready.recycle(batch);
                     }
                     Take::Nothing => break,
                     Take::Over => {

@@ -164,7 +164,16 @@ pub struct ReadyList {
     last_wake_us: AtomicU64,
     /// A wake-up is scheduled for the end of the gap.
     deferred: AtomicBool,
+    /// Batches JS has taken (`recycle`), freed by the engine when it next lists a stream. They
+    /// were allocated on the engine's threads: freed on the JS thread, each of their strings
+    /// and deltas went back to another thread's glibc arena, behind that arena's lock, which
+    /// the engine was taking at the same time (perf: lock waits on the JS thread).
+    spent: StdMutex<Vec<Box<Batch>>>,
 }
+
+/// A taken batch past this weight is freed by JS at once rather than held until the engine
+/// next lists a stream (an idle client would keep it).
+const RECYCLED_BATCH_WEIGHT: usize = 64 * 1024;
 
 /// See `ReadyList`: tokio's timer ticks in milliseconds, so this is one tick.
 const MIN_WAKE_GAP: std::time::Duration = std::time::Duration::from_millis(1);
@@ -177,6 +186,7 @@ impl ReadyList {
             epoch: Instant::now(),
             last_wake_us: AtomicU64::new(0),
             deferred: AtomicBool::new(false),
+            spent: StdMutex::new(Vec::new()),
         }
     }
 
@@ -189,6 +199,19 @@ impl ReadyList {
         if was_empty {
             self.wake_soon();
         }
+        let spent = std::mem::take(&mut *self.spent.lock().unwrap_or_else(|e| e.into_inner()));
+        drop(spent);
+    }
+
+    /// Batches JS is done with, for the engine to free (see `spent`).
+    pub fn recycle(&self, batch: Box<Batch>) {
+        if batch.weight() + batch.text.len() > RECYCLED_BATCH_WEIGHT {
+            return;
+        }
+        self.spent
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(batch);
     }
 
     /// Wakes JS now, or at the end of the gap since the last wake-up.
