@@ -258,24 +258,21 @@ class Recorder {
     this.onBroken(error)
   }
 
+  /**
+   * An EVAL of one of the scripts that hold the live marker: KEYS live, stream, cancel; ARGV
+   * the token, the marker's expiry, then `more`.
+   */
+  #markerScript(script, ...more) {
+    const keys = this.#keys
+    return ['EVAL', script, '3', keys.live, keys.stream, keys.cancel, this.#token, String(MARKER_MS), ...more]
+  }
+
   /** Takes the id (SET NX) and starts the log; throws RelayLiveError when another has it. */
   async begin(format) {
     const { ms, seq } = this.#next(1)
     const keys = this.#keys
     // One round trip: each command costs the JS thread more than the script does Redis.
-    const taken = await this.#command([
-      'EVAL',
-      BEGIN_SCRIPT,
-      '3',
-      keys.live,
-      keys.stream,
-      keys.cancel,
-      this.#token,
-      String(MARKER_MS),
-      `${ms}-${seq}`,
-      format,
-      String(this.#ttl),
-    ])
+    const taken = await this.#command(this.#markerScript(BEGIN_SCRIPT, `${ms}-${seq}`, format, String(this.#ttl)))
     if (taken !== 1) throw new RelayLiveError(keys.id)
     this.#timer = setInterval(() => this.#beat(), HEARTBEAT_MS)
   }
@@ -284,18 +281,7 @@ class Recorder {
     if (this.#beating || this.broken) return
     this.#beating = true
     try {
-      const keys = this.#keys
-      const state = await this.#command([
-        'EVAL',
-        HEARTBEAT_SCRIPT,
-        '3',
-        keys.live,
-        keys.stream,
-        keys.cancel,
-        this.#token,
-        String(MARKER_MS),
-        String(this.#ttl),
-      ])
+      const state = await this.#command(this.#markerScript(HEARTBEAT_SCRIPT, String(this.#ttl)))
       if (state === -1) this.#fail(new Error('streamdelta: the relay lost its live marker in Redis'))
       else if (state === 1 && !this.cancelled) {
         this.cancelled = true
