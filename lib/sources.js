@@ -138,7 +138,7 @@ class EngineSource {
   response() {
     if (!this.#response) {
       const outcome = this.#native.responseNow()
-      if (outcome !== null) this.#response = settledResponse(outcome)
+      if (outcome !== null) this.#response = settled(() => responseInfo(outcome))
       else
         this.#response = new Promise((resolve, reject) => {
           this.#settleResponse = { resolve, reject }
@@ -152,29 +152,36 @@ class EngineSource {
   checkResponse() {
     const outcome = this.#native.responseNow()
     if (outcome === null) return false
-    const settle = this.#settleResponse
+    const settle = /** @type {{ resolve: (info: any) => void, reject: (error: any) => void }} */ (this.#settleResponse)
     this.#settleResponse = null
-    settledResponse(outcome).then(settle?.resolve, settle?.reject)
+    try {
+      settle.resolve(responseInfo(outcome))
+    } catch (error) {
+      settle.reject(error)
+    }
     return true
   }
 }
 
+/** A promise of what `make` returns, or of what it throws. */
+function settled(make) {
+  try {
+    return Promise.resolve(make())
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 /**
- * `stream.response` from what the engine says of it.
+ * `stream.response` from what the engine says of it; throws the failure that came instead.
  * @param {import('../binding').ResponseOutcome} outcome
- * @returns {Promise<import('./interfaces').ResponseInfo>}
+ * @returns {import('./interfaces').ResponseInfo}
  */
-function settledResponse(outcome) {
-  if (outcome.type === 'failed') return Promise.reject(fromFailure(outcome.failure))
+function responseInfo(outcome) {
+  if (outcome.type === 'failed') throw fromFailure(outcome.failure)
   const { status, requestId, httpVersion } = outcome.response
   const headers = /** @type {Record<string, string>} */ (headersObject(outcome.response.headers))
-  return Promise.resolve({
-    status,
-    headers,
-    requestId: requestId ?? null,
-    httpVersion,
-    rateLimit: parseRateLimit(headers),
-  })
+  return { status, headers, requestId: requestId ?? null, httpVersion, rateLimit: parseRateLimit(headers) }
 }
 
 /**
