@@ -162,6 +162,35 @@ describe('stream.abort()', { timeout: 60_000 }, () => {
     assert.ok(await waitFor(() => closed, 2000), 'the server did not see the request close within 2 s')
   })
 
+  test('abort() when the end was taken from the engine but not yet read still carries the partial', async (t) => {
+    // The engine frees a stream's decoder once JS has taken its end. Here the JS thread (the
+    // server's too) is busy while the text and then the end arrive, two reads apart, so one
+    // wake-up takes both batches: the text goes to the waiting consumer and the end waits in
+    // JS, unread, when abort() comes.
+    const busy = (ms) => {
+      const until = Date.now() + ms
+      while (Date.now() < until) {}
+    }
+    const server = await serve(t, (req, res) => {
+      startSse(res)
+      sseChunk(res, chatChunk({ content: 'Hello' }))
+      busy(150)
+      sseChunk(res, chatChunk({}, { finish: 'stop' }))
+      res.end('data: [DONE]\n\n')
+      busy(150)
+    })
+    const stream = clientFor(server).chat(BODY)
+    const iterator = stream.text()[Symbol.asyncIterator]()
+    assert.deepEqual(await iterator.next(), { value: 'Hello', done: false })
+
+    stream.abort()
+
+    const error = await rejection(iterator.next(), 2000)
+    assertAbortError(error)
+    assert.ok(error.partial, 'the AbortError has no partial')
+    assert.equal(error.partial.choices[0].message.content, 'Hello')
+  })
+
   test('abort() after the end changes nothing', async (t) => {
     const server = await serve(t, (req, res) => {
       startSse(res)

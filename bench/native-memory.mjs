@@ -1,7 +1,8 @@
 // Native-memory benchmark: 100,000 streams against a local server, each stopped at a random
 // point by a random means, as in the leak proof (scripts/leak-proof.mjs runs them; this reads
-// its samples). Every 1,000 streams a full GC, then RSS less V8's heap: what the engine, the
-// allocators and native buffers hold. Bar: at the end at most 16 MB above the level after the
+// its samples). Every 1,000 streams a full GC, then RSS less V8's heap (the heap pages V8 has
+// touched, its total_physical_size): what the engine, the allocators, native buffers and code
+// pages hold. Bar: at the end at most 16 MB above the level after the
 // first 1,000 streams (growth past the warm-up is memory something keeps).
 //   node bench/native-memory.mjs      (env STREAMS=100000 SAMPLE_EVERY=1000 SEED=n)
 // Writes bench/results/native-memory.md and .json.
@@ -48,16 +49,17 @@ const markdown = [
   '',
   ...machineLines(),
   `- command: \`${nodeCommand(1)}\` (runs \`node scripts/leak-proof.mjs ${args.slice(1).join(' ')}\`)`,
-  `- ${result.concurrency} streams at a time, each stopped before its headers, mid-stream or after its end by \`break\`, \`abort()\` or an \`AbortSignal\` (seeded); every ${SAMPLE_EVERY.toLocaleString('en-US')} streams a full GC, then RSS and V8's heap (heapTotal)`,
+  `- ${result.concurrency} streams at a time, each stopped before its headers, mid-stream or after its end by \`break\`, \`abort()\` or an \`AbortSignal\` (seeded); every ${SAMPLE_EVERY.toLocaleString('en-US')} streams a full GC, then RSS and V8's resident heap`,
   `- leak proof verdict on the same run: ${result.failures.length ? `FAIL (${result.failures.join('; ')})` : 'PASS'}`,
-  `- file-backed RSS is code (node, the addon, libraries) paged in as new paths first run; anonymous RSS less V8 heap at the end over after the first sample: ${f(last.rssAnonMB - last.heapTotalMB - (first.rssAnonMB - first.heapTotalMB))} MB`,
+  `- file-backed RSS is code (node, the addon, libraries) paged in as new paths first run; anonymous RSS less V8 heap at the end over after the first sample: ${f(last.rssAnonMB - last.heapResidentMB - (first.rssAnonMB - first.heapResidentMB))} MB`,
+  `- V8's heap is what of it is resident (\`v8.getHeapStatistics().total_physical_size\`), not \`heapTotal\` (committed): the young generation is committed whole at start but touched page by page as JS allocates, which RSS less heapTotal counted as native growth (${f(last.heapResidentMB - first.heapResidentMB)} MB over this run, against ${f(last.heapTotalMB - first.heapTotalMB)} MB of heapTotal)`,
   `- peak RSS less V8 heap ${f(peak.nativeMB)} MB after ${peak.streams.toLocaleString('en-US')} streams; ${result.seconds} s in all`,
   '',
-  '| streams | RSS MB | V8 heap MB | RSS less V8 heap MB | of RSS: anonymous MB | of RSS: file-backed (code) MB |',
-  '| ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| streams | RSS MB | V8 heap resident MB | V8 heapTotal MB | RSS less V8 heap MB | of RSS: anonymous MB | of RSS: file-backed (code) MB |',
+  '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ...shown.map(
     (s) =>
-      `| ${s.streams.toLocaleString('en-US')} | ${f(s.rssMB)} | ${f(s.heapTotalMB)} | ${f(s.nativeMB)} | ${f(s.rssAnonMB)} | ${f(s.rssFileMB)} |`,
+      `| ${s.streams.toLocaleString('en-US')} | ${f(s.rssMB)} | ${f(s.heapResidentMB)} | ${f(s.heapTotalMB)} | ${f(s.nativeMB)} | ${f(s.rssAnonMB)} | ${f(s.rssFileMB)} |`,
   ),
   '',
   `- ${bar.ok ? '✅' : '❌'} ${bar.what}: ${bar.measured}`,

@@ -330,7 +330,12 @@ class BaseStream {
     if (error !== null && this.#iterator?.kind === 'object' && this.#state === 'open') {
       // Not JSON: objects() ends here, with what had arrived (the text included) in `partial`.
       const end = batch.end()
-      const partial = end?.type === 'done' ? JSON.parse(end.finalJson) : this.#source.abort()
+      const partial =
+        end?.type === 'done'
+          ? JSON.parse(end.finalJson)
+          : end?.type === 'failed'
+            ? parsePartial(end.partialJson)
+            : this.#source.abort()
       const failure = new ParseError(`the content is not JSON: ${error.reason} (at byte ${error.position})`)
       if (partial != null) Object.assign(failure, { partial })
       this.#end('failed', undefined, failure)

@@ -119,7 +119,9 @@ class EngineSource {
   }
 
   abort() {
-    const partial = this.#native.abort()
+    // The engine frees a stream's decoder once JS took its end: an end taken but not yet read
+    // is where the result is then.
+    const partial = this.#native.abort() ?? this.#queuedResult()
     this.#aborted = true
     this.#hub.unregister(this, this.#id)
     const resolve = this.#resolve
@@ -128,6 +130,15 @@ class EngineSource {
     // promise would): the stream learns why from it, not from a closed source.
     if (resolve !== null) queueMicrotask(() => resolve(null))
     return partial == null ? undefined : JSON.parse(partial)
+  }
+
+  /** The result an end waiting in the queue carries, as the engine's JSON text. */
+  #queuedResult() {
+    for (let i = this.#head; i < this.#queue.length; i++) {
+      const end = this.#queue[i]?.end()
+      if (end) return end.type === 'done' ? end.finalJson : end.partialJson
+    }
+    return null
   }
 
   stats() {

@@ -25,6 +25,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 import { readFileSync } from 'node:fs'
+import { getHeapStatistics } from 'node:v8'
 
 const SELF = fileURLToPath(import.meta.url)
 const RSS_LIMIT_MB = 20
@@ -279,11 +280,17 @@ async function client() {
           // libraries) faulted in as new paths run, not memory anything holds.
           const status = readFileSync('/proc/self/status', 'latin1')
           const kB = (key) => Number(status.match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1] ?? Number.NaN) / 1024
+          // V8's part of RSS is the heap pages it touched (total_physical_size), not the ones it
+          // committed (heapTotal): the young generation's 32 MB is committed at start but touched
+          // only as JS allocates, page by page over thousands of streams, and RSS less heapTotal
+          // counted that as native growth (/proc/self/smaps: V8's 256 KB pages filling in).
+          const heapResident = getHeapStatistics().total_physical_size
           samples.push({
             streams: done,
             rssMB: m.rss / MB,
             heapTotalMB: m.heapTotal / MB,
-            nativeMB: (m.rss - m.heapTotal) / MB,
+            heapResidentMB: heapResident / MB,
+            nativeMB: (m.rss - heapResident) / MB,
             rssAnonMB: kB('RssAnon'),
             rssFileMB: kB('RssFile'),
           })
@@ -367,7 +374,7 @@ async function client() {
     unexpected,
     counts,
     samples,
-    nativeAfterMB: (after.rss - after.heapTotal) / MB,
+    nativeAfterMB: (after.rss - getHeapStatistics().total_physical_size) / MB,
   }
   process.stdout.write(`${JSON.stringify(result)}\n`)
   // No process.exit(): the process must end by itself now that nothing is left to do.
