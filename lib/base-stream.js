@@ -26,9 +26,14 @@ const DELTA_EVENTS = new Set([
   'usage',
 ])
 
+/** The listeners of a stream nobody listens to: shared, never written (`on` makes a stream its
+ * own Map). Thousands of open streams each carried an empty Map of their own. */
+const NO_LISTENERS = new Map()
+
 class BaseStream {
   #source
-  #listeners = new Map()
+  /** @type {Map<string, { listener: Function, once: boolean }[]>} */
+  #listeners = NO_LISTENERS
   /** The one active iterator: `{ kind: 'delta'|'text'|'chunk'|'object'|'batch', queue, waiter }`. */
   #iterator = null
   #iterated = false
@@ -42,8 +47,9 @@ class BaseStream {
   #abortController = new AbortController()
   /** What the source was last told about the forms consumers read (null: nothing yet). */
   #toldForms = null
-  /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event). */
-  #objects = new ObjectBuilder()
+  /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event); made when
+   * first read (see `#objectBuilder`). @type {ObjectBuilder | null} */
+  #objects = null
   /** The timer that hands out a snapshot still waiting (see `#dispatchObjects`). */
   #objectFlush = null
   /** The `schema` request option (a Standard Schema), checked against the whole value. */
@@ -55,7 +61,8 @@ class BaseStream {
   /** The client's hook for the end (frees the queue slot, sums usage, traces); once. */
   #onEnd = null
   /** Per choice: accumulated text/refusal/reasoning for event snapshots. */
-  #snapshots = new Map()
+  /** @type {Map<number, { text: string, refusal: string, reasoning: string }> | null} */
+  #snapshots = null
 
   /**
    * @internal
@@ -111,6 +118,7 @@ class BaseStream {
 
   on(event, listener) {
     if (typeof listener !== 'function') throw new TypeError(`listener for '${event}' must be a function`)
+    if (this.#listeners === NO_LISTENERS) this.#listeners = new Map()
     let list = this.#listeners.get(event)
     if (!list) this.#listeners.set(event, (list = []))
     list.push({ listener, once: false })
@@ -145,7 +153,7 @@ class BaseStream {
   }
 
   removeAllListeners(event) {
-    if (event === undefined) this.#listeners.clear()
+    if (event === undefined) this.#listeners = NO_LISTENERS
     else this.#listeners.delete(event)
     return this
   }
@@ -314,7 +322,7 @@ class BaseStream {
 
   /** One batch's object patches: a changed snapshot goes to `objects()` and `object`. */
   #dispatchObjects(batch) {
-    const objects = this.#objects
+    const objects = this.#objectBuilder()
     const patches = batch.objects()
     if (patches !== null) objects.apply(patches)
     const last = batch.end() !== null
@@ -342,12 +350,17 @@ class BaseStream {
     }
   }
 
+  #objectBuilder() {
+    this.#objects ??= new ObjectBuilder()
+    return this.#objects
+  }
+
   #handOutObject() {
     if (this.#objectFlush !== null) {
       clearTimeout(this.#objectFlush)
       this.#objectFlush = null
     }
-    const value = this.#objects.take()
+    const value = this.#objectBuilder().take()
     if (this.#iterator?.kind === 'object') this.#iterator.queue.push(value)
     this.#emit('object', value, 0)
   }
@@ -355,7 +368,7 @@ class BaseStream {
   /** A snapshot that waited OBJECT_FLUSH_MS for more patches goes out as it is. */
   #flushObject = () => {
     this.#objectFlush = null
-    if (this.#state !== 'open' || !this.#objects.pending || !this.#readsObjects()) return
+    if (this.#state !== 'open' || !this.#objects?.pending || !this.#readsObjects()) return
     try {
       this.#handOutObject()
     } catch (error) {
@@ -560,6 +573,7 @@ class BaseStream {
   }
 
   #snapshot(choice) {
+    this.#snapshots ??= new Map()
     let snap = this.#snapshots.get(choice)
     if (!snap) this.#snapshots.set(choice, (snap = { text: '', refusal: '', reasoning: '' }))
     return snap

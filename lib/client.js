@@ -393,14 +393,14 @@ class Client {
   /** Sends a request to the engine now; watches its response headers for rate limits. */
   #send(format, method, path, payload, wire, model, trace) {
     const source = new EngineSource(this.#native.open(format, method, path, payload, wire, model), this.#hub)
-    const response = source.response()
-    trace?.sent(response)
-    response.then(
-      (info) => this.#sawRateLimit(info.rateLimit),
-      () => {}, // the stream reports it; its headers are read at the end (error.headers)
-    )
+    // A failed response is the stream's to report; its headers are read at the end (error.headers).
+    source.watchResponse(this.#onResponse)
+    trace?.sent(source.response())
     return source
   }
+
+  /** @param {import('./interfaces').ResponseInfo} info */
+  #onResponse = (info) => this.#sawRateLimit(info.rateLimit)
 
   /** @param {import('./interfaces').RateLimit | null} rateLimit */
   #sawRateLimit(rateLimit) {

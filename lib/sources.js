@@ -24,6 +24,8 @@ class EngineSource {
   #response = null
   /** The pending `response()` promise's resolve and reject. */
   #settleResponse = null
+  /** Told the response's info once it arrived (`watchResponse`). */
+  #onResponse = null
   /** Batches the engine handed over for this stream beyond the one a waiting pump took. */
   #queue = []
   #head = 0
@@ -153,23 +155,40 @@ class EngineSource {
       else
         this.#response = new Promise((resolve, reject) => {
           this.#settleResponse = { resolve, reject }
-          this.#hub.awaitResponse(this, this.#id)
+          if (this.#onResponse === null) this.#hub.awaitResponse(this, this.#id)
         })
     }
     return this.#response
+  }
+
+  /**
+   * Calls `onInfo` with the response's info when its headers arrive (not when it fails): what
+   * the client reads of every response (its rate limits) without a promise per stream.
+   * @param {(info: import('./interfaces').ResponseInfo) => void} onInfo
+   */
+  watchResponse(onInfo) {
+    this.#onResponse = onInfo
+    if (this.#settleResponse === null) this.#hub.awaitResponse(this, this.#id)
   }
 
   /** From the hub: the engine named this stream; true once its response is settled. */
   checkResponse() {
     const outcome = this.#native.responseNow()
     if (outcome === null) return false
-    const settle = /** @type {{ resolve: (info: any) => void, reject: (error: any) => void }} */ (this.#settleResponse)
-    this.#settleResponse = null
+    let info = null
+    let failure = null
     try {
-      settle.resolve(responseInfo(outcome))
+      info = responseInfo(outcome)
     } catch (error) {
-      settle.reject(error)
+      failure = error
     }
+    const settle = this.#settleResponse
+    this.#settleResponse = null
+    if (settle !== null) {
+      if (failure === null) settle.resolve(info)
+      else settle.reject(failure)
+    }
+    if (info !== null && this.#onResponse !== null) this.#onResponse(info)
     return true
   }
 }
