@@ -442,24 +442,22 @@ impl NativeStream {
     /// so JS asks again only then (`lib/client.js`, `EngineHub`).
     #[napi]
     pub fn response_now(&self) -> Option<ResponseOutcome> {
-        let state = self.handle.response.borrow().clone();
+        let (state, task_over) = self.handle.outbox().response();
         match state {
             ResponseState::Ready(meta) => Some(ResponseOutcome::Ready {
-                response: meta.into(),
+                response: (*meta).into(),
             }),
             ResponseState::Failed(failure) => Some(ResponseOutcome::Failed {
-                failure: failure.into(),
+                failure: (*failure).into(),
             }),
             // The task is gone without a response: it was aborted (or panicked) first.
-            ResponseState::Pending if self.handle.response.has_changed().is_err() => {
-                Some(ResponseOutcome::Failed {
-                    failure: Failure::new(
-                        FailureKind::Abort,
-                        "the stream was aborted before a response arrived",
-                    )
-                    .into(),
-                })
-            }
+            ResponseState::Pending if task_over => Some(ResponseOutcome::Failed {
+                failure: Failure::new(
+                    FailureKind::Abort,
+                    "the stream was aborted before a response arrived",
+                )
+                .into(),
+            }),
             ResponseState::Pending => None,
         }
     }

@@ -12,5 +12,6 @@ pub mod secrets;
 pub mod sse;
 pub mod sse_pack;
 pub mod stream;
+pub mod supervised;
 
 mod binding;

@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
 use std::time::Instant;
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
 use crate::failure::{Failure, FailureKind};
 use crate::http::{response_meta, HttpClient, RequestSpec, ResponseMeta};
 use crate::openai::WireParser;
+use crate::supervised::Supervised;
 
 /// Batches waiting for JS (`lib/client.js` sizes its `take()` entries for these and an end:
 /// `ENTRIES_PER_STREAM`). Small on purpose: with the batch weight cap below, this bounds the
@@ -84,8 +85,9 @@ impl Stats {
 #[derive(Debug, Clone)]
 pub enum ResponseState {
     Pending,
-    Ready(ResponseMeta),
-    Failed(Failure),
+    // Boxed: every open stream holds one, mostly pending (inline, a Failure's 240 bytes).
+    Ready(Box<ResponseMeta>),
+    Failed(Box<Failure>),
 }
 
 /// What `binding` holds for one stream.
@@ -93,11 +95,10 @@ pub struct StreamHandle {
     /// Also holds the decoder for `abort()` (see `Outbox::decoder`).
     outbox: Arc<Outbox>,
     pub stats: Arc<Stats>,
-    pub response: watch::Receiver<ResponseState>,
-    /// Emptied by `abort()`, or by the supervisor once the task is over: a tokio task's memory
+    /// Emptied by `abort()`, or by the task itself once over (`Supervised`): a tokio task's memory
     /// (its cell, sized for the whole future) lives as long as any handle to it, and JS drops
     /// this handle only when V8 collects the stream, thousands of finished streams later.
-    abort: Arc<StdMutex<Option<AbortHandle>>>,
+    abort: Arc<StdMutex<TaskSlot>>,
     /// Whether the engine builds Delta JSON as it decodes (see `decode::Batch`).
     pub delta_json: Arc<AtomicBool>,
     /// Whether the engine builds object patches as it decodes (see `decode::Batch`).
@@ -129,6 +130,11 @@ pub struct Outbox {
     queued: AtomicBool,
     /// Which forms JS reads from this stream's batches (`binding`'s `FORM_*` bits).
     pub forms: AtomicU32,
+    /// What `stream.response` is now, set by the task (a watch channel was 584 bytes a stream,
+    /// for a value JS only ever reads synchronously).
+    response: StdMutex<ResponseState>,
+    /// The task is over (however it ended): a response still pending will never come.
+    task_over: AtomicBool,
 }
 
 impl Outbox {
@@ -154,6 +160,16 @@ impl Outbox {
                 Take::Over
             }
         }
+    }
+
+    /// What `stream.response` is now, and whether the task is over.
+    pub fn response(&self) -> (ResponseState, bool) {
+        let state = self
+            .response
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        (state, self.task_over.load(Ordering::SeqCst))
     }
 
     /// The stream is over and every batch was taken.
@@ -375,6 +391,28 @@ impl StreamHandle {
     }
 }
 
+/// The task's side of `Outbox::response`. Dropped with the task, it marks the task over, so that
+/// a response still pending then says why it will not come.
+struct ResponseSender {
+    outbox: Weak<Outbox>,
+}
+
+impl ResponseSender {
+    fn send(&self, state: ResponseState) {
+        if let Some(outbox) = self.outbox.upgrade() {
+            *outbox.response.lock().unwrap_or_else(|e| e.into_inner()) = state;
+        }
+    }
+}
+
+impl Drop for ResponseSender {
+    fn drop(&mut self) {
+        if let Some(outbox) = self.outbox.upgrade() {
+            outbox.task_over.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
 type SharedDecoder = Arc<StdMutex<Decoder>>;
 
 /// The decoder lock is only held for synchronous work, never across an await; a panic while
@@ -417,17 +455,20 @@ pub fn start(
         decoder: StdMutex::new(Some(decoder.clone())),
         queued: AtomicBool::new(false),
         forms: AtomicU32::new(u32::MAX),
+        response: StdMutex::new(ResponseState::Pending),
+        task_over: AtomicBool::new(false),
     });
     let ready = ReadySignal {
         list,
         outbox: Arc::downgrade(&outbox),
     };
-    let (response_tx, response_rx) = watch::channel(ResponseState::Pending);
+    let response_tx = ResponseSender {
+        outbox: Arc::downgrade(&outbox),
+    };
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
     let task_decoder = decoder.clone();
     let panic_tx = tx.clone();
-    let panic_stats = stats.clone();
     let request = Request {
         client,
         spec,
@@ -440,45 +481,34 @@ pub fn start(
         shared: task_decoder,
         ready: ready.clone(),
     };
-    let supervisor_ready = ready.clone();
-    let task = tokio::spawn(run(request, outlets));
-    let abort = Arc::new(StdMutex::new(Some(task.abort_handle())));
-    let supervisor_abort = abort.clone();
-    // A panic inside the engine becomes an error on this stream, never a crashed process.
-    tokio::spawn(async move {
-        if let Err(join_error) = task.await {
-            if join_error.is_panic() {
-                let message = panic_message(join_error.into_panic());
-                let failure = Failure::new(
-                    FailureKind::Internal,
-                    format!("streamdelta engine error: {message}"),
-                );
-                let batch = Batch {
-                    end: Some(End::Failed {
-                        failure: Box::new(failure),
-                        partial_json: None,
-                    }),
-                    ..Batch::default()
-                };
-                let _ = panic_tx.send(Box::new(batch)).await;
+    let abort = Arc::new(StdMutex::new(TaskSlot::default()));
+    let on_over = {
+        let abort = abort.clone();
+        let stats = stats.clone();
+        move |panic: Option<String>| {
+            stats.mark_end();
+            // Nothing to abort any more, and the task's memory can go now.
+            abort.lock().unwrap_or_else(|e| e.into_inner()).over();
+            match panic {
+                // A panic inside the engine becomes an error on this stream, never a crashed
+                // process.
+                Some(message) => report_panic(panic_tx, message, ready),
+                // However the task ended, a waiting JS must look again (and find the end).
+                None => {
+                    drop(panic_tx);
+                    ready.ready();
+                }
             }
         }
-        panic_stats.mark_end();
-        // The task is over: nothing to abort any more, and its memory can go now.
-        drop(
-            supervisor_abort
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take(),
-        );
-        // However the task ended, a waiting JS must look again (and find the end).
-        drop(panic_tx);
-        supervisor_ready.ready();
-    });
+    };
+    let task = tokio::spawn(Supervised::new(run(request, outlets), on_over));
+    abort
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .start(task.abort_handle());
     StreamHandle {
         outbox,
         stats,
-        response: response_rx,
         abort,
         delta_json,
         objects_json,
@@ -486,13 +516,58 @@ pub fn start(
     }
 }
 
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic".to_string()
+/// The end of a stream whose task panicked. A full channel (JS is not reading) gets it from a
+/// task of its own, which waits for room.
+fn report_panic(tx: mpsc::Sender<BoxedBatch>, message: String, ready: ReadySignal) {
+    let failure = Failure::new(
+        FailureKind::Internal,
+        format!("streamdelta engine error: {message}"),
+    );
+    let batch = Box::new(Batch {
+        end: Some(End::Failed {
+            failure: Box::new(failure),
+            partial_json: None,
+        }),
+        ..Batch::default()
+    });
+    match tx.try_send(batch) {
+        Err(mpsc::error::TrySendError::Full(batch)) => {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(async move {
+                        let _ = tx.send(batch).await;
+                        ready.ready();
+                    });
+                }
+                Err(_) => ready.ready(),
+            }
+        }
+        _ => ready.ready(),
+    }
+}
+
+/// The abort handle of a stream's task, until the task is over.
+#[derive(Default)]
+struct TaskSlot {
+    handle: Option<AbortHandle>,
+    over: bool,
+}
+
+impl TaskSlot {
+    /// Keeps the handle, unless the task was already over when its spawner got here.
+    fn start(&mut self, handle: AbortHandle) {
+        if !self.over {
+            self.handle = Some(handle);
+        }
+    }
+
+    fn over(&mut self) {
+        self.over = true;
+        self.handle = None;
+    }
+
+    fn take(&mut self) -> Option<AbortHandle> {
+        self.handle.take()
     }
 }
 
@@ -506,7 +581,7 @@ struct Request {
 /// Where the task reports: batches, response headers, counters, and the shared decoder.
 struct Outlets {
     tx: mpsc::Sender<BoxedBatch>,
-    response_tx: watch::Sender<ResponseState>,
+    response_tx: ResponseSender,
     stats: Arc<Stats>,
     shared: SharedDecoder,
     ready: ReadySignal,
@@ -531,7 +606,7 @@ async fn run(request: Request, outlets: Outlets) {
     let mut response = match Box::pin(client.open(&spec, model.as_deref())).await {
         Ok(response) => response,
         Err(failure) => {
-            response_tx.send_replace(ResponseState::Failed((*failure).clone()));
+            response_tx.send(ResponseState::Failed(failure.clone()));
             let batch = Batch {
                 end: Some(End::Failed {
                     failure,
@@ -551,7 +626,7 @@ async fn run(request: Request, outlets: Outlets) {
     for (_, value) in &mut meta.headers {
         secrets.scrub_in_place(value);
     }
-    response_tx.send_replace(ResponseState::Ready(meta));
+    response_tx.send(ResponseState::Ready(Box::new(meta)));
     // JS learns of the headers the way it learns of batches (`NativeStream::response_now`
     // then reads them): a promise of its own per stream would be a threadsafe function made
     // and torn down per stream, and a wake-up of JS of its own.
@@ -968,9 +1043,11 @@ mod tests {
     #[test]
     fn a_stream_task_state_stays_small() {
         let (tx, _rx) = mpsc::channel(CHANNEL_BATCHES);
-        let (response_tx, _response_rx) = watch::channel(ResponseState::Pending);
         let list = Arc::new(ReadyList::new(Box::new(|| {})));
         let outbox = idle_outbox(1);
+        let response_tx = ResponseSender {
+            outbox: Arc::downgrade(&outbox),
+        };
         let decoder: SharedDecoder = Arc::new(StdMutex::new(Decoder::new(
             Box::new(crate::openai::chat::ChatParser::new()),
             None,
@@ -1009,6 +1086,8 @@ mod tests {
             decoder: StdMutex::new(None),
             queued: AtomicBool::new(false),
             forms: AtomicU32::new(0),
+            response: StdMutex::new(ResponseState::Pending),
+            task_over: AtomicBool::new(false),
         })
     }
 
