@@ -681,7 +681,7 @@ class EngineHub {
 
 /** u32s per `take()` entry (binding.rs `ENTRY_LEN`). */
 const ENTRY_LEN = 8
-/** Entries one stream can have in one `take()`: its channel's batches (binding.rs
+/** Entries one stream can have in one `take()`: its outbox's batches (stream.rs
  * `CHANNEL_BATCHES`) and an end; a stream with more is listed again. */
 const ENTRIES_PER_STREAM = 5
 

@@ -1,12 +1,13 @@
 //! One tokio task per stream: it opens the request, reads the socket, decodes, and hands
-//! batches to a bounded channel. A full channel stops the socket read (backpressure); an
-//! abort drops the request at once; a panic becomes an error on this stream only.
+//! batches to its outbox, a bounded queue. A full queue stops the socket read (backpressure);
+//! an abort drops the request at once; a panic becomes an error on this stream only.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::decode::{Batch, Decoder, End};
@@ -22,9 +23,7 @@ const CHANNEL_BATCHES: usize = 4;
 /// A batch stops growing past this many payload bytes until JS takes it.
 const BATCH_WEIGHT_CAP: usize = 512 * 1024;
 
-/// What the channel carries. tokio's mpsc allocates its slots 32 at a time when the channel is
-/// made, whatever its bound: 32 inline `Batch`es (200 bytes each) were 6.4 KB held by every
-/// open stream; 32 pointers are 256 bytes, for one allocation per batch sent.
+/// What the outbox queues: a batch is about 200 bytes, moved through the queue as a pointer.
 type BoxedBatch = Box<Batch>;
 
 /// Counters readable from JS at any time (`stream.stats`).
@@ -117,12 +116,13 @@ pub enum Take {
     Over,
 }
 
-/// Where one stream's batches wait for JS: the bounded channel (a full one stops the socket
-/// read), and whether the stream is on its client's ready list now.
+/// Where one stream's batches wait for JS: a bounded queue (a full one stops the socket read),
+/// and whether the stream is on its client's ready list now. A queue under a mutex rather than
+/// tokio's mpsc channel: the channel was 800 bytes a stream (its slot block and its state), and
+/// its `try_recv` 5% of the JS thread's time under a thousand slow streams (perf).
 pub struct Outbox {
     pub id: u32,
-    /// `None` once JS took the end (see `release`).
-    batches: StdMutex<Option<mpsc::Receiver<BoxedBatch>>>,
+    queue: StdMutex<Queue>,
     /// Shared with the task so that an abort can still report what had arrived; `None` once JS
     /// took the end or aborted, when nobody can ask for it any more.
     decoder: StdMutex<Option<SharedDecoder>>,
@@ -137,29 +137,87 @@ pub struct Outbox {
     task_over: AtomicBool,
 }
 
+/// The batches of one stream on their way to JS.
+#[derive(Default)]
+struct Queue {
+    batches: VecDeque<BoxedBatch>,
+    /// The task is over: no batch will come after these.
+    closed: bool,
+    /// JS took the end, or aborted: nobody reads any more, and the task stops at its next batch.
+    released: bool,
+    /// The task, waiting for room in a full queue.
+    room: Option<Waker>,
+}
+
+/// The stream's reader is gone (it took the end, aborted, or was collected).
+pub struct Released;
+
 impl Outbox {
+    fn new(id: u32, decoder: Option<SharedDecoder>) -> Self {
+        Outbox {
+            id,
+            queue: StdMutex::new(Queue::default()),
+            decoder: StdMutex::new(decoder),
+            queued: AtomicBool::new(false),
+            forms: AtomicU32::new(u32::MAX),
+            response: StdMutex::new(ResponseState::Pending),
+            task_over: AtomicBool::new(false),
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// The next batch if one is ready now; never waits.
     pub fn try_take(&self) -> Take {
-        let mut batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(rx) = batches.as_mut() else {
-            return Take::Over;
-        };
-        match rx.try_recv() {
-            Ok(batch) => {
+        let mut queue = self.queue();
+        match queue.batches.pop_front() {
+            Some(batch) => {
+                let room = queue.room.take();
+                drop(queue);
                 if batch.end.is_some() {
                     // The last batch: what the stream still holds is for nobody now.
-                    drop(batches);
                     self.release();
+                } else if let Some(task) = room {
+                    task.wake();
                 }
                 Take::Batch(batch)
             }
-            Err(mpsc::error::TryRecvError::Empty) => Take::Nothing,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
-                drop(batches);
+            None if queue.closed || queue.released => {
+                drop(queue);
                 self.release();
                 Take::Over
             }
+            None => Take::Nothing,
         }
+    }
+
+    /// The task's side: ready once the queue has room for a batch, or once nobody reads.
+    fn poll_room(&self, cx: &mut Context<'_>) -> Poll<Result<(), Released>> {
+        let mut queue = self.queue();
+        if queue.released {
+            Poll::Ready(Err(Released))
+        } else if queue.batches.len() < CHANNEL_BATCHES {
+            Poll::Ready(Ok(()))
+        } else {
+            queue.room = Some(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// The task's side: a batch for JS (after `poll_room`, or an end, which may exceed the
+    /// bound by one).
+    fn push(&self, batch: BoxedBatch) {
+        let mut queue = self.queue();
+        if !queue.released {
+            queue.batches.push_back(batch);
+        }
+    }
+
+    /// The task is over: no batch will come after those queued.
+    fn close(&self) {
+        self.queue().closed = true;
     }
 
     /// What `stream.response` is now, and whether the task is over.
@@ -174,10 +232,8 @@ impl Outbox {
 
     /// The stream is over and every batch was taken.
     pub fn is_over(&self) -> bool {
-        let batches = self.batches.lock().unwrap_or_else(|e| e.into_inner());
-        batches
-            .as_ref()
-            .is_none_or(|rx| rx.is_closed() && rx.is_empty())
+        let queue = self.queue();
+        queue.released || (queue.closed && queue.batches.is_empty())
     }
 
     /// Frees the stream's channel and decoder (what had accumulated, its framing buffers), once
@@ -187,17 +243,21 @@ impl Outbox {
     /// megabytes between full GCs, and the allocator kept the high-water mark (heaptrack of
     /// the native-memory benchmark).
     fn release(&self) {
-        let batches = self
-            .batches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let (batches, room) = {
+            let mut queue = self.queue();
+            queue.released = true;
+            (std::mem::take(&mut queue.batches), queue.room.take())
+        };
         let decoder = self
             .decoder
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take();
         drop((batches, decoder));
+        // A task waiting for room stops: nobody will read what it has.
+        if let Some(task) = room {
+            task.wake();
+        }
     }
 }
 
@@ -426,6 +486,7 @@ impl Drop for StreamHandle {
     // partial result any more: none is built (this runs on the JS thread, once per stream).
     fn drop(&mut self) {
         self.cancel();
+        self.outbox.release();
     }
 }
 
@@ -438,7 +499,6 @@ pub fn start(
     id: u32,
     list: Arc<ReadyList>,
 ) -> StreamHandle {
-    let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
     let delta_json = Arc::new(AtomicBool::new(true));
     let objects_json = Arc::new(AtomicBool::new(true));
     let raw_json = Arc::new(AtomicBool::new(true));
@@ -449,15 +509,7 @@ pub fn start(
             .with_objects_switch(objects_json.clone())
             .with_raw_json_switch(raw_json.clone()),
     ));
-    let outbox = Arc::new(Outbox {
-        id,
-        batches: StdMutex::new(Some(rx)),
-        decoder: StdMutex::new(Some(decoder.clone())),
-        queued: AtomicBool::new(false),
-        forms: AtomicU32::new(u32::MAX),
-        response: StdMutex::new(ResponseState::Pending),
-        task_over: AtomicBool::new(false),
-    });
+    let outbox = Arc::new(Outbox::new(id, Some(decoder.clone())));
     let ready = ReadySignal {
         list,
         outbox: Arc::downgrade(&outbox),
@@ -468,14 +520,13 @@ pub fn start(
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
     let task_decoder = decoder.clone();
-    let panic_tx = tx.clone();
     let request = Request {
         client,
         spec,
         model,
     };
     let outlets = Outlets {
-        tx,
+        outbox: outbox.clone(),
         response_tx,
         stats: task_stats,
         shared: task_decoder,
@@ -485,20 +536,19 @@ pub fn start(
     let on_over = {
         let abort = abort.clone();
         let stats = stats.clone();
+        let outbox = outbox.clone();
         move |panic: Option<String>| {
             stats.mark_end();
             // Nothing to abort any more, and the task's memory can go now.
             abort.lock().unwrap_or_else(|e| e.into_inner()).over();
-            match panic {
-                // A panic inside the engine becomes an error on this stream, never a crashed
-                // process.
-                Some(message) => report_panic(panic_tx, message, ready),
-                // However the task ended, a waiting JS must look again (and find the end).
-                None => {
-                    drop(panic_tx);
-                    ready.ready();
-                }
+            // A panic inside the engine becomes an error on this stream, never a crashed
+            // process.
+            if let Some(message) = panic {
+                outbox.push(panic_batch(message));
             }
+            outbox.close();
+            // However the task ended, a waiting JS must look again (and find the end).
+            ready.ready();
         }
     };
     let task = tokio::spawn(Supervised::new(run(request, outlets), on_over));
@@ -516,34 +566,19 @@ pub fn start(
     }
 }
 
-/// The end of a stream whose task panicked. A full channel (JS is not reading) gets it from a
-/// task of its own, which waits for room.
-fn report_panic(tx: mpsc::Sender<BoxedBatch>, message: String, ready: ReadySignal) {
+/// The end of a stream whose task panicked.
+fn panic_batch(message: String) -> BoxedBatch {
     let failure = Failure::new(
         FailureKind::Internal,
         format!("streamdelta engine error: {message}"),
     );
-    let batch = Box::new(Batch {
+    Box::new(Batch {
         end: Some(End::Failed {
             failure: Box::new(failure),
             partial_json: None,
         }),
         ..Batch::default()
-    });
-    match tx.try_send(batch) {
-        Err(mpsc::error::TrySendError::Full(batch)) => {
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime) => {
-                    runtime.spawn(async move {
-                        let _ = tx.send(batch).await;
-                        ready.ready();
-                    });
-                }
-                Err(_) => ready.ready(),
-            }
-        }
-        _ => ready.ready(),
-    }
+    })
 }
 
 /// The abort handle of a stream's task, until the task is over.
@@ -580,7 +615,7 @@ struct Request {
 
 /// Where the task reports: batches, response headers, counters, and the shared decoder.
 struct Outlets {
-    tx: mpsc::Sender<BoxedBatch>,
+    outbox: Arc<Outbox>,
     response_tx: ResponseSender,
     stats: Arc<Stats>,
     shared: SharedDecoder,
@@ -594,7 +629,7 @@ async fn run(request: Request, outlets: Outlets) {
         model,
     } = request;
     let Outlets {
-        tx,
+        outbox,
         response_tx,
         stats,
         shared,
@@ -615,7 +650,7 @@ async fn run(request: Request, outlets: Outlets) {
                 ..Batch::default()
             };
             stats.mark_end();
-            let _ = tx.send(Box::new(batch)).await;
+            outbox.push(Box::new(batch));
             ready.ready();
             return;
         }
@@ -729,8 +764,8 @@ async fn run(request: Request, outlets: Outlets) {
                     }
                 }
             },
-            permit = tx.reserve(), if has_batch => match permit {
-                Ok(permit) => {
+            room = std::future::poll_fn(|cx| outbox.poll_room(cx)), if has_batch => match room {
+                Ok(()) => {
                     let batch = lock(&shared).take_batch();
                     if let Some(end) = &batch.end {
                         stats.mark_end();
@@ -744,11 +779,11 @@ async fn run(request: Request, outlets: Outlets) {
                             &format!("stream {how} after {chunks} chunks, {bytes} bytes, {ms:.0} ms"),
                         );
                     }
-                    permit.send(Box::new(batch));
+                    outbox.push(Box::new(batch));
                     ready.ready();
                 }
-                // JS dropped the stream: nobody will read further.
-                Err(_) => return,
+                // JS took the end, aborted or dropped the stream: nobody will read further.
+                Err(Released) => return,
             },
             _ = &mut idle_timer, if read_more => {
                 if idle_timer.deadline() < idle_deadline {
@@ -984,7 +1019,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stream_frees_its_channel_and_decoder_once_its_end_is_taken() {
+    async fn a_stream_frees_its_queue_and_decoder_once_its_end_is_taken() {
         let url = serve_once(
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n",
         )
@@ -1008,7 +1043,7 @@ mod tests {
         );
         let held = |handle: &StreamHandle| {
             let decoder = handle.outbox.decoder.lock().unwrap().is_some();
-            let channel = handle.outbox.batches.lock().unwrap().is_some();
+            let channel = !handle.outbox.queue().released;
             (decoder, channel)
         };
         assert_eq!(held(&handle), (true, true));
@@ -1042,7 +1077,6 @@ mod tests {
     /// with thousands of them does not pay (2.4 KB before the rare states were boxed).
     #[test]
     fn a_stream_task_state_stays_small() {
-        let (tx, _rx) = mpsc::channel(CHANNEL_BATCHES);
         let list = Arc::new(ReadyList::new(Box::new(|| {})));
         let outbox = idle_outbox(1);
         let response_tx = ResponseSender {
@@ -1053,7 +1087,7 @@ mod tests {
             None,
         )));
         let outlets = Outlets {
-            tx,
+            outbox: outbox.clone(),
             response_tx,
             stats: Arc::new(Stats::new()),
             shared: decoder,
@@ -1078,17 +1112,65 @@ mod tests {
         assert!(size <= 1536, "the stream task's state is {size} bytes");
     }
 
+    /// A waker that counts its wake-ups.
+    struct CountingWaker(AtomicU32);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_full_outbox_holds_the_task_until_js_takes_a_batch_and_stops_it_once_released() {
+        let outbox = idle_outbox(1);
+        let counter = Arc::new(CountingWaker(AtomicU32::new(0)));
+        let waker = Waker::from(counter.clone());
+        let mut cx = Context::from_waker(&waker);
+        for _ in 0..CHANNEL_BATCHES {
+            assert!(matches!(outbox.poll_room(&mut cx), Poll::Ready(Ok(()))));
+            outbox.push(Box::default());
+        }
+        assert!(
+            outbox.poll_room(&mut cx).is_pending(),
+            "a full queue has room"
+        );
+        assert!(matches!(outbox.try_take(), Take::Batch(_)));
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            1,
+            "taking a batch did not wake the task"
+        );
+        assert!(matches!(outbox.poll_room(&mut cx), Poll::Ready(Ok(()))));
+        outbox.push(Box::default());
+        assert!(outbox.poll_room(&mut cx).is_pending());
+        outbox.release();
+        assert_eq!(
+            counter.0.load(Ordering::SeqCst),
+            2,
+            "releasing did not wake the task"
+        );
+        assert!(matches!(
+            outbox.poll_room(&mut cx),
+            Poll::Ready(Err(Released))
+        ));
+        assert!(matches!(outbox.try_take(), Take::Over));
+        assert!(outbox.is_over());
+    }
+
+    #[test]
+    fn a_closed_outbox_hands_out_what_it_holds_then_says_over() {
+        let outbox = idle_outbox(1);
+        outbox.push(Box::default());
+        outbox.close();
+        assert!(!outbox.is_over());
+        assert!(matches!(outbox.try_take(), Take::Batch(_)));
+        assert!(outbox.is_over());
+        assert!(matches!(outbox.try_take(), Take::Over));
+    }
+
     fn idle_outbox(id: u32) -> Arc<Outbox> {
-        let (_tx, rx) = mpsc::channel(CHANNEL_BATCHES);
-        Arc::new(Outbox {
-            id,
-            batches: StdMutex::new(Some(rx)),
-            decoder: StdMutex::new(None),
-            queued: AtomicBool::new(false),
-            forms: AtomicU32::new(0),
-            response: StdMutex::new(ResponseState::Pending),
-            task_over: AtomicBool::new(false),
-        })
+        Arc::new(Outbox::new(id, None))
     }
 
     /// A counting wake-up, and the list it wakes.
