@@ -59,7 +59,9 @@ export declare class NativeClient {
    * do not all fit in `meta` is listed again for the next wake-up. Returns the entries'
    * forms as one string, sliced in JS: per entry its text, then its deltas JSON array, then
    * its raw JSON array, then its objects patches JSON array, each present when its length
-   * is not 0 (lengths in UTF-16 units). Never waits.
+   * is not 0 (lengths in UTF-16 units); flags 1: the entry carries its stream's end, 2: the
+   * stream is over, 4: its deltas form is the text of its one text delta, not JSON. Never
+   * waits.
    */
   take(wanted: Uint8Array, meta: Uint32Array): string
   /** The ends of the last `take()`'s entries flagged 1 (`ENTRY_END`), in order. */

@@ -507,7 +507,7 @@ class BaseStream {
         if (text !== '') it.queue.push(text)
       }
       if (it?.kind === 'delta' || this.#hasDeltaListeners()) {
-        const deltas = JSON.parse(batch.deltas())
+        const deltas = deltasOf(batch)
         if (it?.kind === 'delta') pushAll(it, deltas)
         if (this.#hasDeltaListeners()) for (const delta of deltas) this.#emitDelta(delta)
       }
@@ -645,6 +645,18 @@ class BaseStream {
     if (this.#state === 'done') resolve(this.#final)
     else reject(this.#error)
   }
+}
+
+/**
+ * A batch's Delta objects. A batch that is one text delta of choice 0 (most batches of a slow
+ * stream) comes as that text, and its Delta is made here: no JSON built in the engine, none
+ * parsed in JS.
+ * @param {import('./interfaces').Batch} batch
+ */
+function deltasOf(batch) {
+  const text = batch.loneText?.() ?? null
+  if (text !== null) return [{ type: 'text', choice: 0, text }]
+  return JSON.parse(batch.deltas())
 }
 
 /** @param {string | null | undefined} json */

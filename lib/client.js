@@ -665,6 +665,7 @@ class EngineHub {
                 meta[i + 3],
                 textLength === 0 ? '' : data.slice(at, textEnd),
                 deltasLength === 0 ? null : data.slice(textEnd, deltasEnd),
+                (flags & 4) !== 0,
                 rawLength === 0 ? null : data.slice(deltasEnd, rawEnd),
                 objectsLength === 0 ? null : data.slice(rawEnd, objectsEnd),
                 flags & 1 ? (ends ??= native.takeEnds())[end] : null,

@@ -16,6 +16,8 @@
  * @property {number} deltaCount
  * @property {number} chunkCount
  * @property {() => string} deltas the deltas as a JSON array
+ * @property {() => string | null} [loneText] the text of the batch's one delta when that is
+ *   choice 0's text, which then comes without JSON (`take()`'s batches); null otherwise
  * @property {() => string} text choice 0's content text
  * @property {() => string} raw the raw provider objects as a JSON array
  * @property {(format: RelayFormat) => string} relay the batch re-encoded for clients

@@ -222,6 +222,7 @@ function responseInfo(outcome) {
 class PackedBatch {
   #text
   #deltas
+  #loneText
   #raw
   #objects
   #end
@@ -231,15 +232,17 @@ class PackedBatch {
    * @param {number} chunkCount
    * @param {string} text
    * @param {string | null} deltas
+   * @param {boolean} loneText `deltas` is the text of the batch's one text delta (choice 0)
    * @param {string | null} raw
    * @param {string | null} objects
    * @param {import('./interfaces').StreamEnd | null} end
    */
-  constructor(deltaCount, chunkCount, text, deltas, raw, objects, end) {
+  constructor(deltaCount, chunkCount, text, deltas, loneText, raw, objects, end) {
     this.deltaCount = deltaCount
     this.chunkCount = chunkCount
     this.#text = text
     this.#deltas = deltas
+    this.#loneText = loneText
     this.#raw = raw
     this.#objects = objects
     this.#end = end
@@ -250,7 +253,14 @@ class PackedBatch {
   }
 
   deltas() {
+    if (this.#loneText) return JSON.stringify([{ type: 'text', choice: 0, text: this.#deltas }])
     return this.#deltas ?? '[]'
+  }
+
+  /** The text of the batch's one delta when that is choice 0's text (no JSON was made for
+   * it); `null` otherwise. */
+  loneText() {
+    return this.#loneText ? this.#deltas : null
   }
 
   raw() {

@@ -61,6 +61,8 @@ const FORM_OBJECTS: u32 = 16;
 /// text, deltas, raw and objects in the string `take` returns).
 const ENTRY_END: u32 = 1;
 const ENTRY_OVER: u32 = 2;
+/// The entry's deltas are one text delta of choice 0: its deltas form is that text, not JSON.
+const ENTRY_LONE_TEXT: u32 = 4;
 /// u32s per `take` entry: id, flags, deltaCount, chunkCount, text, deltas, raw and objects
 /// lengths.
 const ENTRY_LEN: usize = 8;
@@ -159,7 +161,9 @@ impl NativeClient {
     /// do not all fit in `meta` is listed again for the next wake-up. Returns the entries'
     /// forms as one string, sliced in JS: per entry its text, then its deltas JSON array, then
     /// its raw JSON array, then its objects patches JSON array, each present when its length
-    /// is not 0 (lengths in UTF-16 units). Never waits.
+    /// is not 0 (lengths in UTF-16 units); flags 1: the entry carries its stream's end, 2: the
+    /// stream is over, 4: its deltas form is the text of its one text delta, not JSON. Never
+    /// waits.
     #[napi]
     pub fn take(&self, wanted: &[u8], mut meta: Uint32ArraySlice) -> Utf16String {
         // SAFETY: as in `ready`.
@@ -190,11 +194,17 @@ impl NativeClient {
                         let text = push_form(&mut data, forms & FORM_TEXT != 0, || {
                             std::borrow::Cow::Borrowed(batch.text.as_str())
                         });
-                        let deltas = push_form(
-                            &mut data,
-                            forms & FORM_DELTAS != 0 && batch.delta_count > 0,
-                            || std::borrow::Cow::Owned(batch.deltas_array()),
-                        );
+                        let deltas_read = forms & FORM_DELTAS != 0 && batch.delta_count > 0;
+                        let lone_text = batch.lone_text().filter(|_| deltas_read);
+                        let deltas = match lone_text {
+                            Some(text) => {
+                                flags |= ENTRY_LONE_TEXT;
+                                push_form(&mut data, true, || std::borrow::Cow::Borrowed(text))
+                            }
+                            None => push_form(&mut data, deltas_read, || {
+                                std::borrow::Cow::Owned(batch.deltas_array())
+                            }),
+                        };
                         let raw = push_form(
                             &mut data,
                             forms & FORM_RAW != 0 && batch.chunk_count > 0,

@@ -53,6 +53,15 @@ impl Batch {
         (!self.objects_json.is_empty()).then(|| format!("[{}]", self.objects_json))
     }
 
+    /// The text of a batch that is one text delta of choice 0 (most batches of a slow stream):
+    /// JS makes that Delta itself, so its JSON is never built (see `Decoder::flush_deltas`).
+    pub fn lone_text(&self) -> Option<&str> {
+        match self.deltas.as_slice() {
+            [Delta::Text { choice: 0, text }] if self.delta_count == 1 => Some(text),
+            _ => None,
+        }
+    }
+
     pub fn deltas_array(&self) -> String {
         if self.json_count == self.delta_count {
             return format!("[{}]", self.deltas_json);
@@ -306,8 +315,18 @@ impl Decoder {
                 }
                 self.objects_fed = true;
             }
+            // A batch's first delta, when it is choice 0's text, waits: alone in its batch it
+            // needs no JSON (`Batch::lone_text`); it is written once a second delta comes.
+            if build_json && self.batch.json_count == 0 && self.batch.delta_count == 1 {
+                if let Some(first) = self.batch.deltas.first() {
+                    let _ = serde_json::to_writer(unsafe_vec(&mut self.batch.deltas_json), first);
+                    self.batch.json_count = 1;
+                }
+            }
+            let lone_text =
+                self.batch.delta_count == 0 && matches!(&delta, Delta::Text { choice: 0, .. });
             // Only while every earlier delta of the batch is in the JSON too.
-            if build_json && self.batch.json_count == self.batch.delta_count {
+            if build_json && self.batch.json_count == self.batch.delta_count && !lone_text {
                 if self.batch.json_count > 0 {
                     self.batch.deltas_json.push(',');
                 }

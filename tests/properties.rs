@@ -220,10 +220,10 @@ impl Output {
         if !self.end.is_empty() && !batch.is_empty() {
             self.batches_after_end += 1;
         }
-        for (to, from) in [
-            (&mut self.deltas, batch.deltas_json),
-            (&mut self.raw, batch.raw_json),
-        ] {
+        // The deltas as JS gets them (a lone text delta has no JSON of its own until asked).
+        let deltas = batch.deltas_array();
+        let deltas = deltas[1..deltas.len() - 1].to_string();
+        for (to, from) in [(&mut self.deltas, deltas), (&mut self.raw, batch.raw_json)] {
             if !from.is_empty() {
                 if !to.is_empty() {
                     to.push(',');

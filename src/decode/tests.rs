@@ -357,3 +357,36 @@ fn a_finished_choice_completes_its_tool_calls_once() {
     );
     assert_eq!(output.deltas.matches(r#""type":"toolCall""#).count(), 1);
 }
+
+#[test]
+fn a_batch_of_one_text_delta_is_its_text_and_builds_json_only_when_a_second_delta_comes() {
+    let chunk = |content: &str| {
+        format!(
+            r#"{{"id":"c","object":"chat.completion.chunk","choices":[{{"index":0,"delta":{{"content":"{content}"}},"finish_reason":null}}]}}"#
+        )
+    };
+    let mut decoder = Decoder::new(Box::new(ChatParser::new()), None);
+    decoder.push(&sse_of(&[&chunk("Hel")]));
+    let lone = decoder.take_batch();
+    assert_eq!(lone.lone_text(), Some("Hel"));
+    assert!(
+        lone.deltas_json.is_empty(),
+        "a lone text delta's JSON was built"
+    );
+    assert_eq!(
+        lone.deltas_array(),
+        r#"[{"type":"text","choice":0,"text":"Hel"}]"#
+    );
+
+    decoder.push(&sse_of(&[&chunk("lo"), &chunk(" you")]));
+    let two = decoder.take_batch();
+    assert_eq!(two.lone_text(), None);
+    assert_eq!(
+        two.json_count, 2,
+        "the first delta's JSON was not caught up"
+    );
+    assert_eq!(
+        format!("[{}]", two.deltas_json),
+        r#"[{"type":"text","choice":0,"text":"lo"},{"type":"text","choice":0,"text":" you"}]"#
+    );
+}
