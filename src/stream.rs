@@ -133,8 +133,6 @@ pub struct Outbox {
     /// What `stream.response` is now, set by the task (a watch channel was 584 bytes a stream,
     /// for a value JS only ever reads synchronously).
     response: StdMutex<ResponseState>,
-    /// The task is over (however it ended): a response still pending will never come.
-    task_over: AtomicBool,
 }
 
 /// The batches of one stream on their way to JS.
@@ -161,7 +159,6 @@ impl Outbox {
             queued: AtomicBool::new(false),
             forms: AtomicU32::new(u32::MAX),
             response: StdMutex::new(ResponseState::Pending),
-            task_over: AtomicBool::new(false),
         }
     }
 
@@ -215,19 +212,25 @@ impl Outbox {
         }
     }
 
+    /// The task's side: what `stream.response` is now.
+    fn set_response(&self, state: ResponseState) {
+        *self.response.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    }
+
     /// The task is over: no batch will come after those queued.
     fn close(&self) {
         self.queue().closed = true;
     }
 
-    /// What `stream.response` is now, and whether the task is over.
+    /// What `stream.response` is now, and whether the task is over (a response still pending
+    /// then will never come).
     pub fn response(&self) -> (ResponseState, bool) {
         let state = self
             .response
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        (state, self.task_over.load(Ordering::SeqCst))
+        (state, self.queue().closed)
     }
 
     /// The stream is over and every batch was taken.
@@ -451,28 +454,6 @@ impl StreamHandle {
     }
 }
 
-/// The task's side of `Outbox::response`. Dropped with the task, it marks the task over, so that
-/// a response still pending then says why it will not come.
-struct ResponseSender {
-    outbox: Weak<Outbox>,
-}
-
-impl ResponseSender {
-    fn send(&self, state: ResponseState) {
-        if let Some(outbox) = self.outbox.upgrade() {
-            *outbox.response.lock().unwrap_or_else(|e| e.into_inner()) = state;
-        }
-    }
-}
-
-impl Drop for ResponseSender {
-    fn drop(&mut self) {
-        if let Some(outbox) = self.outbox.upgrade() {
-            outbox.task_over.store(true, Ordering::SeqCst);
-        }
-    }
-}
-
 type SharedDecoder = Arc<StdMutex<Decoder>>;
 
 /// The decoder lock is only held for synchronous work, never across an await; a panic while
@@ -514,9 +495,6 @@ pub fn start(
         list,
         outbox: Arc::downgrade(&outbox),
     };
-    let response_tx = ResponseSender {
-        outbox: Arc::downgrade(&outbox),
-    };
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
     let task_decoder = decoder.clone();
@@ -527,7 +505,6 @@ pub fn start(
     };
     let outlets = Outlets {
         outbox: outbox.clone(),
-        response_tx,
         stats: task_stats,
         shared: task_decoder,
         ready: ready.clone(),
@@ -616,7 +593,6 @@ struct Request {
 /// Where the task reports: batches, response headers, counters, and the shared decoder.
 struct Outlets {
     outbox: Arc<Outbox>,
-    response_tx: ResponseSender,
     stats: Arc<Stats>,
     shared: SharedDecoder,
     ready: ReadySignal,
@@ -630,7 +606,6 @@ async fn run(request: Request, outlets: Outlets) {
     } = request;
     let Outlets {
         outbox,
-        response_tx,
         stats,
         shared,
         ready,
@@ -641,7 +616,7 @@ async fn run(request: Request, outlets: Outlets) {
     let mut response = match Box::pin(client.open(&spec, model.as_deref())).await {
         Ok(response) => response,
         Err(failure) => {
-            response_tx.send(ResponseState::Failed(failure.clone()));
+            outbox.set_response(ResponseState::Failed(failure.clone()));
             let batch = Batch {
                 end: Some(End::Failed {
                     failure,
@@ -661,7 +636,7 @@ async fn run(request: Request, outlets: Outlets) {
     for (_, value) in &mut meta.headers {
         secrets.scrub_in_place(value);
     }
-    response_tx.send(ResponseState::Ready(Box::new(meta)));
+    outbox.set_response(ResponseState::Ready(Box::new(meta)));
     // JS learns of the headers the way it learns of batches (`NativeStream::response_now`
     // then reads them): a promise of its own per stream would be a threadsafe function made
     // and torn down per stream, and a wake-up of JS of its own.
@@ -1079,16 +1054,12 @@ mod tests {
     fn a_stream_task_state_stays_small() {
         let list = Arc::new(ReadyList::new(Box::new(|| {})));
         let outbox = idle_outbox(1);
-        let response_tx = ResponseSender {
-            outbox: Arc::downgrade(&outbox),
-        };
         let decoder: SharedDecoder = Arc::new(StdMutex::new(Decoder::new(
             Box::new(crate::openai::chat::ChatParser::new()),
             None,
         )));
         let outlets = Outlets {
             outbox: outbox.clone(),
-            response_tx,
             stats: Arc::new(Stats::new()),
             shared: decoder,
             ready: ReadySignal {
