@@ -957,37 +957,53 @@ mod tests {
         }
     }
 
+    /// A stream started against a server that answers `body` once, and its ready list.
+    struct Started {
+        handle: StreamHandle,
+        list: Arc<ReadyList>,
+        woken: Arc<tokio::sync::Notify>,
+    }
+
+    impl Started {
+        async fn new(body: &'static str, wire: Box<dyn WireParser>) -> Started {
+            let url = serve_once(body).await;
+            let spec = RequestSpec {
+                method: reqwest::Method::POST,
+                path: "/chat/completions".into(),
+                body: Some("{}".into()),
+                options: RequestOptions::default(),
+            };
+            let woken = Arc::new(tokio::sync::Notify::new());
+            let notify = woken.clone();
+            let list = Arc::new(ReadyList::new(Box::new(move || notify.notify_one())));
+            let handle = start(client_for(url), spec, None, wire, 1, list.clone());
+            Started {
+                handle,
+                list,
+                woken,
+            }
+        }
+
+        /// The stream's next batch, waiting for it; panics if the stream closes first.
+        async fn next_batch(&self) -> Batch {
+            loop {
+                match self.handle.try_take() {
+                    Take::Batch(batch) => return *batch,
+                    Take::Nothing => {
+                        if self.list.take_at_most(usize::MAX).is_empty() {
+                            self.woken.notified().await
+                        }
+                    }
+                    Take::Over => panic!("the stream closed without its end"),
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn a_panic_in_the_engine_becomes_an_error_on_that_stream() {
-        let url = serve_once("data: {\"choices\":[]}\n\n").await;
-        let spec = RequestSpec {
-            method: reqwest::Method::POST,
-            path: "/chat/completions".into(),
-            body: Some("{}".into()),
-            options: RequestOptions::default(),
-        };
-        let woken = Arc::new(tokio::sync::Notify::new());
-        let notify = woken.clone();
-        let list = Arc::new(ReadyList::new(Box::new(move || notify.notify_one())));
-        let handle = start(
-            client_for(url),
-            spec,
-            None,
-            Box::new(PanickingParser),
-            1,
-            list.clone(),
-        );
-        let batch = loop {
-            match handle.try_take() {
-                Take::Batch(batch) => break *batch,
-                Take::Nothing => {
-                    if list.take_at_most(usize::MAX).is_empty() {
-                        woken.notified().await
-                    }
-                }
-                Take::Over => panic!("the stream closed without a batch"),
-            }
-        };
+        let started = Started::new("data: {\"choices\":[]}\n\n", Box::new(PanickingParser)).await;
+        let batch = started.next_batch().await;
         let end = batch.end.expect("the stream ended").to_json();
         assert!(end.contains(r#""kind":"internal""#), "{end}");
         assert!(end.contains("wire parser bug"), "{end}");
@@ -995,53 +1011,29 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_frees_its_queue_and_decoder_once_its_end_is_taken() {
-        let url = serve_once(
+        let started = Started::new(
             "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\ndata: [DONE]\n\n",
+            Box::new(crate::openai::chat::ChatParser::new()),
         )
         .await;
-        let spec = RequestSpec {
-            method: reqwest::Method::POST,
-            path: "/chat/completions".into(),
-            body: Some("{}".into()),
-            options: RequestOptions::default(),
-        };
-        let woken = Arc::new(tokio::sync::Notify::new());
-        let notify = woken.clone();
-        let list = Arc::new(ReadyList::new(Box::new(move || notify.notify_one())));
-        let handle = start(
-            client_for(url),
-            spec,
-            None,
-            Box::new(crate::openai::chat::ChatParser::new()),
-            1,
-            list.clone(),
-        );
+        let handle = &started.handle;
         let held = |handle: &StreamHandle| {
             let decoder = handle.outbox.decoder.lock().unwrap().is_some();
             let channel = !handle.outbox.queue().released;
             (decoder, channel)
         };
-        assert_eq!(held(&handle), (true, true));
+        assert_eq!(held(handle), (true, true));
         let mut text = String::new();
         loop {
-            match handle.try_take() {
-                Take::Batch(batch) => {
-                    text.push_str(&batch.text);
-                    if batch.end.is_some() {
-                        break;
-                    }
-                    assert_eq!(held(&handle), (true, true), "freed before the end");
-                }
-                Take::Nothing => {
-                    if list.take_at_most(usize::MAX).is_empty() {
-                        woken.notified().await
-                    }
-                }
-                Take::Over => panic!("the stream closed without its end"),
+            let batch = started.next_batch().await;
+            text.push_str(&batch.text);
+            if batch.end.is_some() {
+                break;
             }
+            assert_eq!(held(handle), (true, true), "freed before the end");
         }
         assert_eq!(text, "hi");
-        assert_eq!(held(&handle), (false, false));
+        assert_eq!(held(handle), (false, false));
         assert!(matches!(handle.try_take(), Take::Over));
         assert!(handle.outbox().is_over());
         // The end carried the result: an abort now has nothing to add.
