@@ -1,6 +1,8 @@
 // Stopping, aborting, backpressure and process lifetime, observed from the server side of a
 // real socket (and from child processes for "does the process exit by itself").
 import { test, describe } from 'node:test'
+import net from 'node:net'
+import { once } from 'node:events'
 import assert from 'node:assert/strict'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { startServer, startSse, sseChunk, chatChunk } from './helpers/server.mjs'
@@ -164,22 +166,33 @@ describe('stream.abort()', { timeout: 60_000 }, () => {
 
   test('abort() when the end was taken from the engine but not yet read still carries the partial', async (t) => {
     // The engine frees a stream's decoder once JS has taken its end. Here the JS thread (the
-    // server's too) is busy while the text and then the end arrive, two reads apart, so one
-    // wake-up takes both batches: the text goes to the waiting consumer and the end waits in
-    // JS, unread, when abort() comes.
-    const busy = (ms) => {
-      const until = Date.now() + ms
-      while (Date.now() < until) {}
+    // server's too) is busy while the engine reads the text and then, in a read of its own, the
+    // end, so one wake-up takes both batches: the text goes to the waiting consumer and the end
+    // waits in JS, unread, when abort() comes. The server waits for the engine's counters, not
+    // for a time (the engine thread may be late on a loaded machine), and is a raw socket:
+    // node:http would hold the response's first bytes until the handler returned.
+    /** Spins the JS thread until the engine has decoded `chunks` chunks, then a little more. */
+    const busyUntilDecoded = (chunks) => {
+      const giveUp = Date.now() + 5000
+      while (stream.stats.chunks < chunks && Date.now() < giveUp) {}
+      const settle = Date.now() + 100
+      while (Date.now() < settle) {}
     }
-    const server = await serve(t, (req, res) => {
-      startSse(res)
-      sseChunk(res, chatChunk({ content: 'Hello' }))
-      busy(150)
-      sseChunk(res, chatChunk({}, { finish: 'stop' }))
-      res.end('data: [DONE]\n\n')
-      busy(150)
+    const event = (chunk) => `data: ${JSON.stringify(chunk)}\n\n`
+    const server = net.createServer((socket) => {
+      socket.once('data', () => {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n')
+        socket.write(event(chatChunk({ content: 'Hello' })))
+        busyUntilDecoded(1)
+        socket.write(`${event(chatChunk({}, { finish: 'stop' }))}data: [DONE]\n\n`)
+        busyUntilDecoded(2)
+        socket.end()
+      })
     })
-    const stream = clientFor(server).chat(BODY)
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    t.after(() => server.close())
+    const stream = clientFor({ url: `http://127.0.0.1:${server.address().port}/v1` }).chat(BODY)
     const iterator = stream.text()[Symbol.asyncIterator]()
     assert.deepEqual(await iterator.next(), { value: 'Hello', done: false })
 
