@@ -653,6 +653,7 @@ impl NativeSseParser {
 /// socket read). Half the cores, 1 to 4.
 #[napi_derive::module_init]
 fn init_engine_runtime() {
+    crate::allocator::configure();
     let workers = std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).clamp(1, 4));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)

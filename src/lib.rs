@@ -1,6 +1,7 @@
 //! streamdelta: OpenAI-compatible streams parsed in Rust, handed to Node.js in batches.
 //! Data flows one way: socket bytes -> `sse` -> `openai` -> `stream` -> `binding`.
 
+pub mod allocator;
 pub mod decode;
 pub mod failure;
 pub mod http;
