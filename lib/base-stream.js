@@ -34,7 +34,8 @@ class BaseStream {
   #source
   /** @type {Map<string, { listener: Function, once: boolean }[]>} */
   #listeners = NO_LISTENERS
-  /** The one active iterator: `{ kind: 'delta'|'text'|'chunk'|'object'|'batch', queue, waiter }`. */
+  /** The one active iterator: `{ kind: 'delta'|'text'|'chunk'|'object'|'batch', queue, head,
+   * resolve, reject }` (the pending next()'s settle functions, null while none is pending). */
   #iterator = null
   #iterated = false
   #pumping = false
@@ -47,6 +48,9 @@ class BaseStream {
   #abortController = new AbortController()
   /** What the source was last told about the forms consumers read (null: nothing yet). */
   #toldForms = null
+  /** Listeners or the iterator changed since the source was last told (the pump tells it
+   * again only then: not once per batch). */
+  #formsStale = true
   /** Choice 0's content parsed as JSON so far (`objects()`, the `object` event); made when
    * first read (see `#objectBuilder`). @type {ObjectBuilder | null} */
   #objects = null
@@ -113,6 +117,7 @@ class BaseStream {
   [kBatches](readsDeltas = false) {
     const it = this.#openIterator('batch')
     this.#batchesReadDeltas = readsDeltas
+    this.#formsStale = true
     return it
   }
 
@@ -122,6 +127,7 @@ class BaseStream {
     let list = this.#listeners.get(event)
     if (!list) this.#listeners.set(event, (list = []))
     list.push({ listener, once: false })
+    this.#formsStale = true
     // Batches the engine hands over from now on carry the form this listener reads.
     if (this.#state === 'open' && this.#toldForms !== null) this.#tellForms()
     this.#startFlowing()
@@ -143,7 +149,10 @@ class BaseStream {
     if (list) {
       const at = list.findIndex((entry) => entry.listener === listener)
       if (at !== -1) list.splice(at, 1)
-      if (list.length === 0) this.#listeners.delete(event)
+      if (list.length === 0) {
+        this.#listeners.delete(event)
+        this.#formsStale = true
+      }
     }
     return this
   }
@@ -155,6 +164,7 @@ class BaseStream {
   removeAllListeners(event) {
     if (event === undefined) this.#listeners = NO_LISTENERS
     else this.#listeners.delete(event)
+    this.#formsStale = true
     return this
   }
 
@@ -244,18 +254,23 @@ class BaseStream {
       )
     }
     this.#iterated = true
-    const it = { kind, queue: [], head: 0, waiter: null }
+    const it = { kind, queue: [], head: 0, resolve: null, reject: null }
     this.#iterator = it
+    this.#formsStale = true
     return {
       next: () => this.#iteratorNext(it),
       return: async (value) => {
         // `break` out of `for await`: the consumer stopped, so the request is cancelled.
-        if (it.waiter) {
+        if (it.resolve !== null) {
           // A next() still pending settles as done rather than hanging.
-          it.waiter.resolve({ value: undefined, done: true })
-          it.waiter = null
+          const resolve = it.resolve
+          it.resolve = it.reject = null
+          resolve({ value: undefined, done: true })
         }
-        if (this.#iterator === it) this.#iterator = null
+        if (this.#iterator === it) {
+          this.#iterator = null
+          this.#formsStale = true
+        }
         if (this.#state === 'open') this.abort('the consumer stopped reading')
         return { value, done: true }
       },
@@ -280,7 +295,8 @@ class BaseStream {
       return Promise.reject(this.#error)
     }
     return new Promise((resolve, reject) => {
-      it.waiter = { resolve, reject }
+      it.resolve = resolve
+      it.reject = reject
       this.#pump()
     })
   }
@@ -294,7 +310,7 @@ class BaseStream {
   #wantsData() {
     if (this.#state !== 'open' || this.#validating) return false
     const it = this.#iterator
-    if (it) return it.waiter !== null
+    if (it) return it.resolve !== null
     return this.#listeners.size > 0 || this.#settleFinal !== null
   }
 
@@ -302,6 +318,7 @@ class BaseStream {
    * builds Delta JSON on its own thread only while someone reads deltas: a text() or relay
    * consumer never pays for it). */
   #tellForms() {
+    this.#formsStale = false
     const it = this.#iterator
     let forms = 0
     if (it?.kind === 'text') forms |= Form.Text
@@ -378,9 +395,9 @@ class BaseStream {
       return
     }
     const it = this.#iterator
-    if (it?.waiter && it.head < it.queue.length) {
-      const { resolve } = it.waiter
-      it.waiter = null
+    if (it !== null && it.resolve !== null && it.head < it.queue.length) {
+      const resolve = it.resolve
+      it.resolve = it.reject = null
       resolve(this.#iteratorNextSync(it))
     }
   }
@@ -447,7 +464,7 @@ class BaseStream {
       for (;;) {
         if (batch === undefined) {
           if (!this.#wantsData()) break
-          this.#tellForms()
+          if (this.#formsStale) this.#tellForms()
           batch = this.#source.tryTake()
           if (batch === null && this.#waitForBatch()) return
         }
@@ -494,34 +511,39 @@ class BaseStream {
 
   #dispatch(batch) {
     const it = this.#iterator
-    if (it?.kind === 'batch' && (batch.deltaCount > 0 || batch.chunkCount > 0)) it.queue.push(batch)
-    const rawWanted = it?.kind === 'chunk' || this.#listeners.has('chunk')
-    if (rawWanted && batch.chunkCount > 0) {
+    const kind = it === null ? null : it.kind
+    // A stream nobody listens to (one iterator: the common case) skips every listener lookup.
+    // No user code runs before the first emit, so that answer holds until then.
+    const listening = this.#listeners.size > 0
+    if (kind === 'batch' && (batch.deltaCount > 0 || batch.chunkCount > 0)) it.queue.push(batch)
+    const chunkListeners = listening && this.#listeners.has('chunk')
+    if ((kind === 'chunk' || chunkListeners) && batch.chunkCount > 0) {
       const chunks = JSON.parse(batch.raw())
-      if (it?.kind === 'chunk') pushAll(it, chunks)
-      if (this.#listeners.has('chunk')) for (const chunk of chunks) this.#emit('chunk', chunk)
+      if (kind === 'chunk') pushAll(it, chunks)
+      if (chunkListeners) for (const chunk of chunks) this.#emit('chunk', chunk)
     }
     if (batch.deltaCount > 0) {
-      if (it?.kind === 'text') {
+      if (kind === 'text') {
         const text = batch.text()
         if (text !== '') it.queue.push(text)
       }
-      if (it?.kind === 'delta' || this.#hasDeltaListeners()) {
+      const deltaListeners = listening && this.#hasDeltaListeners()
+      if (kind === 'delta' || deltaListeners) {
         const deltas = deltasOf(batch)
-        if (it?.kind === 'delta') pushAll(it, deltas)
-        if (this.#hasDeltaListeners()) for (const delta of deltas) this.#emitDelta(delta)
+        if (kind === 'delta') pushAll(it, deltas)
+        if (deltaListeners) for (const delta of deltas) this.#emitDelta(delta)
       }
     }
-    if (this.#readsObjects()) this.#dispatchObjects(batch)
+    if (kind === 'object' || (listening && this.#readsObjects())) this.#dispatchObjects(batch)
     const end = batch.end()
     if (end !== null && this.#state === 'open') {
       if (end.type === 'failed') this.#end('failed', undefined, fromFailure(end.failure, parsePartial(end.partialJson)))
       else if (this.#schema !== undefined) this.#validate(JSON.parse(end.finalJson))
       else this.#end('done', JSON.parse(end.finalJson), undefined)
     }
-    if (it?.waiter && it.head < it.queue.length) {
-      const { resolve } = it.waiter
-      it.waiter = null
+    if (it !== null && it.resolve !== null && it.head < it.queue.length) {
+      const resolve = it.resolve
+      it.resolve = it.reject = null
       resolve(this.#iteratorNextSync(it))
     }
   }
@@ -612,9 +634,9 @@ class BaseStream {
     }
     if (state !== 'done') this.#abortController.abort(error)
     const it = this.#iterator
-    if (it?.waiter && it.head >= it.queue.length) {
-      const { resolve, reject } = it.waiter
-      it.waiter = null
+    if (it !== null && it.resolve !== null && it.head >= it.queue.length) {
+      const { resolve, reject } = it
+      it.resolve = it.reject = null
       this.#iterator = null
       if (state === 'done') resolve({ value: undefined, done: true })
       else reject(error)
