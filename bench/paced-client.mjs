@@ -58,6 +58,19 @@ const clients = {
       for await (const d of client.chat(body)) if (d.type === 'text' && d.choice === 0) received(d.text)
     }
   },
+  // The EventEmitter style (API.md's Events): a listener per text delta, no promise per chunk.
+  'streamdelta-events': async () => {
+    const { Client } = await import(streamdeltaIndex())
+    const client = new Client({ baseURL, apiKey: 'sk-bench', maxRetries: 0 })
+    return async () => {
+      await client
+        .chat(body)
+        .on('text', (text, _snapshot, choice) => {
+          if (choice === 0) received(text)
+        })
+        .final()
+    }
+  },
   openai: async () => {
     const { default: OpenAI } = await import('openai')
     // openai@7 calls the global fetch, whose undici Agent has no connection cap by default.

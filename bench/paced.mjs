@@ -1,8 +1,8 @@
 // Paced benchmark: STREAMS concurrent chat streams (1,000 by default), each sending one chunk
-// every 20 ms, consumed by streamdelta (two styles), the openai package, the AI SDK and two
-// fetch baselines. It measures what matters for a server that relays many slow streams: CPU,
-// event-loop delay (how long everything else in the process waits), memory, and the latency
-// from the server's write to the JS callback.
+// every 20 ms, consumed by streamdelta (three styles: text(), text listeners, the Delta
+// iterator), the openai package, the AI SDK and two fetch baselines. It measures what matters
+// for a server that relays many slow streams: CPU, event-loop delay (how long everything else
+// in the process waits), memory, and the latency from the server's write to the JS callback.
 //   node bench/paced.mjs      (Node >= 22; env STREAMS=1000 CHUNKS_PER_STREAM=100 ROUNDS=5)
 // As in chat-100k.mjs: the server and every client run in their own process, clients run
 // interleaved round after round, and we report medians. Writes bench/results/paced.md and the
@@ -21,15 +21,16 @@ const CHUNKS_PER_STREAM = Number(process.env.CHUNKS_PER_STREAM ?? 100)
 const ROUNDS = Number(process.env.ROUNDS ?? 5)
 const ALL_CLIENTS = [
   'streamdelta-text',
+  'streamdelta-events',
   'streamdelta-deltas',
   'openai',
   'ai-sdk',
   'fetch-eventsource-parser',
   'fetch-bytes',
 ]
-// STREAMDELTA_BASE=<dir of another checkout>: base-text and base-deltas run streamdelta from
+// STREAMDELTA_BASE=<dir of another checkout>: base-text, base-events and base-deltas run streamdelta from
 // there, beside this checkout's, for a before/after comparison within one run.
-if (process.env.STREAMDELTA_BASE) ALL_CLIENTS.splice(2, 0, 'base-text', 'base-deltas')
+if (process.env.STREAMDELTA_BASE) ALL_CLIENTS.splice(3, 0, 'base-text', 'base-events', 'base-deltas')
 // CLIENTS=streamdelta-text,openai runs a subset (a bar whose peer did not run says "no figure").
 const CLIENTS = process.env.CLIENTS
   ? ALL_CLIENTS.filter((name) => process.env.CLIENTS.split(',').includes(name))

@@ -2,7 +2,8 @@
 // section rewritten from the results.
 //   npm run bench                          all scenarios (about 25 minutes on 2 cores)
 //   SCENARIOS=chat-100k,sse-parser npm run bench   a subset; ROUNDS=n passes through
-//   (scenarios: chat-100k, sse-parser, framing, paced, relay, objects, open-streams, native-memory)
+//   (scenarios: chat-100k, sse-parser, framing, paced, paced-floor, relay, objects, open-streams,
+//   native-memory)
 // The peers (openai 7, ai 7) need Node >= 22: on an older Node this fetches Node 24 LTS from
 // the npm registry (the same package CI uses) and runs itself again under it.
 import { spawnSync } from 'node:child_process'
@@ -49,6 +50,8 @@ const SCENARIOS = {
   'sse-parser': () => run(process.execPath, [path.join(here, 'sse-parser.mjs')]),
   framing: () => run(process.execPath, [path.join(here, 'framing.mjs')]),
   paced: () => run(process.execPath, [path.join(here, 'paced.mjs')]),
+  // After paced: it reads openai's main-thread figure from paced.json.
+  'paced-floor': () => run(process.execPath, [path.join(here, 'paced-floor.mjs')]),
   relay: () => run(process.execPath, [path.join(here, 'relay.mjs')]),
   objects: () => run(process.execPath, [path.join(here, 'objects.mjs')]),
   'open-streams': () => run(process.execPath, [path.join(here, 'open-streams.mjs')]),

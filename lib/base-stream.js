@@ -528,7 +528,11 @@ class BaseStream {
         if (text !== '') it.queue.push(text)
       }
       const deltaListeners = listening && this.#hasDeltaListeners()
-      if (kind === 'delta' || deltaListeners) {
+      // A batch of one choice-0 text delta (most batches of a slow stream) reaches listeners
+      // without a Delta object made for it.
+      const lone = kind !== 'delta' && deltaListeners ? (batch.loneText?.() ?? null) : null
+      if (lone !== null) this.#emitText('text', lone, 0)
+      else if (kind === 'delta' || deltaListeners) {
         const deltas = deltasOf(batch)
         if (kind === 'delta') pushAll(it, deltas)
         if (deltaListeners) for (const delta of deltas) this.#emitDelta(delta)
@@ -567,12 +571,9 @@ class BaseStream {
     switch (delta.type) {
       case 'text':
       case 'refusal':
-      case 'reasoning': {
-        const snap = this.#snapshot(delta.choice)
-        snap[delta.type] += delta.text
-        this.#emit(delta.type, delta.text, snap[delta.type], delta.choice)
+      case 'reasoning':
+        this.#emitText(delta.type, delta.text, delta.choice)
         break
-      }
       // The engine decides when a call is whole (src/openai: the wire parsers): `toolCall`
       // is its own Delta, so both events just pass the delta on.
       case 'toolCallDelta':
@@ -601,9 +602,21 @@ class BaseStream {
     return snap
   }
 
+  /** A `text`, `refusal` or `reasoning` event: the piece, the choice's snapshot, the choice. */
+  #emitText(type, text, choice) {
+    const snap = this.#snapshot(choice)
+    snap[type] += text
+    this.#emit(type, text, snap[type], choice)
+  }
+
   #emit(event, ...args) {
     const list = this.#listeners.get(event)
     if (!list) return false
+    // One listener that stays (the common case): no copy of the list to call it from.
+    if (list.length === 1 && !list[0].once) {
+      list[0].listener.apply(this, args)
+      return true
+    }
     for (const entry of [...list]) {
       if (entry.once) this.off(event, entry.listener)
       entry.listener.apply(this, args)
