@@ -34,7 +34,11 @@ const server = http.createServer({ noDelay: true }, async (req, res) => {
   // connection: close, so that no client sends a held stream on the warm-up stream's socket:
   // fetch + eventsource-parser sent its first held stream on it in every attempt and got
   // "other side closed" (UND_ERR_SOCKET), so that peer never had all 10,000 streams open.
-  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'close' })
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'close',
+  })
   res.write(
     event(id, choice({ role: 'assistant', content: '', refusal: null })) + event(id, choice({ content: FIRST_TEXT })),
   )
