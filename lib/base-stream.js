@@ -394,12 +394,7 @@ class BaseStream {
       this.#end('failed', undefined, error)
       return
     }
-    const it = this.#iterator
-    if (it !== null && it.resolve !== null && it.head < it.queue.length) {
-      const resolve = it.resolve
-      it.resolve = it.reject = null
-      resolve(this.#iteratorNextSync(it))
-    }
+    this.#answerNext(this.#iterator)
   }
 
   /** The end of a stream with a `schema`: the whole value is validated before the stream ends. */
@@ -545,11 +540,15 @@ class BaseStream {
       else if (this.#schema !== undefined) this.#validate(JSON.parse(end.finalJson))
       else this.#end('done', JSON.parse(end.finalJson), undefined)
     }
-    if (it !== null && it.resolve !== null && it.head < it.queue.length) {
-      const resolve = it.resolve
-      it.resolve = it.reject = null
-      resolve(this.#iteratorNextSync(it))
-    }
+    this.#answerNext(it)
+  }
+
+  /** A pending next() gets the iterator's next queued value, when one is queued. */
+  #answerNext(it) {
+    if (it === null || it.resolve === null || it.head >= it.queue.length) return
+    const resolve = it.resolve
+    it.resolve = it.reject = null
+    resolve(this.#iteratorNextSync(it))
   }
 
   #iteratorNextSync(it) {
