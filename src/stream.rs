@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex, Weak};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
@@ -397,21 +397,19 @@ impl ReadyList {
     }
 }
 
-/// Puts a stream on its client's ready list when it has a batch for JS (or is over).
+/// Puts a stream on its client's ready list when it has a batch for JS (or is over). Holds the
+/// outbox as the task does: only the task and its end bookkeeping signal, and both keep it.
 #[derive(Clone)]
 pub struct ReadySignal {
     list: Arc<ReadyList>,
-    outbox: Weak<Outbox>,
+    outbox: Arc<Outbox>,
 }
 
 impl ReadySignal {
     /// Called after a batch went into the channel, and when the task is over.
     fn ready(&self) {
-        let Some(outbox) = self.outbox.upgrade() else {
-            return; // JS dropped the stream
-        };
-        if !outbox.queued.swap(true, Ordering::SeqCst) {
-            self.list.push(outbox);
+        if !self.outbox.queued.swap(true, Ordering::SeqCst) {
+            self.list.push(self.outbox.clone());
         }
     }
 }
@@ -493,7 +491,7 @@ pub fn start(
     let outbox = Arc::new(Outbox::new(id, Some(decoder.clone())));
     let ready = ReadySignal {
         list,
-        outbox: Arc::downgrade(&outbox),
+        outbox: outbox.clone(),
     };
     let stats = Arc::new(Stats::new());
     let task_stats = stats.clone();
@@ -1056,7 +1054,7 @@ mod tests {
             shared: decoder,
             ready: ReadySignal {
                 list,
-                outbox: Arc::downgrade(&outbox),
+                outbox: outbox.clone(),
             },
         };
         let spec = RequestSpec {
